@@ -1,0 +1,59 @@
+"""Model files: state dict + JSON config + JSON provenance, loaded with ``weights_only=True`` only."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+FORMAT = "restoration-diffusion/1"
+
+
+class CheckpointError(ValueError):
+    """The file is not a usable restoration model (corrupt, foreign or incompatible)."""
+
+
+def atomic_torch_save(obj: dict, path: str | os.PathLike) -> None:
+    """Write ``obj`` next to ``path`` and rename it into place, so a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_model(path: str | os.PathLike, state_dict: dict, config: dict, provenance: dict) -> None:
+    atomic_torch_save({"format": FORMAT, "config": json.dumps(config, sort_keys=True),
+                       "provenance": json.dumps(provenance, sort_keys=True),
+                       "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}}, path)
+
+
+def load_model_file(path: str | os.PathLike) -> tuple[dict, dict, dict]:
+    """Return ``(state_dict, config, provenance)``; raise :class:`CheckpointError` on a bad file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: model file not found")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or unsafe pickles
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable model file ({reason[:160]})") from None
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a restoration diffusion model (expected format {FORMAT!r})")
+    try:
+        config = json.loads(obj["config"])
+        provenance = json.loads(obj["provenance"])
+        state = obj["state_dict"]
+    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: model file is missing or has corrupt {exc}") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: model file has no valid state dict")
+    return state, config, provenance

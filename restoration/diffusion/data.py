@@ -1,0 +1,150 @@
+"""Training data: clean images from files, zarr arrays or scikit-image's bundled images.
+
+The held-out scikit-image images are never trained on; benchmarks evaluate on them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Classic test images kept out of training; benchmarks/denoise_quality.py evaluates on these.
+HELD_OUT = ("camera", "astronaut", "coffee", "coins")
+# scikit-image images bundled with the package (no download), used for training.
+TRAIN = ("brick", "chelsea", "clock", "grass", "gravel", "hubble_deep_field", "immunohistochemistry",
+         "moon", "page", "retina", "rocket", "text", "cell", "microaneurysms", "colorwheel", "logo",
+         "shepp_logan_phantom", "checkerboard")
+
+
+def skimage_image(name: str) -> np.ndarray:
+    """One bundled scikit-image image as float32 in [0, 1], (y, x) or (y, x, 3)."""
+    from skimage import data
+    from skimage.util import img_as_float32
+
+    image = img_as_float32(getattr(data, name)())
+    if image.ndim == 3 and image.shape[-1] == 4:  # RGBA logo: drop alpha
+        image = image[..., :3]
+    return image
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return image
+    return (image[..., :3] @ np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)).astype(np.float32)
+
+
+def dead_leaves(size: int, rng: np.random.Generator, n_shapes: int = 600) -> np.ndarray:
+    """A dead-leaves image: occluding discs and rectangles with power-law sizes and smooth shading.
+
+    Synthetic images with natural-image statistics (scale invariance, occlusion edges) extend the
+    small bundled training set.
+    """
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    image = np.full((size, size), rng.uniform(0, 1), dtype=np.float32)
+    rmin, rmax = 2.0, size / 3
+    for _ in range(n_shapes):
+        u = rng.uniform()
+        r = (rmin ** -2 + u * (rmax ** -2 - rmin ** -2)) ** -0.5  # density ~ r^-3
+        cy, cx = rng.uniform(-r, size + r, 2)
+        if rng.uniform() < 0.6:
+            inside = (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
+        else:
+            a = rng.uniform(0, np.pi)
+            dy, dx = yy - cy, xx - cx
+            inside = (np.abs(dy * np.cos(a) + dx * np.sin(a)) < r) & (np.abs(-dy * np.sin(a) + dx * np.cos(a)) < r * rng.uniform(0.2, 1))
+        base = rng.uniform(0, 1)
+        gy, gx = rng.normal(0, 0.3 / max(r, 1), 2)
+        value = base + gy * (yy - cy) + gx * (xx - cx)
+        image[inside] = value[inside]
+    return np.clip(image, 0, 1)
+
+
+def _planes(image: np.ndarray, channels: int) -> list[np.ndarray]:
+    """(C, y, x) training planes from a (y, x) or (y, x, 3) image."""
+    if channels == 1:
+        if image.ndim == 2:
+            return [image[None]]
+        # Each colour channel is a grayscale image of its own, as well as the luminance.
+        return [np.ascontiguousarray(image[None, ..., c]) for c in range(3)] + [to_gray(image)[None]]
+    if image.ndim == 2:
+        return [np.repeat(image[None], channels, axis=0)]
+    return [np.ascontiguousarray(np.moveaxis(image[..., :channels], -1, 0))]
+
+
+def load_training_images(sources: list[str], rng: np.random.Generator, *, channels: int = 1,
+                         synthetic: int = 0) -> tuple[list[np.ndarray], list[str]]:
+    """Training images as (C, y, x) float32 in [0, 1] and a description of where each came from.
+
+    ``sources`` entries: ``skimage`` (the training subset), ``skimage:NAME[,NAME]``, or a path
+    readable by :func:`restoration.io.read_array` (files, zarr arrays; every plane is used).
+    ``synthetic`` adds that many 256x256 dead-leaves images.
+    """
+    if channels not in (1, 3):
+        raise ValueError("channels must be 1 (grayscale) or 3 (RGB)")
+    images, described = [], []
+    for src in sources:
+        if src == "skimage" or src.startswith("skimage:"):
+            names = TRAIN if src == "skimage" else tuple(src.split(":", 1)[1].split(","))
+            for name in names:
+                if name in HELD_OUT:
+                    raise ValueError(f"{name} is a held-out evaluation image and cannot be trained on")
+                images.extend(_planes(skimage_image(name), channels))
+                described.append(f"skimage:{name}")
+        else:
+            from ..io import read_array
+            arr, axes = read_array(src)
+            arr = arr.astype(np.float32)
+            lo, hi = np.nanpercentile(arr, [0.1, 99.9])
+            arr = np.clip((arr - lo) / max(hi - lo, 1e-12), 0, 1)
+            if "c" in axes:
+                arr = np.moveaxis(arr, axes.index("c"), -1)
+                arr = arr.reshape(-1, *arr.shape[-3:])
+                arr = arr[..., :3] if arr.shape[-1] >= 3 else arr[..., 0]
+            else:
+                arr = arr.reshape(-1, *arr.shape[-2:])
+            for plane in arr:
+                images.extend(_planes(plane, channels))
+            described.append(src)
+    images.extend(np.repeat(dead_leaves(256, rng)[None], channels, axis=0) for _ in range(synthetic))
+    if synthetic:
+        described.append(f"dead-leaves x{synthetic}")
+    return images, described
+
+
+class PatchSampler:
+    """Random patches with flips, 90-degree rotations, half-size copies and contrast changes."""
+
+    def __init__(self, images: list[np.ndarray], patch: int, rng: np.random.Generator):
+        from skimage.transform import rescale
+
+        self.rng = rng
+        self.patch = patch
+        pool = []
+        for img in images:
+            pool.append(img)
+            # Half-size copies: new scales of structure, and cleaner (their noise averages out).
+            if min(img.shape[1:]) >= 2 * patch:
+                pool.append(rescale(img, 0.5, anti_aliasing=True, channel_axis=0).astype(np.float32))
+        self.images = [i for i in pool if min(i.shape[1:]) >= patch]
+        if not self.images:
+            raise ValueError(f"no training image is at least {patch}x{patch}")
+        weights = np.array([np.sqrt(i[0].size) for i in self.images])
+        self.p = weights / weights.sum()
+        self.channels = self.images[0].shape[0]
+
+    def batch(self, n: int) -> np.ndarray:
+        out = np.empty((n, self.channels, self.patch, self.patch), dtype=np.float32)
+        for k in range(n):
+            img = self.images[self.rng.choice(len(self.images), p=self.p)]
+            y = self.rng.integers(0, img.shape[1] - self.patch + 1)
+            x = self.rng.integers(0, img.shape[2] - self.patch + 1)
+            p = img[:, y:y + self.patch, x:x + self.patch]
+            p = np.rot90(p, self.rng.integers(4), axes=(1, 2))
+            if self.rng.uniform() < 0.5:
+                p = p[:, :, ::-1]
+            if self.rng.uniform() < 0.3:  # contrast and level changes, staying in [0, 1]
+                a = self.rng.uniform(0.3, 1.0)
+                p = p * a + self.rng.uniform(0, 1 - a)
+            if self.rng.uniform() < 0.2:
+                p = 1 - p
+            out[k] = p
+        return out

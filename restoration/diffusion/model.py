@@ -1,0 +1,87 @@
+"""The diffusion model: a U-Net and its schedule, with the conversions every sampler needs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from .checkpoint import CheckpointError, load_model_file
+from .schedule import Schedule
+from .unet import UNet, UNetConfig
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default.pt"
+
+
+class DiffusionModel(torch.nn.Module):
+    """U-Net + DDPM schedule. All tensors are in model units: data scaled to [-1, 1].
+
+    The network sees ``z = x_t / sqrt(abar_t) = x_0 + sigma eps`` and its noise level ``sigma``.
+    """
+
+    def __init__(self, config: UNetConfig, schedule: Schedule | None = None):
+        super().__init__()
+        self.net = UNet(config)
+        self.schedule = schedule or Schedule()
+        self.model_id = "untrained"
+        self.provenance: dict = {}
+
+    @property
+    def config(self) -> UNetConfig:
+        return self.net.config
+
+    def predict(self, z: torch.Tensor, sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x0_hat, eps_hat)`` for the rescaled state ``z`` at noise level ``sigma``.
+
+        ``x0_hat`` is Tweedie's estimate E[x_0 | z]: the MMSE denoiser at that noise level.
+        """
+        sigma = sigma.to(z.dtype).reshape(-1, 1, 1, 1)
+        out = self.net(z, sigma.reshape(-1))
+        if self.config.prediction == "eps":
+            eps = out
+            return z - sigma * eps, eps
+        # v-prediction, with alpha = sqrt(abar) = 1/sqrt(1+s^2), s_t = sqrt(1-abar) = s/sqrt(1+s^2)
+        alpha = torch.rsqrt(1 + sigma**2)
+        x_t = alpha * z
+        s_t = sigma * alpha
+        x0 = alpha * x_t - s_t * out
+        return x0, (z - x0) / sigma
+
+    def to_config(self) -> dict:
+        return {"unet": self.config.to_dict(), "schedule": self.schedule.to_config()}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "DiffusionModel":
+        return cls(UNetConfig.from_dict(config["unet"]), Schedule(**config.get("schedule", {})))
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=4)
+def _load_cached(path: str, mtime: float) -> DiffusionModel:
+    state, config, provenance = load_model_file(path)
+    try:
+        model = DiffusionModel.from_config(config)
+        model.net.load_state_dict(state)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: model weights do not match its config ({str(exc).splitlines()[0][:160]})") from None
+    model.provenance = provenance
+    model.model_id = f"{Path(path).name}@sha256:{file_digest(path)[:16]}"
+    return model.eval().requires_grad_(False)
+
+
+def load_model(path: str | os.PathLike | None = None) -> DiffusionModel:
+    """Load a model file (default: the shipped model), cached per path and modification time."""
+    path = Path(path) if path is not None else DEFAULT_MODEL
+    if not path.is_file():
+        raise CheckpointError(f"{path}: model file not found")
+    return _load_cached(str(path.resolve()), path.stat().st_mtime)

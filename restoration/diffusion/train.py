@@ -1,0 +1,258 @@
+"""Train the diffusion denoiser (core: torch, numpy and zarr only; no Prefect).
+
+Run it directly on a GPU box with ``python -m restoration.diffusion.train``; the ``restoration
+train`` command and the ``train-denoiser`` flow call :func:`train` with the same arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .checkpoint import atomic_torch_save, save_model
+from .data import PatchSampler, load_training_images
+from .model import DiffusionModel, load_model
+from .unet import UNetConfig, count_parameters
+
+# Noise levels users restore, in image units (data in [0, 1]); most training samples land here.
+SIGMA_RANGE = (0.5 / 255, 110 / 255)
+FOCUS_FRACTION = 0.85
+SIGMA_CAP = 4.0  # model units
+
+
+@dataclass
+class TrainConfig:
+    sources: list[str]
+    output: str
+    steps: int = 30000
+    patch: int = 64
+    batch: int = 16
+    channels: int = 1
+    widths: tuple[int, ...] = (32, 64, 128)
+    blocks: tuple[int, ...] = (2, 2, 2)
+    prediction: str = "eps"
+    lr: float = 1e-3
+    warmup: int = 500
+    ema: float = 0.999
+    seed: int = 0
+    synthetic: int = 64
+    checkpoint_every: int = 500
+    device: str = "auto"
+    init: str | None = None
+    threads: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["widths"], d["blocks"] = list(self.widths), list(self.blocks)
+        return d
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is available")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ValueError(f"unknown device {device!r} (valid: auto, cpu, cuda)")
+    return torch.device(device)
+
+
+def sample_sigmas(n: int, model: DiffusionModel, rng: np.random.Generator) -> np.ndarray:
+    """Noise levels (model units) for a batch: log-uniform over the restored range, else uniform t."""
+    lo, hi = (2 * s for s in SIGMA_RANGE)  # image [0, 1] -> model [-1, 1] doubles sigma
+    focus = np.exp(rng.uniform(np.log(lo), np.log(hi), n))
+    # The rest spreads over the chain up to sigma 4 (far past any restored level): posterior
+    # sampling from t* never starts higher, and huge-sigma inputs only destabilize training.
+    anywhere = model.schedule.sigma_of_t(rng.uniform(0, model.schedule.t_of_sigma(SIGMA_CAP), n))
+    return np.where(rng.uniform(size=n) < FOCUS_FRACTION, focus, np.maximum(anywhere, lo))
+
+
+def learning_rate(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _state_path(output: str) -> Path:
+    return Path(str(output) + ".state")
+
+
+def train(cfg: TrainConfig, *, resume: bool = False,
+          progress: Callable[[int, int, float], None] | None = None) -> dict:
+    """Train (or resume training) and write the EMA model to ``cfg.output``.
+
+    Every ``checkpoint_every`` steps the model file and a resume state (``OUTPUT.state``: raw
+    weights, optimizer, step, random generators) are written atomically; ``resume=True`` continues
+    from that state bit-for-bit on the same machine and settings. A loss log goes to
+    ``OUTPUT.log.csv``. Returns the provenance written into the model file.
+    """
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    rng = np.random.default_rng(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    images, described = load_training_images(cfg.sources, rng, channels=cfg.channels, synthetic=cfg.synthetic)
+    sampler = PatchSampler(images, cfg.patch, rng)
+
+    if cfg.init:
+        base = load_model(cfg.init)
+        model = DiffusionModel.from_config(base.to_config())
+        model.net.load_state_dict(base.net.state_dict())
+    else:
+        model = DiffusionModel(UNetConfig(channels=cfg.channels, widths=tuple(cfg.widths),
+                                          blocks=tuple(cfg.blocks), prediction=cfg.prediction))
+    model.to(device)
+    ema = copy.deepcopy(model.net).requires_grad_(False)
+    opt = torch.optim.Adam(model.net.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
+    step, started = 0, time.time()
+    elapsed_before = 0.0
+    state_path = _state_path(cfg.output)
+    if resume and state_path.is_file():
+        st = torch.load(state_path, map_location=device, weights_only=True)
+        model.net.load_state_dict(st["net"])
+        ema.load_state_dict(st["ema"])
+        opt.load_state_dict(st["opt"])
+        step = int(st["step"])
+        elapsed_before = float(st["elapsed"])
+        rng.bit_generator.state = json.loads(st["numpy_rng"])
+        torch.set_rng_state(st["torch_rng"])
+    log_path = Path(str(cfg.output) + ".log.csv")
+    if step == 0 or not log_path.exists():
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text("step,loss,lr,seconds\n")
+    gen = torch.Generator(device="cpu")
+
+    def provenance() -> dict:
+        return {"training_data": described, "steps": step, "seed": cfg.seed, "commit": git_commit(),
+                "train_config": cfg.to_dict(), "parameters": count_parameters(model.net),
+                "seconds": round(elapsed_before + time.time() - started, 1), "device": str(device),
+                "torch": torch.__version__, "python": platform.python_version(),
+                "sigma_range_image_units": list(SIGMA_RANGE), "held_out": list(_held_out())}
+
+    def checkpoint() -> None:
+        save_model(cfg.output, ema.state_dict(), model.to_config(), provenance())
+        atomic_torch_save({"net": model.net.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                           "step": step, "elapsed": elapsed_before + time.time() - started,
+                           "numpy_rng": json.dumps(rng.bit_generator.state),
+                           "torch_rng": torch.get_rng_state()}, state_path)
+
+    losses: list[float] = []
+    model.net.train()
+    while step < cfg.steps:
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(step, cfg)
+        x0 = torch.from_numpy(sampler.batch(cfg.batch)).to(device) * 2 - 1
+        sigma = torch.from_numpy(sample_sigmas(cfg.batch, model, rng).astype(np.float32)).to(device)
+        gen.manual_seed(int(rng.integers(2**62)))
+        eps = torch.randn(x0.shape, generator=gen).to(device)
+        z = x0 + sigma[:, None, None, None] * eps
+        out = model.net(z, sigma)
+        if model.config.prediction == "eps":
+            target = eps
+        else:
+            s = sigma[:, None, None, None]
+            target = (eps - s * x0) / torch.sqrt(1 + s * s)  # v = alpha eps - s_t x0
+        loss = torch.mean((out - target) ** 2)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.net.parameters(), 1.0)
+        opt.step()
+        step += 1
+        decay = min(cfg.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.net.parameters()):
+                pe.lerp_(pm, 1 - decay)
+        losses.append(float(loss.detach()))
+        if step % 50 == 0 or step == cfg.steps:
+            with log_path.open("a") as f:
+                csv.writer(f).writerow([step, f"{np.mean(losses):.6f}", f"{learning_rate(step - 1, cfg):.3e}",
+                                        round(elapsed_before + time.time() - started, 1)])
+            if progress:
+                progress(step, cfg.steps, float(np.mean(losses)))
+            losses.clear()
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            checkpoint()
+    if step == 0 or not Path(cfg.output).exists():
+        checkpoint()
+    return provenance()
+
+
+def _held_out() -> tuple[str, ...]:
+    from .data import HELD_OUT
+    return HELD_OUT
+
+
+def _print_progress(step: int, total: int, loss: float) -> None:
+    width = 30
+    done = int(width * step / total)
+    sys.stderr.write(f"\rtrain [{'#' * done}{'.' * (width - done)}] {step}/{total} loss {loss:.4f}")
+    if step == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", nargs="+", help="clean training data: files, zarr arrays, 'skimage' or 'skimage:NAME,...'")
+    p.add_argument("-o", "--output", required=True, help="model file to write")
+    p.add_argument("--steps", type=int, default=TrainConfig.steps)
+    p.add_argument("--patch", type=int, default=TrainConfig.patch)
+    p.add_argument("--batch", type=int, default=TrainConfig.batch)
+    p.add_argument("--channels", type=int, default=1, help="image channels: 1 (grayscale) or 3 (RGB)")
+    p.add_argument("--widths", default="32,64,128", help="U-Net channel widths per level")
+    p.add_argument("--blocks", default="2,2,2", help="residual blocks per level")
+    p.add_argument("--prediction", choices=["eps", "v"], default="eps")
+    p.add_argument("--lr", type=float, default=TrainConfig.lr)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--synthetic", type=int, default=TrainConfig.synthetic, help="dead-leaves images to add")
+    p.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
+    p.add_argument("--init", help="start from this model (fine-tuning), e.g. the shipped one")
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT.state")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    ints = lambda s: tuple(int(v) for v in str(s).split(","))  # noqa: E731
+    return TrainConfig(sources=list(args.data), output=args.output, steps=args.steps, patch=args.patch,
+                       batch=args.batch, channels=args.channels, widths=ints(args.widths),
+                       blocks=ints(args.blocks), prediction=args.prediction, lr=args.lr, seed=args.seed,
+                       synthetic=args.synthetic, checkpoint_every=args.checkpoint_every,
+                       device=args.device, init=args.init, threads=args.threads)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m restoration.diffusion.train", description=__doc__)
+    add_arguments(p)
+    args = p.parse_args(argv)
+    prov = train(config_from_args(args), resume=args.resume, progress=_print_progress)
+    print(f"wrote {args.output} ({prov['parameters']} parameters, {prov['steps']} steps, {prov['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(main())
