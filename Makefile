@@ -1,0 +1,30 @@
+# Two commands from a fresh clone (see README.md): `make demo` and `make test`. Both idempotent.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml plugins/restoration-uniform/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e plugins/restoration-uniform
+	touch $(STAMP)
+
+# Restore the bundled sample data (data/noisy, references in data/clean) into out/demo.
+demo: setup
+	$(BIN)/restoration run data/noisy -o out/demo --reference data/clean --overwrite
+
+test: setup
+	bash .ci/install-chromium.sh
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/denoise_quality.py
+
+clean:
+	rm -rf out

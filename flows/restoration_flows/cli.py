@@ -1,0 +1,195 @@
+"""The ``restoration`` command. Prefect and torch are imported only by the subcommands that need them.
+
+Exit codes: 0 success; 2 bad input or usage (one line naming the file and the problem); 1 internal
+error (one line; the traceback with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+
+from restoration.errors import InputError
+
+
+class Usage(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too)
+        raise InputError(f"{self.prog}: {message}")
+
+
+def _add_run(sub) -> None:
+    p = sub.add_parser("run", help="restore inputs into OUTDIR (the restore-dataset flow)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("-o", "--outdir", required=True)
+    p.add_argument("--reference", nargs="+", metavar="REF", help="clean references, paired by item name")
+    p.add_argument("--noise", default="auto", help="auto or a noise model name")
+    p.add_argument("--sigma", type=float, help="noise std in the input's own units")
+    p.add_argument("--transform", action="append", dest="transforms", metavar="NAME",
+                   help="replaces the default chain (percentile); repeatable; 'none' disables it")
+    p.add_argument("--denoiser", default=None, help="diffusion (default), nlm or a plugin's")
+    p.add_argument("--method", default="mmse", choices=["mmse", "ddim", "posterior"])
+    p.add_argument("--steps", type=int)
+    p.add_argument("--samples", type=int, default=1)
+    p.add_argument("--model", help="diffusion model file (default: the shipped model)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--axes", help="override axis inference, e.g. zyx")
+    p.add_argument("--overwrite", action="store_true", help="replace an OUTDIR made with other inputs or parameters")
+
+
+def _add_other(sub) -> None:
+    p = sub.add_parser("characterize", help="print the noise of inputs without restoring")
+    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    p.add_argument("--noise", default="auto")
+    p.add_argument("--axes")
+    p = sub.add_parser("train", help="train a diffusion denoiser (the train-denoiser flow)")
+    from restoration.diffusion.train import add_arguments  # light: torch loads lazily inside train()
+
+    add_arguments(p)
+    p.add_argument("--no-flow", action="store_true", help="train without Prefect (same core function)")
+    sub.add_parser("plugins", help="list noise models, transforms, denoisers and failed plugins")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Usage(prog="restoration", description="Restore noisy images and arrays with diffusion models.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and Prefect logs")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Usage)
+    _add_run(sub)
+    _add_other(sub)
+    from .serve import add_serve_parser
+
+    add_serve_parser(sub)
+    return parser
+
+
+def cmd_plugins(args) -> int:
+    from restoration.plugins import registry
+
+    reg = registry()
+    for kind in ("noise", "transform", "denoiser"):
+        print(f"{kind}:")
+        for name in sorted(reg.table(kind)):
+            print(f"  {name:<18} {reg.sources[(kind, name)]}")
+    if reg.failures:
+        print("failed plugins:")
+        for plugin, error in reg.failures:
+            print(f"  {plugin}: {error}")
+    return 0
+
+
+def cmd_characterize(args) -> int:
+    import pandas as pd
+
+    from restoration.api import noise_frame
+    from restoration.io import discover
+    from restoration.planning import characterize_sample, sample_planes
+    from restoration.plugins import registry
+
+    reg = registry()
+    rows = []
+    for item in discover(args.inputs, axes=args.axes):
+        sample = sample_planes(item.open(), item.axes)
+        rows += [{"name": item.name, **r} for r in characterize_sample(sample, "c" in item.axes, reg, noise=args.noise)]
+    frame = noise_frame(rows, reg)
+    if args.format == "csv":
+        sys.stdout.write(frame.to_csv(index=False))
+    elif args.format == "json":
+        print(json.dumps(json.loads(frame.to_json(orient="records")), indent=1))
+    else:
+        with pd.option_context("display.width", 200, "display.max_columns", 30):
+            print(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from restoration import pipeline
+
+    from .console import console
+
+    request = {k: getattr(args, k) for k in ("inputs", "reference", "noise", "sigma", "transforms", "denoiser",
+                                             "method", "steps", "samples", "model", "device", "seed", "axes")}
+    request["outdir"] = args.outdir
+    pipeline.validate(request)  # unknown names, bad model file: exit 2 before Prefect starts
+    from .flow import restore_dataset
+
+    console.enabled = True
+    console.line(f"restoring into {args.outdir} (Prefect flow restore-dataset)")
+    state = restore_dataset(**{k: v for k, v in request.items()}, overwrite=args.overwrite, return_state=True)
+    if not (state.is_completed() or state.is_failed()):
+        raise RuntimeError(f"flow run ended {state.type.value}: {state.message}")
+    try:
+        summary = state.result(raise_on_failure=False)
+    except Exception as exc:  # the result could not be read back
+        raise RuntimeError(f"flow run result unavailable: {exc}") from exc
+    if isinstance(summary, BaseException):
+        raise summary
+    summary = summary["summaries"][0]
+    out = Path(args.outdir)
+    print(f"{summary['ok']} restored, {summary['failed']} failed")
+    for row in summary["quality_table"]:
+        figures = f"psnr {row['psnr']:.2f} dB, ssim {row['ssim']:.3f}" if row.get("psnr") == row.get("psnr") and row.get("psnr") is not None else ""
+        if row["status"] == "ok":
+            print(f"  {row['name']:<24} {row['noise']:<18} {figures}  {row['seconds']:.1f} s")
+        else:
+            print(f"  {row['name']:<24} FAILED: {row['error']}")
+    print(f"outputs: {out / 'restored.zarr'}, {out / 'noise.csv'}, {out / 'quality.csv'}, {out / 'report.html'}")
+    return 2 if summary["failed"] else 0
+
+
+def cmd_train(args) -> int:
+    from restoration.diffusion.train import config_from_args
+
+    cfg = config_from_args(args)
+    if args.no_flow:
+        from restoration.diffusion.train import _print_progress, train
+
+        prov = train(cfg, resume=args.resume, progress=_print_progress)
+    else:
+        from .train_flow import train_denoiser
+
+        prov = train_denoiser(cfg.to_dict(), resume=args.resume)
+    print(f"wrote {args.output} ({prov['parameters']} parameters, {prov['steps']} steps, {prov['seconds']} s)")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "characterize": cmd_characterize, "train": cmd_train, "plugins": cmd_plugins}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    from .settings import configure
+
+    configure(debug=debug)
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "serve":
+            from .serve import cmd_serve
+            return cmd_serve(args)
+        return COMMANDS[args.command](args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from restoration.plugins import PluginError
+
+        if isinstance(exc, PluginError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,41 @@
+"""What the command prints while a flow runs: a progress bar on stderr, one line per failure."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+class Console:
+    def __init__(self, enabled: bool = True, stream=None):
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self._last = 0.0
+        self._open = False
+
+    def progress(self, label: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if done < total and now - self._last < 0.2:
+            return
+        self._last = now
+        width = 28
+        filled = int(width * done / max(total, 1))
+        self.stream.write(f"\r{label[:32]:<32} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        self._open = done < total
+        if not self._open:
+            self.stream.write("\n")
+        self.stream.flush()
+
+    def line(self, text: str) -> None:
+        if not self.enabled:
+            return
+        if self._open:
+            self.stream.write("\n")
+            self._open = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+console = Console(enabled=False)

@@ -1,0 +1,215 @@
+"""The ``restore-dataset`` flow: thin Prefect tasks over :mod:`restoration.pipeline`.
+
+Tasks pass paths and small dicts, never arrays. One item failing never stops the others; the run
+then ends Failed with a one-line summary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import traceback
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import (create_markdown_artifact, create_progress_artifact, create_table_artifact,
+                               update_progress_artifact)
+from prefect.states import Completed, Failed
+
+from restoration import __version__, pipeline
+from restoration.errors import InputError
+from restoration.storage import RunLock
+from restoration.watch import record, scan
+
+from .console import console
+
+log = logging.getLogger("restoration")
+
+
+def _retry_io(task, task_run, state) -> bool:
+    """Retry transient I/O failures, never bad input."""
+    try:
+        exc = state.result(raise_on_failure=False)
+    except Exception:
+        return True
+    return isinstance(exc, OSError) and not isinstance(exc, (InputError, FileNotFoundError))
+
+
+@task(name="ingest", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_retry_io)
+def discover_task(request: dict) -> dict:
+    return pipeline.prepare(request)
+
+
+@task(name="ingest", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_retry_io)
+def ingest_task(request: dict, item: dict) -> dict:
+    return pipeline.ingest(request, item)
+
+
+@task(name="normalize")
+def normalize_task(request: dict, ing: dict) -> dict:
+    return pipeline.normalize(request, ing)
+
+
+@task(name="characterize-noise")
+def characterize_task(request: dict, ing: dict) -> dict:
+    return pipeline.characterize(request, ing)
+
+
+@task(name="denoise")
+def denoise_task(request: dict, ing: dict, norm: dict, noise: dict) -> dict:
+    name = ing["name"]
+    artifact = create_progress_artifact(0.0, description=f"denoising {name}")
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        console.progress(f"denoise {name}", done, total)
+        pct = 100.0 * done / total
+        if pct - last[0] >= 5 or done == total:
+            update_progress_artifact(artifact, pct)
+            last[0] = pct
+
+    result = pipeline.denoise(request, ing, norm, noise, progress=progress)
+    log.info("restored %s in %.1f s", name, result["seconds"])
+    return result
+
+
+@task(name="quality-report")
+def assess_task(request: dict, ing: dict) -> dict:
+    return pipeline.assess(request, ing)
+
+
+@task(name="quality-report", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_retry_io)
+def summary_task(request: dict, results: list[dict], run_info: dict) -> dict:
+    return pipeline.finish(request, results, run_info)
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _restore_item(request: dict, item: dict) -> dict:
+    name = item["name"]
+    rows: list[dict] = []
+    try:
+        ing = ingest_task.with_options(task_run_name=f"ingest-{name}")(request, item)
+        norm = normalize_task.with_options(task_run_name=f"normalize-{name}")(request, ing)
+        noise = characterize_task.with_options(task_run_name=f"characterize-noise-{name}")(request, ing)
+        rows = noise["rows"]
+        denoise_task.with_options(task_run_name=f"denoise-{name}")(request, ing, norm, noise)
+        quality = assess_task.with_options(task_run_name=f"quality-report-{name}")(request, ing)
+        return {"item": ing, "quality": quality, "noise_rows": rows}
+    except Exception as exc:  # one item failing must not stop the others
+        message = one_line(exc) if isinstance(exc, InputError) else f"internal error: {one_line(exc)}"
+        get_run_logger().error("item %s failed: %s\n%s", name, message, traceback.format_exc())
+        console.line(f"failed: {name}: {message}")
+        return {"item": item, "quality": pipeline.failed_quality(name, message, request), "noise_rows": rows}
+
+
+def _clean(records: list[dict]) -> list[dict]:
+    """NaN is not JSON: tables in artifacts show it as empty."""
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in records]
+
+
+def _run_request(request: dict) -> dict:
+    """Restore one OUTDIR's worth of inputs; returns the summary of pipeline.finish."""
+    started = dt.datetime.now(dt.timezone.utc)
+    outdir = request["outdir"]
+    with RunLock(outdir):
+        plan = discover_task.with_options(task_run_name=f"ingest-discover-{Path(outdir).name}")(request)
+        request = plan["request"]
+        results = [{"item": {"name": f["name"], "source": f["name"]},
+                    "quality": pipeline.failed_quality(f["name"], f["error"], request), "noise_rows": []}
+                   for f in plan["failed"]]
+        for f in plan["failed"]:
+            console.line(f"failed: {f['name']}: {f['error']}")
+        for item in plan["items"]:
+            results.append(_restore_item(request, item))
+        run_info = {k: request.get(k) for k in ("inputs", "outdir", "noise", "sigma", "transforms", "denoiser", "method",
+                                                 "steps", "samples", "model_id", "seed")}
+        run_info.update(version=__version__, started=started.isoformat(),
+                        finished=dt.datetime.now(dt.timezone.utc).isoformat())
+        return summary_task.with_options(task_run_name=f"quality-report-summary-{Path(outdir).name}")(request, results, run_info)
+
+
+def _publish(summaries: list[dict], where: str) -> list[dict]:
+    """The three artifacts of a run; returns the failed rows."""
+    noise_rows = [r for s in summaries for r in s["noise_table"]]
+    quality_rows = [r for s in summaries for r in s["quality_table"]]
+    create_table_artifact(key="noise-profile", table=_clean(noise_rows), description=f"Noise per item and channel ({where})")
+    create_table_artifact(key="quality-report", table=_clean(quality_rows), description=f"Restoration quality per item ({where})")
+    failed = [r for r in quality_rows if r["status"] != "ok"]
+    lines = [f"# Restoration of {len(quality_rows)} item(s) into {where}", "",
+             f"- ok: {len(quality_rows) - len(failed)}, failed: {len(failed)}"]
+    lines += [f"- report: `{s['report']}`" for s in summaries]
+    lines += [f"- **failed** `{r['name']}`: {r['error']}" for r in failed]
+    if not summaries:
+        lines.append("- nothing new to restore")
+    create_markdown_artifact(key="restoration-report", markdown="\n".join(lines), description="Restoration summary")
+    return failed
+
+
+def _final_state(summaries: list[dict], where: str):
+    failed = [r for s in summaries for r in s["quality_table"] if r["status"] != "ok"]
+    total = sum(len(s["quality_table"]) for s in summaries)
+    data = {"summaries": summaries}
+    if failed:
+        names = ", ".join(f"{r['name']} ({r['error']})" for r in failed[:3])
+        more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
+        return Failed(message=f"{len(failed)} of {total} items failed: {names}{more}", data=data)
+    return Completed(message=f"restored {total} item(s) into {where}", data=data)
+
+
+def _watch(request: dict, watch: str, outroot: str) -> list[dict]:
+    params = {k: request[k] for k in sorted(request) if k not in ("inputs", "outdir", "overwrite")}
+    found = scan(watch, outroot, params)
+    log.info("watch %s: %d pending, %d done, %d still being written, %d failed before and unchanged",
+             watch, len(found["pending"]), len(found["done"]), len(found["waiting"]), len(found["failed"]))
+    summaries = []
+    for pending in found["pending"]:
+        sub = dict(request, inputs=[pending["entry"]], outdir=pending["outdir"], overwrite=pending["overwrite"])
+        try:
+            summary = _run_request(sub)
+        except Exception as exc:  # a dataset that fails as a whole is remembered, the others go on
+            record(outroot, pending, params, ok=False, error=one_line(exc))
+            get_run_logger().error("dataset %s failed: %s\n%s", pending["entry"], one_line(exc), traceback.format_exc())
+            summaries.append({"noise_table": [], "report": "", "quality_table": [
+                pipeline.failed_quality(Path(pending["entry"]).name, one_line(exc), request)]})
+            continue
+        record(outroot, pending, params, ok=summary["failed"] == 0,
+               error="; ".join(r["error"] for r in summary["quality_table"] if r["status"] != "ok"))
+        summaries.append(summary)
+    return summaries
+
+
+@flow(name="restore-dataset", log_prints=False)
+def restore_dataset(inputs: list[str] | None = None, outdir: str | None = None, reference: list[str] | None = None,
+                    noise: str = "auto", sigma: float | None = None, transforms: list[str] | None = None,
+                    denoiser: str | None = None, method: str = "mmse", steps: int | None = None, samples: int = 1,
+                    model: str | None = None, device: str = "auto", seed: int = 0, axes: str | None = None,
+                    overwrite: bool = False, watch: str | None = None, outroot: str | None = None) -> Any:
+    """Restore ``inputs`` into ``outdir`` (ingest, normalize, characterize-noise, denoise,
+    quality-report) and publish the noise-profile, quality-report and restoration-report artifacts.
+
+    With ``watch`` and ``outroot`` instead (scheduled runs), every dataset of the folder ``watch``
+    without a complete restoration in ``outroot`` is restored into ``outroot/<entry name>``.
+    """
+    request = {"inputs": list(inputs or []), "outdir": str(outdir) if outdir else None,
+               "reference": list(reference) if reference else None, "noise": noise, "sigma": sigma,
+               "transforms": list(transforms) if transforms else None, "denoiser": denoiser, "method": method,
+               "steps": steps, "samples": samples, "model": model, "device": device, "seed": seed, "axes": axes,
+               "overwrite": overwrite}
+    if watch:
+        if not outroot:
+            raise InputError("watch needs outroot")
+        summaries = _watch(request, watch, outroot)
+        where = outroot
+    else:
+        if not inputs or not outdir:
+            raise InputError("restore-dataset needs inputs and outdir (or watch and outroot)")
+        summaries = [_run_request(request)]
+        where = outdir
+    _publish(summaries, where)
+    return _final_state(summaries, where)

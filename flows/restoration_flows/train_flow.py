@@ -1,0 +1,24 @@
+"""The ``train-denoiser`` flow: the core trainer with a progress artifact and run logs."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+from restoration.diffusion.train import TrainConfig, _print_progress, train
+
+
+@flow(name="train-denoiser", log_prints=False)
+def train_denoiser(config: dict, resume: bool = False) -> dict:
+    """Train (or resume) a diffusion denoiser; ``config`` holds :class:`TrainConfig` fields."""
+    cfg = TrainConfig(**{k: v for k, v in config.items() if k in TrainConfig.__dataclass_fields__})
+    logger = get_run_logger()
+    artifact = create_progress_artifact(0.0, description=f"training {cfg.output}")
+
+    def progress(step: int, total: int, loss: float) -> None:
+        _print_progress(step, total, loss)
+        if step % 500 == 0 or step == total:
+            update_progress_artifact(artifact, 100.0 * step / total)
+            logger.info("step %d/%d loss %.5f", step, total, loss)
+
+    return train(cfg, resume=resume, progress=progress)

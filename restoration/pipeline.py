@@ -1,0 +1,334 @@
+"""The file-based restoration pipeline, one function per stage (called by the Prefect tasks).
+
+Stages pass small JSON-able dicts and paths, never arrays: ``prepare`` -> per item ``ingest`` ->
+``normalize`` -> ``characterize`` -> ``denoise`` -> ``assess``; then ``finish`` writes the tables
+and the report. Every function here works without Prefect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import __version__
+from .errors import InputError
+from .planning import (characterize_sample, fit_transforms, make_plan, plane_indices, read_plane,
+                       sample_planes, write_plane)
+from .plugins import registry
+from .restore import PlanePlan, cast_like, check_method, denoiser_options, restore_plane
+from .storage import (RUN_FILE, STORE, WORK, Progress, clear_outputs, create_item_array, is_complete,
+                      item_provenance, mark_complete, open_store, read_json, write_text_atomic)
+
+PARAMS = ("noise", "sigma", "transforms", "denoiser", "method", "steps", "samples", "model_id", "device_kind", "seed", "axes")
+
+
+def _item_obj(item: dict):
+    from .io import Item
+
+    return Item(name=item["name"], source=item["source"], array_path=item["array_path"], format=item["format"],
+                shape=tuple(item["shape"]), dtype=np.dtype(item["dtype"]), axes=item["axes"], attrs=item["attrs"])
+
+
+def request_signature(request: dict) -> dict:
+    """What must match for an existing OUTDIR to be resumed."""
+    return {k: request.get(k) for k in PARAMS} | {"inputs": request["inputs_resolved"]}
+
+
+def signature_key(sig: dict) -> str:
+    return hashlib.sha256(json.dumps(sig, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    try:
+        child.resolve().relative_to(parent.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def validate(request: dict) -> dict:
+    """Check option values (exit 2 on unknown names) and fill derived fields (model id)."""
+    reg = registry()
+    if request.get("noise", "auto") != "auto":
+        reg.get("noise", request["noise"])
+    for name in request.get("transforms") or []:
+        if name != "none":
+            reg.get("transform", name)
+    den = request.get("denoiser") or "diffusion"
+    reg.get("denoiser", den)
+    check_method(request.get("method", "mmse"))
+    for key in ("steps", "samples"):
+        if request.get(key) is not None and int(request[key]) < 1:
+            raise InputError(f"--{key} must be >= 1")
+    out = dict(request, denoiser=den)
+    out["device_kind"] = request.get("device", "auto")
+    if den == "diffusion":
+        from .diffusion.checkpoint import CheckpointError
+        from .diffusion.model import load_model
+        try:
+            out["model_id"] = load_model(request.get("model")).model_id
+        except CheckpointError as exc:
+            raise InputError(str(exc)) from None
+    else:
+        out["model_id"] = None
+    out["inputs_resolved"] = [str(Path(p).resolve()) if "://" not in p else p for p in request["inputs"]]
+    return out
+
+
+def prepare(request: dict) -> dict:
+    """Discover items and references, and settle resume versus ``--overwrite`` of OUTDIR.
+
+    Returns ``{"request": ..., "items": [...], "failed": [...]}``; a problem with one input becomes a
+    failed item, a problem with the run as a whole raises :class:`InputError`.
+    """
+    from .io import discover
+
+    request = validate(request)
+    outdir = Path(request["outdir"])
+    for inp in request["inputs"]:
+        if "://" not in inp and Path(inp).is_dir() and _inside(outdir, Path(inp)):
+            raise InputError("output directory is inside the input directory", path=str(outdir))
+    sig = request_signature(request)
+    previous = read_json(outdir / RUN_FILE)
+    has_outputs = (outdir / STORE).exists()
+    if has_outputs and (not isinstance(previous, dict) or previous.get("signature") != sig):
+        if not request.get("overwrite"):
+            raise InputError("holds a restoration made with other inputs or parameters; use --overwrite to replace it",
+                             path=str(outdir))
+        clear_outputs(outdir)
+    elif request.get("overwrite"):
+        clear_outputs(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(outdir / RUN_FILE, json.dumps({"signature": sig, "version": __version__}, indent=1))
+
+    items, failed, seen = [], [], {}
+    for inp in request["inputs"]:
+        try:
+            found = discover([inp], axes=request.get("axes"))
+        except InputError as exc:
+            failed.append({"name": Path(inp.rstrip("/")).stem or inp, "error": str(exc)})
+            continue
+        for it in found:
+            if it.name in seen:
+                raise InputError(f"two items named {it.name!r}: {seen[it.name]} and {it.source}")
+            seen[it.name] = it.source
+            items.append({"name": it.name, "source": it.source, "array_path": it.array_path, "format": it.format,
+                          "shape": list(it.shape), "dtype": str(it.dtype), "axes": it.axes, "attrs": it.attrs,
+                          "reference": None})
+    if request.get("reference"):
+        refs = {r.name: r for r in discover(list(request["reference"]))}
+        for item in items:
+            ref = refs.get(item["name"])
+            if ref is None:
+                item["error"] = f"{item['source']}: no reference named {item['name']!r} among {', '.join(request['reference'])}"
+            elif list(ref.shape) != item["shape"]:
+                item["error"] = f"{ref.source}: reference shape {tuple(ref.shape)} differs from the input's {tuple(item['shape'])}"
+            else:
+                item["reference"] = {"name": ref.name, "source": ref.source, "array_path": ref.array_path, "format": ref.format,
+                                     "shape": list(ref.shape), "dtype": str(ref.dtype), "axes": ref.axes, "attrs": ref.attrs}
+    return {"request": request, "items": items, "failed": failed}
+
+
+def ingest(request: dict, item: dict) -> dict:
+    """Fingerprint the input; copy it into the run's working store unless already restored."""
+    from .io import fingerprint, ingest as ingest_array
+    import zarr
+
+    if item.get("error"):
+        raise InputError(item["error"])
+    outdir = Path(request["outdir"])
+    obj = _item_obj(item)
+    fp = fingerprint(obj)
+    store = open_store(outdir)
+    prov = item_provenance(store, item["name"])
+    key = signature_key(request_signature(request))
+    if prov and prov.get("complete") is True:
+        if prov.get("fingerprint") == fp and prov.get("request_key") == key:
+            return {**item, "fingerprint": fp, "skip": True}
+        if not request.get("overwrite"):
+            raise InputError("changed since it was restored into the output directory; use --overwrite", path=item["source"])
+    work = zarr.open_group(str(outdir / WORK / "ingest.zarr"), mode="a", zarr_format=3)
+    ingest_array(obj, work)
+    return {**item, "fingerprint": fp, "skip": False, "work": str(outdir / WORK / "ingest.zarr"), "request_key": key}
+
+
+def _work_array(ing: dict):
+    import zarr
+
+    return zarr.open_group(ing["work"], mode="r")[ing["name"]]
+
+
+def _stored(request: dict, ing: dict) -> dict:
+    return item_provenance(open_store(Path(request["outdir"]), mode="r"), ing["name"]) or {}
+
+
+def normalize(request: dict, ing: dict) -> dict:
+    """Fit the transform chain on a sample of the item (states are JSON, stored in provenance)."""
+    if ing.get("skip"):
+        return {"transforms": _stored(request, ing).get("transforms", [])}
+    sample = sample_planes(_work_array(ing), ing["axes"])
+    return {"transforms": fit_transforms(sample, request.get("transforms"), registry())}
+
+
+def characterize(request: dict, ing: dict) -> dict:
+    """Noise model and parameters per channel, in the input's units (noise.csv rows)."""
+    if ing.get("skip"):
+        return {"rows": _stored(request, ing).get("noise_rows", [])}
+    sample = sample_planes(_work_array(ing), ing["axes"])
+    rows = characterize_sample(sample, "c" in ing["axes"], registry(), noise=request.get("noise", "auto"),
+                               sigma=request.get("sigma"))
+    return {"rows": [{"name": ing["name"], **r} for r in rows]}
+
+
+def denoise(request: dict, ing: dict, norm: dict, noise: dict,
+            progress: Callable[[int, int], None] | None = None) -> dict:
+    """Restore every plane into restored.zarr, resuming after completed planes; mark complete last."""
+    if ing.get("skip"):
+        return {"seconds": 0.0, "skipped": True}
+    reg = registry()
+    started = time.time()
+    src = _work_array(ing)
+    axes, shape, dtype = ing["axes"], tuple(ing["shape"]), np.dtype(ing["dtype"])
+    options = denoiser_options(reg, request["denoiser"], {k: request.get(k) for k in ("method", "steps", "samples", "model", "device")})
+    sample = sample_planes(src, axes)
+    plan = make_plan(sample, noise["rows"], norm["transforms"], request.get("transforms"), request["denoiser"], options, reg)
+    outdir = Path(request["outdir"])
+    store = open_store(outdir)
+    plan_key = signature_key({"plan": plan.to_dict(), "fp": ing["fingerprint"], "req": ing["request_key"]})
+    progress_log = Progress(outdir, ing["name"], plan_key)
+    want_std = int(request.get("samples") or 1) > 1
+    if progress_log.done and ing["name"] in store:
+        arr = store[ing["name"]]
+        std_arr = store[ing["name"] + "_std"] if want_std else None
+    else:
+        progress_log.done.clear()
+        arr = create_item_array(store, ing["name"], shape, dtype, axes)
+        arr.attrs.update(ing["attrs"] or {})  # OME axes, pixel sizes, resolution: carried over
+        std_arr = create_item_array(store, ing["name"] + "_std", shape, np.float32, axes) if want_std else None
+    indices = plane_indices(axes, shape)
+    for i, index in enumerate(indices):
+        if i not in progress_log.done:
+            rng = np.random.default_rng([int(request.get("seed", 0)), i])
+            restored, std = restore_plane(read_plane(src, axes, index), plan, reg, rng)
+            write_plane(arr, axes, index, cast_like(restored, dtype))
+            if std_arr is not None:
+                write_plane(std_arr, axes, index, (std if std is not None else np.zeros_like(restored)).astype(np.float32))
+            progress_log.add(i)
+        if progress:
+            progress(i + 1, len(indices))
+    seconds = time.time() - started
+    prov = provenance(request, ing, plan, noise["rows"], seconds)
+    if std_arr is not None:
+        mark_complete(std_arr, {**prov, "of": ing["name"]})
+    mark_complete(arr, prov)
+    progress_log.clear()
+    return {"seconds": seconds, "plan": plan.to_dict()}
+
+
+def provenance(request: dict, ing: dict, plan: PlanePlan, rows: list[dict], seconds: float) -> dict:
+    return {
+        "source": ing["source"], "array_path": ing["array_path"], "format": ing["format"],
+        "fingerprint": ing["fingerprint"], "request_key": ing["request_key"], "axes": ing["axes"],
+        "input_attrs": ing["attrs"],
+        "noise": [{"channel": r["channel"], "noise": r["noise"], "params": {p: r[p] for p in registry().get("noise", r["noise"]).params}}
+                  for r in rows],
+        "noise_rows": rows, "transforms": plan.transforms, "transforms_space": plan.transforms_space,
+        "denoiser": plan.denoiser, "options": plan.options, "method": request.get("method", "mmse"),
+        "steps": request.get("steps"), "samples": int(request.get("samples") or 1), "model_id": request.get("model_id"),
+        "seed": int(request.get("seed", 0)), "seeds": "numpy default_rng([seed, plane index]) per plane",
+        "version": __version__, "seconds": round(seconds, 3),
+    }
+
+
+def _middle_plane(arr, axes: str) -> np.ndarray:
+    indices = plane_indices(axes, arr.shape)
+    return read_plane(arr, axes, indices[len(indices) // 2])
+
+
+def assess(request: dict, ing: dict) -> dict:
+    """The item's quality.csv row (PSNR/SSIM with a reference; residual noise; seconds)."""
+    from .quality import compare, residual_sigma
+
+    store = open_store(Path(request["outdir"]), mode="r")
+    arr = store[ing["name"]]
+    prov = item_provenance(store, ing["name"]) or {}
+    row = {"name": ing["name"], "status": "ok", "noise": "+".join(sorted({r["noise"] for r in prov.get("noise_rows", [])})),
+           "denoiser": prov.get("denoiser"), "method": prov.get("method") if prov.get("denoiser") == "diffusion" else "",
+           "psnr": np.nan, "ssim": np.nan, "residual_sigma": residual_sigma(sample_planes(arr, ing["axes"])),
+           "seconds": prov.get("seconds"), "error": ""}
+    if ing.get("reference"):
+        ref = _item_obj(ing["reference"]).open()
+        row.update(compare(arr, ref, ing["axes"], np.dtype(ing["dtype"])))
+    return row
+
+
+def report_item(request: dict, ing: dict, status: str, error: str, noise_rows: list[dict], quality: dict):
+    """Planes and tables of one item for report.html (the middle plane of stacks)."""
+    from .report import ReportItem
+
+    item = ReportItem(name=ing["name"], status=status, error=error, noise=_merge_rows(noise_rows), quality=quality)
+    if status != "ok":
+        return item
+    store = open_store(Path(request["outdir"]), mode="r")
+    axes = ing["axes"]
+    item.noisy = _middle_plane(_item_obj(ing).open(), axes)
+    item.restored = _middle_plane(store[ing["name"]], axes)
+    if ing["name"] + "_std" in store:
+        item.std = _middle_plane(store[ing["name"] + "_std"], axes)
+    if ing.get("reference"):
+        item.reference = _middle_plane(_item_obj(ing["reference"]).open(), axes)
+    item.provenance = item_provenance(store, ing["name"]) or {}
+    return item
+
+
+def _merge_rows(rows: list[dict]) -> dict:
+    if not rows:
+        return {}
+    merged = dict(rows[0])
+    if len(rows) > 1:  # per-channel values side by side
+        for key in rows[0]:
+            vals = [r.get(key) for r in rows]
+            if any(v != vals[0] for v in vals):
+                merged[key] = vals
+    return merged
+
+
+def finish(request: dict, results: list[dict], run_info: dict) -> dict:
+    """Write noise.csv, quality.csv and report.html; drop the working store when all succeeded.
+
+    ``results``: per item ``{"item": item or ingest dict, "quality": row, "noise_rows": [...]}``.
+    """
+    import shutil
+
+    import pandas as pd
+
+    from .api import noise_frame
+    from .report import write_report
+
+    outdir = Path(request["outdir"])
+    noise_rows = [r for res in results for r in res.get("noise_rows", [])]
+    frame = noise_frame(noise_rows) if noise_rows else noise_frame([])
+    write_text_atomic(outdir / "noise.csv", frame.to_csv(index=False))
+    cols = ["name", "status", "noise", "denoiser", "method", "psnr", "ssim", "residual_sigma", "seconds", "error"]
+    quality = pd.DataFrame([res["quality"] for res in results], columns=cols)
+    write_text_atomic(outdir / "quality.csv", quality.to_csv(index=False))
+    items = [report_item(request, res["item"], res["quality"]["status"], res["quality"]["error"],
+                         res.get("noise_rows", []), res["quality"]) for res in results]
+    report = write_report(outdir / "report.html", items, run_info)
+    failed = [res for res in results if res["quality"]["status"] != "ok"]
+    if not failed and (outdir / WORK).exists():
+        shutil.rmtree(outdir / WORK)
+    return {"noise_csv": str(outdir / "noise.csv"), "quality_csv": str(outdir / "quality.csv"),
+            "report": str(report), "ok": len(results) - len(failed), "failed": len(failed),
+            "noise_table": frame.to_dict(orient="records"), "quality_table": quality.to_dict(orient="records")}
+
+
+def failed_quality(name: str, error: str, request: dict) -> dict:
+    return {"name": name, "status": "failed", "noise": "", "denoiser": request.get("denoiser"),
+            "method": request.get("method", "mmse"), "psnr": np.nan, "ssim": np.nan, "residual_sigma": np.nan,
+            "seconds": np.nan, "error": error}

@@ -1,0 +1,148 @@
+"""Per-item decisions made once from a sample: transform states, noise per channel, the plane plan.
+
+These are the normalize and characterize-noise stages of the pipeline, shared by the Prefect flow
+and the in-memory API.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import InputError
+from .plugins import Registry
+from .restore import ChannelNoise, PlanePlan, apply_transforms, to_stabilized, transform_slope
+
+DEFAULT_TRANSFORMS = ("percentile",)
+SAMPLE_PLANES = 4
+SAMPLE_SIDE = 1024
+
+
+def channel_count(axes: str, shape: Sequence[int]) -> int:
+    return int(shape[axes.index("c")]) if "c" in axes else 1
+
+
+def plane_axes_order(axes: str) -> list[int]:
+    """Axis permutation that puts leading axes first, then y, x, then c (if any)."""
+    lead = [i for i, a in enumerate(axes) if a not in "yxc"]
+    tail = [axes.index("y"), axes.index("x")] + ([axes.index("c")] if "c" in axes else [])
+    return lead + tail
+
+
+def plane_indices(axes: str, shape: Sequence[int]) -> list[tuple[int, ...]]:
+    """Every index over the leading (non y/x/c) axes, in order."""
+    lead = [shape[i] for i, a in enumerate(axes) if a not in "yxc"]
+    return [tuple(int(v) for v in idx) for idx in np.ndindex(*lead)] if lead else [()]
+
+
+def read_plane(arr, axes: str, index: tuple[int, ...]) -> np.ndarray:
+    """One (y, x) or (y, x, c) plane of an array-like (numpy, zarr) in y, x, c order."""
+    key: list[Any] = []
+    it = iter(index)
+    for a in axes:
+        key.append(next(it) if a not in "yxc" else slice(None))
+    plane = np.asarray(arr[tuple(key)])
+    rest = [a for a in axes if a in "yxc"]
+    return np.transpose(plane, [rest.index(a) for a in "yxc" if a in rest])
+
+
+def write_plane(arr, axes: str, index: tuple[int, ...], plane: np.ndarray) -> None:
+    key: list[Any] = []
+    it = iter(index)
+    for a in axes:
+        key.append(next(it) if a not in "yxc" else slice(None))
+    rest = [a for a in axes if a in "yxc"]
+    order = [a for a in "yxc" if a in rest]
+    arr[tuple(key)] = np.transpose(plane, [order.index(a) for a in rest])
+
+
+def sample_planes(arr, axes: str) -> np.ndarray:
+    """Up to SAMPLE_PLANES evenly spaced planes, centre-cropped to SAMPLE_SIDE: (k, y, x[, c]) float64."""
+    indices = plane_indices(axes, arr.shape)
+    pick = np.unique(np.linspace(0, len(indices) - 1, min(SAMPLE_PLANES, len(indices))).round().astype(int))
+    planes = []
+    for i in pick:
+        p = read_plane(arr, axes, indices[i])
+        y0 = max(0, (p.shape[0] - SAMPLE_SIDE) // 2)
+        x0 = max(0, (p.shape[1] - SAMPLE_SIDE) // 2)
+        planes.append(p[y0:y0 + SAMPLE_SIDE, x0:x0 + SAMPLE_SIDE].astype(np.float64))
+    return np.stack(planes)
+
+
+def fit_transforms(sample: np.ndarray, names: Sequence[str] | None, reg: Registry) -> list[dict]:
+    """Fit the transform chain on ``sample`` (the normalize stage). ``["none"]`` disables it."""
+    names = list(DEFAULT_TRANSFORMS if not names else names)
+    if names == ["none"]:
+        return []
+    chain, x = [], sample
+    for name in names:
+        tr = reg.get("transform", name)
+        state = tr.fit(x)
+        chain.append({"name": name, "state": state})
+        x = tr.forward(x, state)
+    return chain
+
+
+def characterize_sample(sample: np.ndarray, has_channels: bool, reg: Registry, *, noise: str = "auto",
+                        sigma: float | None = None) -> list[dict]:
+    """Noise rows, one per channel (the characterize-noise stage). Parameters in input units.
+
+    ``sigma`` (the user's ``--sigma``) fixes the model's ``sigma``; with ``noise="auto"`` it means
+    Gaussian noise of that std.
+    """
+    from .noise.select import characterize_array
+
+    if sigma is not None:
+        if not np.isfinite(sigma) or sigma <= 0:
+            raise InputError(f"--sigma must be a positive number, got {sigma}")
+        if noise == "auto":
+            noise = "gaussian"
+        model = reg.get("noise", noise)
+        if "sigma" not in model.params:
+            raise InputError(f"--sigma given but noise {noise!r} has no sigma parameter (its parameters: {', '.join(model.params)})")
+    elif noise != "auto":
+        reg.get("noise", noise)
+    channels = [sample[..., c] for c in range(sample.shape[-1])] if has_channels else [sample]
+    rows = []
+    for c, data in enumerate(channels):
+        params = None
+        if sigma is not None:
+            fixed = reg.get("noise", noise).params
+            params = {"sigma": float(sigma)}
+            if set(fixed) - {"sigma"}:
+                estimated = reg.get("noise", noise).estimate(data)
+                params = {**estimated, "sigma": float(sigma)}
+        row = characterize_array(data, models=reg.noise_models, noise=noise, params=params)
+        rows.append({"channel": c, **row})
+    return rows
+
+
+def make_plan(sample: np.ndarray, rows: list[dict], chain: list[dict], transform_names: Sequence[str] | None,
+              denoiser: str, options: dict[str, Any], reg: Registry) -> PlanePlan:
+    """The plane plan: stabilize the sample per channel, settle where the transforms apply, scale sigma."""
+    channels = [ChannelNoise(r["noise"], {p: float(r[p]) for p in reg.get("noise", r["noise"]).params})
+                for r in rows]
+    has_c = len(channels) > 1 or sample.ndim == 4
+    stabilized, sigmas, space = [], [], "input"
+    for c, ch in enumerate(channels):
+        data = sample[..., c] if has_c else sample
+        (datas,), (sig,), _ = to_stabilized([data], [ch], reg)
+        stabilized.append(datas)
+        sigmas.append(sig)
+        if not np.array_equal(datas, data, equal_nan=True):
+            space = "stabilized"
+    if space == "stabilized":  # the noise model changed the data: fit the chain where it applies
+        chain = fit_transforms(np.stack(stabilized, -1) if has_c else stabilized[0], transform_names, reg)
+    sig_t, lows, highs = [], [], []
+    for data, sig in zip(stabilized, sigmas):
+        sig_t.append(float(sig * transform_slope(data, chain, reg)))
+        t = apply_transforms(data, chain, reg)
+        finite = t[np.isfinite(t)]
+        lo, hi = np.quantile(finite, [0.001, 0.999]) if finite.size else (0.0, 1.0)
+        lows.append(float(lo))
+        highs.append(float(hi))
+    lo, hi = min(lows), max(highs)
+    if not hi > lo:
+        hi = lo + 1.0
+    return PlanePlan(channels, chain, space, sig_t, (lo, hi), denoiser, options)

@@ -1,0 +1,140 @@
+"""Restoring one plane: noise model -> transforms -> denoiser -> inverses (no I/O, no Prefect).
+
+The host decides everything once per item (noise model and parameters per channel, transform
+states, denoiser options) in a :class:`PlanePlan`; :func:`restore_plane` then applies it to any
+plane of the item, so planes, regions and processes all restore the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .plugins import Registry
+from .types import Observation
+
+
+@dataclass
+class ChannelNoise:
+    noise: str
+    params: dict[str, float]
+
+
+@dataclass
+class PlanePlan:
+    """Everything needed to restore any plane of one item, JSON-able except the registry."""
+
+    channels: list[ChannelNoise]               # one per channel (one for single-channel data)
+    transforms: list[dict]                     # [{"name": ..., "state": {...}}], applied in order
+    transforms_space: str                      # "input" or "stabilized": where the chain was fitted
+    sigma: list[float]                         # per channel, in the transformed space
+    value_range: tuple[float, float]           # transformed values the denoiser maps to its range
+    denoiser: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"channels": [c.__dict__ for c in self.channels], "transforms": self.transforms,
+                "transforms_space": self.transforms_space, "sigma": self.sigma,
+                "value_range": list(self.value_range), "denoiser": self.denoiser, "options": self.options}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PlanePlan":
+        return cls([ChannelNoise(**c) for c in d["channels"]], d["transforms"], d["transforms_space"],
+                   list(d["sigma"]), tuple(d["value_range"]), d["denoiser"], dict(d["options"]))
+
+
+def _split(plane: np.ndarray, n: int) -> list[np.ndarray]:
+    return [plane[..., c] for c in range(n)] if plane.ndim == 3 else [plane]
+
+
+def to_stabilized(datas_in: list[np.ndarray], channels: list[ChannelNoise], reg: Registry) -> tuple[list[np.ndarray], list[float], np.ndarray | None]:
+    """Per channel: the noise model's Gaussian space, its sigma there, and the union of masks."""
+    datas, sigmas, mask = [], [], None
+    for data, ch in zip(datas_in, channels):
+        obs = reg.get("noise", ch.noise).to_gaussian(data, **ch.params)
+        datas.append(np.asarray(obs.data, dtype=np.float64))
+        sigmas.append(float(np.mean(obs.sigma)))
+        if obs.mask is not None:
+            mask = obs.mask if mask is None else (mask | obs.mask)
+    return datas, sigmas, mask
+
+
+def apply_transforms(x: np.ndarray, transforms: list[dict], reg: Registry, *, inverse: bool = False) -> np.ndarray:
+    chain = reversed(transforms) if inverse else transforms
+    for t in chain:
+        tr = reg.get("transform", t["name"])
+        x = tr.inverse(x, t["state"]) if inverse else tr.forward(x, t["state"])
+    return x
+
+
+def transform_slope(sample: np.ndarray, transforms: list[dict], reg: Registry) -> float:
+    """Median local slope of the transform chain over the sample: how it scales a small noise.
+
+    Exact for the affine built-ins (percentile, minmax, zscore); an approximation for the others.
+    """
+    finite = sample[np.isfinite(sample)]
+    if finite.size == 0 or not transforms:
+        return 1.0
+    x = np.quantile(finite, np.linspace(0.05, 0.95, 19))
+    h = max(1e-6, 1e-3 * float(np.std(finite) or 1.0))
+    slope = (apply_transforms(x + h, transforms, reg) - apply_transforms(x - h, transforms, reg)) / (2 * h)
+    return float(np.median(np.abs(slope)))
+
+
+def restore_plane(plane: np.ndarray, plan: PlanePlan, reg: Registry, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+    """Restore one ``(y, x)`` or ``(y, x, c)`` plane in input units (float64 result).
+
+    Returns ``(restored, std)``; ``std`` is the per-pixel uncertainty in input units when the
+    denoiser drew several samples, else None.
+    """
+    datas, _, mask = to_stabilized(_split(plane.astype(np.float64), len(plan.channels)), plan.channels, reg)
+    nonfinite = ~np.isfinite(plane) if plane.ndim == 2 else ~np.isfinite(plane).all(axis=-1)
+    if nonfinite.any():
+        mask = nonfinite if mask is None else (mask | nonfinite)
+    transformed = [apply_transforms(d, plan.transforms, reg) for d in datas]
+    stacked = np.stack(transformed, axis=-1) if plane.ndim == 3 else transformed[0]
+    sigma = np.asarray(plan.sigma, dtype=np.float64)
+    obs = Observation(stacked.astype(np.float32), sigma if plane.ndim == 3 else float(sigma[0]), mask)
+    denoiser = reg.get("denoiser", plan.denoiser)
+    extra = {"value_range": plan.value_range} if "value_range" in getattr(denoiser, "options", ()) else {}
+    result = denoiser.denoise(obs, rng=rng, **extra, **plan.options)
+    restored, std = result if isinstance(result, tuple) else (result, None)
+    if restored.shape != stacked.shape:
+        raise RuntimeError(f"denoiser {plan.denoiser!r} returned shape {restored.shape}, expected {stacked.shape}")
+    outs, stds = [], []
+    for c, (ch, r) in enumerate(zip(plan.channels, _split(np.asarray(restored, np.float64), len(plan.channels)))):
+        g = apply_transforms(r, plan.transforms, reg, inverse=True)
+        out = reg.get("noise", ch.noise).from_gaussian(g, **ch.params)
+        outs.append(out)
+        if std is not None:
+            s = _split(np.asarray(std, np.float64), len(plan.channels))[c]
+            # Carry the spread through the inverse maps by their local slope.
+            hi = reg.get("noise", ch.noise).from_gaussian(apply_transforms(r + s, plan.transforms, reg, inverse=True), **ch.params)
+            stds.append(np.abs(hi - out))
+    restored_in = np.stack(outs, axis=-1) if plane.ndim == 3 else outs[0]
+    std_in = (np.stack(stds, axis=-1) if plane.ndim == 3 else stds[0]) if stds else None
+    return restored_in, std_in
+
+
+def cast_like(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Back to the input's dtype: clipped and rounded for integer types."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return np.clip(np.rint(np.nan_to_num(x, nan=0.0)), info.min, info.max).astype(dtype)
+    return x.astype(dtype)
+
+
+def denoiser_options(reg: Registry, name: str, requested: dict[str, Any]) -> dict[str, Any]:
+    """The subset of ``requested`` (None values dropped) that denoiser ``name`` understands."""
+    den = reg.get("denoiser", name)
+    accepted = set(getattr(den, "options", ())) - {"value_range"}
+    return {k: v for k, v in requested.items() if v is not None and k in accepted}
+
+
+def check_method(method: str) -> None:
+    if method not in ("mmse", "ddim", "posterior"):
+        raise InputError(f"unknown method {method!r} (valid: mmse, ddim, posterior)")

@@ -1,0 +1,131 @@
+"""The output directory: zarr store, provenance, completion markers, progress and the run lock."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+STORE = "restored.zarr"
+WORK = ".work"
+LOCK = ".restoration.lock"
+RUN_FILE = "run.json"
+MANAGED = (STORE, WORK, RUN_FILE, "noise.csv", "quality.csv", "report.html")
+
+
+class RunLock:
+    """An exclusive OS lock on OUTDIR: one run at a time, released by the kernel if we die."""
+
+    def __init__(self, outdir: str | os.PathLike):
+        self.outdir = Path(outdir)
+        self._fd: int | None = None
+
+    def __enter__(self) -> "RunLock":
+        self.outdir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.outdir / LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise InputError("output directory is locked by another restoration run", path=str(self.outdir)) from None
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def clear_outputs(outdir: Path) -> None:
+    """Remove what a previous run wrote (``--overwrite``); nothing else in OUTDIR is touched."""
+    for name in MANAGED:
+        p = outdir / name
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+
+
+def open_store(outdir: Path, mode: str = "a"):
+    import zarr
+
+    return zarr.open_group(str(outdir / STORE), mode=mode, zarr_format=3)
+
+
+def output_chunks(shape: tuple[int, ...], axes: str, tile: int = 512) -> tuple[int, ...]:
+    """One chunk per denoiser tile: 1 along leading axes (Z chunk 1), tile-sized in y/x, all channels."""
+    chunks = []
+    for n, a in zip(shape, axes):
+        chunks.append(min(n, tile) if a in "yx" else (n if a == "c" else 1))
+    return tuple(chunks)
+
+
+def create_item_array(store, name: str, shape, dtype, axes: str, *, tile: int = 512):
+    """A fresh (overwritten) output array; its provenance says ``complete: False`` until the end."""
+    arr = store.create_array(name, shape=tuple(shape), dtype=np.dtype(dtype), chunks=output_chunks(tuple(shape), axes, tile),
+                             dimension_names=list(axes), overwrite=True, fill_value=0)
+    arr.attrs["restoration"] = {"complete": False}
+    return arr
+
+
+def item_provenance(store, name: str) -> dict | None:
+    try:
+        arr = store[name]
+    except KeyError:
+        return None
+    prov = arr.attrs.get("restoration")
+    return prov if isinstance(prov, dict) else None
+
+
+def is_complete(store, name: str) -> bool:
+    prov = item_provenance(store, name)
+    return bool(prov and prov.get("complete") is True)
+
+
+def mark_complete(arr, provenance: dict) -> None:
+    """Written last, after all the item's data: only now is the item complete."""
+    arr.attrs["restoration"] = {**provenance, "complete": True}
+
+
+class Progress:
+    """Durable record of the planes of one item already written (for resume after a crash)."""
+
+    def __init__(self, outdir: Path, name: str, key: str):
+        self.path = outdir / WORK / "progress" / f"{name}.json"
+        self.key = key
+        data = read_json(self.path)
+        self.done: set[int] = set(data["done"]) if isinstance(data, dict) and data.get("key") == key else set()
+
+    def add(self, index: int) -> None:
+        self.done.add(index)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(self.path, json.dumps({"key": self.key, "done": sorted(self.done)}))
+
+    def clear(self) -> None:
+        if self.path.exists():
+            self.path.unlink()

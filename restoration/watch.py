@@ -1,0 +1,96 @@
+"""Watched folders: which datasets of a folder still need restoring (used by scheduled runs).
+
+Each top-level entry of the folder (a file, a zarr store or a subdirectory) is one dataset,
+restored into ``OUTROOT/<entry name>/``. A dataset is done when its last successful restoration
+recorded the same file sizes and modification times and the same parameters; a failed one is
+remembered the same way and not retried until it changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from .io import SUFFIXES
+from .storage import read_json, write_text_atomic
+
+SETTLE_SECONDS = 30.0
+DONE_FILE = "watch.json"
+FAILED_FILE = ".restoration-failed.json"
+
+
+def stat_signature(path: Path) -> list:
+    """Sizes and modification times of every file under ``path``: changes when its content is rewritten."""
+    if path.is_file():
+        st = path.stat()
+        return [[path.name, st.st_size, st.st_mtime_ns]]
+    out = []
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        for f in sorted(files):
+            st = (Path(root) / f).stat()
+            out.append([str((Path(root) / f).relative_to(path)), st.st_size, st.st_mtime_ns])
+    return out
+
+
+def _newest_mtime(sig: list, path: Path) -> float:
+    times = [m / 1e9 for _, _, m in sig] + [path.stat().st_mtime]
+    return max(times)
+
+
+def entries(watch: Path) -> list[Path]:
+    """Top-level datasets of the folder: supported files, zarr stores and subdirectories."""
+    out = []
+    for p in sorted(watch.iterdir()):
+        if p.name.startswith("."):
+            continue
+        if p.is_dir() or p.suffix.lower() in SUFFIXES:
+            out.append(p)
+    return out
+
+
+def scan(watch: str | os.PathLike, outroot: str | os.PathLike, params: dict, *, now: float | None = None,
+         settle: float = SETTLE_SECONDS) -> dict[str, list]:
+    """Sort the folder's datasets into pending, waiting (still being written), done and failed.
+
+    Returns a dict of lists; ``pending`` holds ``{"entry", "outdir", "stat", "overwrite"}``.
+    """
+    watch, outroot = Path(watch), Path(outroot)
+    now = time.time() if now is None else now
+    failed = read_json(outroot / FAILED_FILE) or {}
+    result: dict[str, list] = {"pending": [], "waiting": [], "done": [], "failed": []}
+    key = json.dumps(params, sort_keys=True)
+    for entry in entries(watch):
+        sig = stat_signature(entry)
+        if now - _newest_mtime(sig, entry) < settle:
+            result["waiting"].append(str(entry))
+            continue
+        outdir = outroot / entry.name
+        done = read_json(outdir / DONE_FILE)
+        if isinstance(done, dict) and done.get("stat") == sig and done.get("params") == key:
+            result["done"].append(str(entry))
+        elif isinstance(failed.get(entry.name), dict) and failed[entry.name].get("stat") == sig \
+                and failed[entry.name].get("params") == key:
+            result["failed"].append(str(entry))
+        else:
+            # Restored before from other content or parameters: replace it; never restored: resume.
+            result["pending"].append({"entry": str(entry), "outdir": str(outdir), "stat": sig,
+                                      "overwrite": isinstance(done, dict)})
+    return result
+
+
+def record(outroot: str | os.PathLike, pending: dict, params: dict, *, ok: bool, error: str = "") -> None:
+    """Remember a dataset's outcome so later scans skip it until it changes."""
+    outroot = Path(outroot)
+    entry = Path(pending["entry"]).name
+    key = json.dumps(params, sort_keys=True)
+    failed = read_json(outroot / FAILED_FILE) or {}
+    if ok:
+        write_text_atomic(Path(pending["outdir"]) / DONE_FILE, json.dumps({"stat": pending["stat"], "params": key}))
+        failed.pop(entry, None)
+    else:
+        failed[entry] = {"stat": pending["stat"], "params": key, "error": error}
+    outroot.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(outroot / FAILED_FILE, json.dumps(failed, indent=1))
