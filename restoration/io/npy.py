@@ -1,0 +1,63 @@
+"""NumPy ``.npy`` files: header checks without unpickling, memory-mapped reads."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+from numpy.lib import format as npformat
+
+from ..errors import InputError
+from .axes import infer_axes
+from .item import Item
+
+
+def _read_header(path: str) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """``(shape, fortran_order, dtype, data_offset)`` from the header, never unpickling."""
+    with open(path, "rb") as fh:
+        version = npformat.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = npformat.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran, dtype = npformat.read_array_header_2_0(fh)
+        else:  # (3, 0): utf-8 header, no public reader
+            shape, fortran, dtype = npformat._read_array_header(fh, version)
+        return tuple(int(n) for n in shape), bool(fortran), np.dtype(dtype), fh.tell()
+
+
+def probe_npy(path: str, name: str) -> Item:
+    """Describe the ``.npy`` file at ``path`` from its header.
+
+    Raises
+    ------
+    InputError
+        Not a valid ``.npy`` file, holding Python objects, or truncated (file smaller than its
+        header says).
+    """
+    try:
+        shape, _fortran, dtype, offset = _read_header(path)
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise InputError(f"not a valid .npy file ({exc})", path=path) from None
+    if dtype.hasobject:
+        raise InputError("holds Python objects (refusing to unpickle); save a numeric array",
+                         path=path)
+    expected = offset + math.prod(shape) * dtype.itemsize
+    size = os.path.getsize(path)
+    if size < expected:
+        raise InputError(f"truncated .npy file: {size} bytes, header needs {expected}", path=path)
+    try:
+        axes = infer_axes(shape, format="npy")
+    except ValueError as exc:
+        raise InputError(str(exc), path=path) from None
+    attrs = {"byteorder": "big"} if dtype.byteorder == ">" else {}
+    return Item(name=name, source=path, array_path=None, format="npy", shape=shape,
+                dtype=dtype.newbyteorder("="), axes=axes, attrs=attrs)
+
+
+def open_npy(item: Item) -> np.ndarray:
+    """A read-only memory map of the item's ``.npy`` file (a plain array when it is 0 bytes)."""
+    try:
+        return np.load(item.source, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise InputError(f"cannot read .npy file ({exc})", path=item.source) from None

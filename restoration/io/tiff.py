@@ -1,0 +1,122 @@
+"""TIFF files through tifffile: a multi-page file is a stack; RGB from the photometric tag."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from .axes import infer_axes, letters_from_names
+from .checks import pixel_problem
+from .item import Item
+
+_UNITS = {1: "none", 2: "inch", 3: "centimeter"}
+
+
+def _resolution(page: Any) -> dict[str, Any] | None:
+    """The page's resolution tags as ``{"x", "y", "unit"}`` (pixels per unit), if set."""
+    tags = page.tags
+    if "XResolution" not in tags or "YResolution" not in tags:
+        return None
+
+    def value(tag: str) -> float:
+        num, den = tags[tag].value
+        return float(num) / float(den) if den else float(num)
+
+    unit = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 2
+    res = {"x": value("XResolution"), "y": value("YResolution"),
+           "unit": _UNITS.get(unit, str(unit))}
+    if res["unit"] == "none" and res["x"] == 1.0 and res["y"] == 1.0:
+        return None  # tifffile's default: no information
+    return res
+
+
+def _truncated(tif: Any, series: Any, size: int) -> bool:
+    """Whether any of the series' image data lies beyond the end of the file."""
+    if series.dataoffset is not None:
+        return series.dataoffset + series.nbytes > size
+    for page in series.pages:
+        if page is None:
+            continue
+        for offset, count in zip(page.dataoffsets, page.databytecounts):
+            if count and offset + count > size:
+                return True
+    return False
+
+
+def probe_tiff(path: str, name: str) -> Item:
+    """Describe the first image series of the TIFF file at ``path`` from its tags.
+
+    Raises
+    ------
+    InputError
+        Not a readable TIFF, truncated (image data past the end of the file), or a compressed
+        image larger than the pixel budget (:func:`restoration.io.checks.max_pixels`).
+    """
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if not tif.series:
+                raise InputError("TIFF file holds no image", path=path)
+            series = tif.series[0]
+            page = series.keyframe
+            shape = tuple(int(n) for n in series.shape)
+            dtype = np.dtype(series.dtype)
+            rgb = int(page.photometric) == 2  # PHOTOMETRIC.RGB
+            truncated = _truncated(tif, series, os.path.getsize(path))
+            mappable = series.dataoffset is not None
+            attrs: dict[str, Any] = {"photometric": page.photometric.name.lower()}
+            res = _resolution(page)
+            if res:
+                attrs["resolution"] = res
+            if tif.is_imagej and tif.imagej_metadata:
+                meta = {k: v for k, v in tif.imagej_metadata.items()
+                        if k in ("spacing", "unit", "finterval")
+                        and isinstance(v, (int, float, str))}
+                if meta:
+                    attrs["imagej"] = meta
+            tiff_axes = series.axes
+    except InputError:
+        raise
+    except Exception as exc:  # tifffile raises many types on garbage
+        raise InputError(f"not a readable TIFF file ({exc})", path=path) from None
+    if truncated:
+        raise InputError("truncated TIFF file: image data runs past the end of the file", path=path)
+    names = [("c" if a == "S" else a) for a in tiff_axes]
+    try:
+        axes = letters_from_names(names, len(shape)) or infer_axes(shape, format="tiff",
+                                                                   photometric_rgb=rgb)
+    except ValueError as exc:
+        raise InputError(str(exc), path=path) from None
+    if not mappable:
+        pixels = math.prod(n for n, a in zip(shape, axes) if a != "c")
+        problem = pixel_problem(pixels)
+        if problem:
+            raise InputError(problem, path=path)
+    if dtype.byteorder == ">":
+        attrs["byteorder"] = "big"
+    return Item(name=name, source=path, array_path=None, format="tiff", shape=shape,
+                dtype=dtype.newbyteorder("="), axes=axes, attrs=attrs)
+
+
+def open_tiff(item: Item) -> np.ndarray:
+    """The item's image: a read-only memory map when uncompressed, else decoded into memory."""
+    import tifffile
+
+    try:
+        return tifffile.memmap(item.source, mode="r")
+    except Exception:  # compressed, tiled, or otherwise not mappable: decode
+        pass
+    try:
+        with tifffile.TiffFile(item.source) as tif:
+            data = tif.series[0].asarray()
+    except Exception as exc:
+        raise InputError(f"cannot decode TIFF image data ({exc})", path=item.source) from None
+    if tuple(data.shape) != item.shape:
+        raise InputError(f"TIFF image changed shape since it was found: {data.shape}",
+                         path=item.source)
+    return data
