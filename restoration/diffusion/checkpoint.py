@@ -24,6 +24,7 @@ def atomic_torch_save(obj: dict, path: str | os.PathLike) -> None:
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a model file is for everyone to read
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

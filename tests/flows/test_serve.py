@@ -1,0 +1,121 @@
+"""`restoration serve` against a real Prefect server: scheduled runs restore only what is new."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .conftest import BIN, server_env
+
+TASKS = ("ingest", "normalize", "characterize-noise", "denoise", "quality-report")
+
+
+def _drop(path: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    clean = np.tile(np.linspace(0, 1, 64, dtype=np.float32), (64, 1))
+    np.save(path, clean + rng.normal(0, 0.1, clean.shape).astype(np.float32))
+    old = time.time() - 120  # past the 30 s "still being copied" window
+    os.utime(path, (old, old))
+
+
+def _complete(outroot: Path, name: str) -> bool:
+    import zarr
+
+    try:
+        arr = zarr.open_group(str(outroot / name / "restored.zarr"), mode="r")[name]
+    except Exception:
+        return False
+    return arr.attrs.get("restoration", {}).get("complete") is True
+
+
+def _snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+def _wait(predicate, timeout: float, what: str, proc=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"serve exited early: {proc.stdout.read()[-3000:]}")
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+def test_serve_restores_new_datasets_only(prefect_server, tmp_path, monkeypatch):
+    url = prefect_server["url"]
+    monkeypatch.setenv("PREFECT_API_URL", url)
+    watch, outroot = tmp_path / "incoming", tmp_path / "restored"
+    watch.mkdir()
+    _drop(watch / "first.npy", 1)
+    env = server_env(prefect_server["home"], url)
+    proc = subprocess.Popen([str(BIN / "restoration"), "serve", "--watch", str(watch), "-o", str(outroot),
+                             "--interval", "4", "--denoiser", "nlm"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait(lambda: _complete(outroot, "first"), 240, "the first dataset", proc)
+        before = _snapshot(outroot / "first")
+        _drop(watch / "second.npy", 2)
+        _wait(lambda: _complete(outroot, "second"), 240, "the second dataset", proc)
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, FlowRunFilter, FlowRunFilterId
+
+        with get_client(sync_client=True) as client:
+            dep = client.read_deployment_by_name("restore-dataset/scheduled")
+            assert dep.entrypoint == "restoration_flows.flow.restore_dataset"
+            # Later scheduled runs find nothing new and change nothing.
+            n_before = len([r for r in client.read_flow_runs() if r.deployment_id == dep.id and r.state.is_completed()])
+            _wait(lambda: len([r for r in client.read_flow_runs()
+                               if r.deployment_id == dep.id and r.state.is_completed()]) >= n_before + 2, 120,
+                  "two more scheduled runs", proc)
+            assert _snapshot(outroot / "first") == before
+            runs = [r for r in client.read_flow_runs() if r.deployment_id == dep.id]
+            completed = [r for r in runs if r.state.is_completed()]
+            assert completed and not [r for r in runs if r.state.is_failed()]
+            # The run that restored the second dataset: every task name ran, all COMPLETED.
+            restoring = None
+            for run in completed:
+                task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+                if any(t.name == "denoise-second" for t in task_runs):
+                    restoring = (run, task_runs)
+            assert restoring is not None
+            run, task_runs = restoring
+            for name in TASKS:
+                mine = [t for t in task_runs if t.name.startswith(name + "-")]
+                assert mine, name
+                assert all(t.state.is_completed() for t in mine), [(t.name, t.state.type) for t in mine]
+            artifacts = {a.key: a for a in client.read_artifacts(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+                         if a.key}
+            assert {"noise-profile", "quality-report", "restoration-report"} <= set(artifacts)
+            import json
+
+            quality = json.loads(artifacts["quality-report"].data) if isinstance(artifacts["quality-report"].data, str) \
+                else artifacts["quality-report"].data
+            assert [row["name"] for row in quality] == ["second"] and quality[0]["status"] == "ok"
+            noise = json.loads(artifacts["noise-profile"].data) if isinstance(artifacts["noise-profile"].data, str) \
+                else artifacts["noise-profile"].data
+            assert noise[0]["noise"] == "gaussian" and abs(noise[0]["sigma"] - 0.1) < 0.02
+            assert "second" in artifacts["restoration-report"].data
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_serve_refuses_the_ephemeral_api(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(tmp_path / "home")
+    (tmp_path / "w").mkdir()
+    r = subprocess.run([str(BIN / "restoration"), "serve", "--watch", str(tmp_path / "w"), "-o", str(tmp_path / "o"),
+                        "--interval", "60"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "prefect server start" in lines[0] and "PREFECT_API_URL" in lines[0]
