@@ -74,9 +74,9 @@ def test_failures_are_listed_not_fatal(plugin_dir, monkeypatch):
     errors = dict(reg.failures)
     assert "boom at import" in errors["raises_on_import"]
     assert "not a NoiseModel instance" in errors["returns_garbage"]
-    assert "already registered" in errors["duplicate_name"] and "plugin-duplicate-name" in errors["duplicate_name"]
+    assert "already registered" in errors["duplicate_name"] and "plugin-duplicate_name" in errors["duplicate_name"]
     assert reg.noise_models["gaussian"].__class__.__module__.startswith("restoration.noise")
-    assert "double" in reg.transforms and reg.sources[("transform", "double")].distribution == "plugin-good-transform"
+    assert "double" in reg.transforms and reg.sources[("transform", "double")].distribution == "plugin-good_transform"
 
 
 def test_strict_makes_failures_fatal(plugin_dir, monkeypatch):
@@ -106,7 +106,7 @@ def test_plugins_command_lists_failures(plugin_dir):
     r = subprocess.run([str(Path(sys.executable).parent / "restoration"), "plugins"], capture_output=True, text=True,
                        env=env, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert "double" in r.stdout and "plugin-good-transform 0.3" in r.stdout
+    assert "double" in r.stdout and "plugin-good_transform 0.3" in r.stdout
     assert "failed plugins:" in r.stdout and "boom at import" in r.stdout
 
 

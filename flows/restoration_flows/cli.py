@@ -117,7 +117,7 @@ def cmd_run(args) -> int:
     from .flow import restore_dataset
 
     console.enabled = True
-    console.line(f"restoring into {args.outdir} (Prefect flow restore-dataset)")
+    print(f"restoring into {args.outdir} (Prefect flow restore-dataset)", flush=True)
     state = restore_dataset(**{k: v for k, v in request.items()}, overwrite=args.overwrite, return_state=True)
     if not (state.is_completed() or state.is_failed()):
         raise RuntimeError(f"flow run ended {state.type.value}: {state.message}")

@@ -9,9 +9,13 @@ import time
 class Console:
     def __init__(self, enabled: bool = True, stream=None):
         self.enabled = enabled
-        self.stream = stream or sys.stderr
+        self._stream = stream
         self._last = 0.0
         self._open = False
+
+    @property
+    def stream(self):
+        return self._stream or sys.stderr  # looked up each time: tests and shells swap stderr
 
     def progress(self, label: str, done: int, total: int) -> None:
         if not self.enabled:

@@ -21,8 +21,10 @@ def _read_header(path: str) -> tuple[tuple[int, ...], bool, np.dtype, int]:
             shape, fortran, dtype = npformat.read_array_header_1_0(fh)
         elif version == (2, 0):
             shape, fortran, dtype = npformat.read_array_header_2_0(fh)
-        else:  # (3, 0): utf-8 header, no public reader
-            shape, fortran, dtype = npformat._read_array_header(fh, version)
+        elif version == (3, 0):  # a utf-8 header, otherwise laid out like 2.0
+            shape, fortran, dtype = npformat.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f"unknown .npy format version {version[0]}.{version[1]}")
         return tuple(int(n) for n in shape), bool(fortran), np.dtype(dtype), fh.tell()
 
 
