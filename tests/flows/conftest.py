@@ -52,7 +52,7 @@ def prefect_server(tmp_path_factory):
             proc.kill()
             raise RuntimeError(f"prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
         time.sleep(0.5)
-    yield {"url": url, "home": home}
+    yield {"url": url, "home": home, "env": server_env(home, url)}
     proc.terminate()
     try:
         proc.wait(20)

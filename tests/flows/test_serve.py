@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import BIN, server_env
+BIN = Path(sys.executable).parent
 
 TASKS = ("ingest", "normalize", "characterize-noise", "denoise", "quality-report")
 
@@ -27,8 +27,8 @@ def _drop(path: Path, seed: int) -> None:
 def _complete(outroot: Path, name: str) -> bool:
     import zarr
 
-    try:
-        arr = zarr.open_group(str(outroot / name / "restored.zarr"), mode="r")[name]
+    try:  # the dataset first.npy is restored into OUTROOT/first.npy/, its item is named first
+        arr = zarr.open_group(str(outroot / f"{name}.npy" / "restored.zarr"), mode="r")[name]
     except Exception:
         return False
     return arr.attrs.get("restoration", {}).get("complete") is True
@@ -54,13 +54,13 @@ def test_serve_restores_new_datasets_only(prefect_server, tmp_path, monkeypatch)
     watch, outroot = tmp_path / "incoming", tmp_path / "restored"
     watch.mkdir()
     _drop(watch / "first.npy", 1)
-    env = server_env(prefect_server["home"], url)
+    env = prefect_server["env"]
     proc = subprocess.Popen([str(BIN / "restoration"), "serve", "--watch", str(watch), "-o", str(outroot),
                              "--interval", "4", "--denoiser", "nlm"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
         _wait(lambda: _complete(outroot, "first"), 240, "the first dataset", proc)
-        before = _snapshot(outroot / "first")
+        before = _snapshot(outroot / "first.npy")
         _drop(watch / "second.npy", 2)
         _wait(lambda: _complete(outroot, "second"), 240, "the second dataset", proc)
         from prefect.client.orchestration import get_client
@@ -74,7 +74,7 @@ def test_serve_restores_new_datasets_only(prefect_server, tmp_path, monkeypatch)
             _wait(lambda: len([r for r in client.read_flow_runs()
                                if r.deployment_id == dep.id and r.state.is_completed()]) >= n_before + 2, 120,
                   "two more scheduled runs", proc)
-            assert _snapshot(outroot / "first") == before
+            assert _snapshot(outroot / "first.npy") == before
             runs = [r for r in client.read_flow_runs() if r.deployment_id == dep.id]
             completed = [r for r in runs if r.state.is_completed()]
             assert completed and not [r for r in runs if r.state.is_failed()]
