@@ -21,8 +21,9 @@ from .planning import (characterize_sample, fit_transforms, make_plan, plane_ind
                        sample_planes, write_plane)
 from .plugins import registry
 from .restore import PlanePlan, cast_like, check_method, denoiser_options, restore_plane
-from .storage import (RUN_FILE, STORE, WORK, Progress, clear_outputs, create_item_array, is_complete,
-                      item_provenance, mark_complete, open_store, read_json, write_text_atomic)
+from .storage import (RUN_FILE, STORE, WORK, clear_outputs, clear_progress, create_item_array, item_provenance,
+                      mark_complete, mark_done, open_store, progress_done, read_json, start_progress,
+                      write_text_atomic)
 
 PARAMS = ("noise", "sigma", "transforms", "denoiser", "method", "steps", "samples", "model_id", "device_kind", "seed", "axes")
 
@@ -51,8 +52,22 @@ def _inside(child: Path, parent: Path) -> bool:
         return False
 
 
+def check_outdir(request: dict) -> None:
+    """OUTDIR must not lie inside an input directory (the run would write into its own input).
+
+    Checked before anything is created, the run lock included: inputs are never modified.
+    """
+    if not request.get("outdir"):
+        return
+    outdir = Path(request["outdir"])
+    for inp in request.get("inputs") or []:
+        if "://" not in inp and Path(inp).is_dir() and _inside(outdir, Path(inp)):
+            raise InputError("output directory is inside the input directory", path=str(outdir))
+
+
 def validate(request: dict) -> dict:
     """Check option values (exit 2 on unknown names) and fill derived fields (model id)."""
+    check_outdir(request)
     reg = registry()
     if request.get("noise", "auto") != "auto":
         reg.get("noise", request["noise"])
@@ -89,10 +104,7 @@ def prepare(request: dict) -> dict:
     from .io import discover
 
     request = validate(request)
-    outdir = Path(request["outdir"])
-    for inp in request["inputs"]:
-        if "://" not in inp and Path(inp).is_dir() and _inside(outdir, Path(inp)):
-            raise InputError("output directory is inside the input directory", path=str(outdir))
+    outdir = Path(request["outdir"])  # validate() has checked it is not inside an input directory
     sig = request_signature(request)
     previous = read_json(outdir / RUN_FILE)
     has_outputs = (outdir / STORE).exists()
@@ -185,49 +197,91 @@ def characterize(request: dict, ing: dict) -> dict:
     return {"rows": [{"name": ing["name"], **r} for r in rows]}
 
 
-def denoise(request: dict, ing: dict, norm: dict, noise: dict,
-            progress: Callable[[int, int], None] | None = None) -> dict:
-    """Restore every plane into restored.zarr, resuming after completed planes; mark complete last."""
-    if ing.get("skip"):
-        return {"seconds": 0.0, "skipped": True}
+BATCHES = 64  # most work units per item: tens of tasks on a cluster, not thousands
+
+
+def plan_denoise(request: dict, ing: dict, norm: dict, noise: dict) -> dict:
+    """Decide how every plane is restored, create (or reopen, when resuming) the output arrays,
+    and split the planes still to do into batches. Returns a small JSON-able dict."""
     reg = registry()
-    started = time.time()
     src = _work_array(ing)
     axes, shape, dtype = ing["axes"], tuple(ing["shape"]), np.dtype(ing["dtype"])
     options = denoiser_options(reg, request["denoiser"], {k: request.get(k) for k in ("method", "steps", "samples", "model", "device")})
-    sample = sample_planes(src, axes)
-    plan = make_plan(sample, noise["rows"], norm["transforms"], request.get("transforms"), request["denoiser"], options, reg)
+    plan = make_plan(sample_planes(src, axes), noise["rows"], norm["transforms"], request.get("transforms"),
+                     request["denoiser"], options, reg)
     outdir = Path(request["outdir"])
     store = open_store(outdir)
-    plan_key = signature_key({"plan": plan.to_dict(), "fp": ing["fingerprint"], "req": ing["request_key"]})
-    progress_log = Progress(outdir, ing["name"], plan_key)
+    key = signature_key({"plan": plan.to_dict(), "fp": ing["fingerprint"], "req": ing["request_key"]})
+    done = start_progress(outdir, ing["name"], key)
     want_std = int(request.get("samples") or 1) > 1
-    if progress_log.done and ing["name"] in store:
-        arr = store[ing["name"]]
-        std_arr = store[ing["name"] + "_std"] if want_std else None
-    else:
-        progress_log.done.clear()
+    if done and ing["name"] not in store:  # markers without their data: start over
+        clear_progress(outdir, ing["name"])
+        done = start_progress(outdir, ing["name"], key)
+    if not done:
         arr = create_item_array(store, ing["name"], shape, dtype, axes)
         arr.attrs.update(ing["attrs"] or {})  # OME axes, pixel sizes, resolution: carried over
-        std_arr = create_item_array(store, ing["name"] + "_std", shape, np.float32, axes) if want_std else None
-    indices = plane_indices(axes, shape)
-    for i, index in enumerate(indices):
-        if i not in progress_log.done:
-            rng = np.random.default_rng([int(request.get("seed", 0)), i])
-            restored, std = restore_plane(read_plane(src, axes, index), plan, reg, rng)
-            write_plane(arr, axes, index, cast_like(restored, dtype))
-            if std_arr is not None:
-                write_plane(std_arr, axes, index, (std if std is not None else np.zeros_like(restored)).astype(np.float32))
-            progress_log.add(i)
-        if progress:
-            progress(i + 1, len(indices))
-    seconds = time.time() - started
-    prov = provenance(request, ing, plan, noise["rows"], seconds)
-    if std_arr is not None:
-        mark_complete(std_arr, {**prov, "of": ing["name"]})
-    mark_complete(arr, prov)
-    progress_log.clear()
-    return {"seconds": seconds, "plan": plan.to_dict()}
+        if want_std:
+            create_item_array(store, ing["name"] + "_std", shape, np.float32, axes)
+    todo = [i for i in range(len(plane_indices(axes, shape))) if i not in done]
+    size = max(1, -(-len(todo) // BATCHES))
+    return {"plan": plan.to_dict(), "want_std": want_std, "total": len(plane_indices(axes, shape)),
+            "batches": [todo[i:i + size] for i in range(0, len(todo), size)], "started": time.time()}
+
+
+def denoise_planes(request: dict, ing: dict, info: dict, batch: list[int]) -> int:
+    """Restore the planes ``batch`` (indices) into the output; each plane is its own chunks, so
+    batches run in any order, in any process, without two writers on one chunk."""
+    reg = registry()
+    plan = PlanePlan.from_dict(info["plan"])
+    src = _work_array(ing)
+    outdir = Path(request["outdir"])
+    store = open_store(outdir)
+    arr = store[ing["name"]]
+    std_arr = store[ing["name"] + "_std"] if info["want_std"] else None
+    axes, dtype = ing["axes"], np.dtype(ing["dtype"])
+    indices = plane_indices(axes, tuple(ing["shape"]))
+    for i in batch:
+        rng = np.random.default_rng([int(request.get("seed", 0)), i])  # per plane: any order, same result
+        restored, std = restore_plane(read_plane(src, axes, indices[i]), plan, reg, rng)
+        write_plane(arr, axes, indices[i], cast_like(restored, dtype))
+        if std_arr is not None:
+            write_plane(std_arr, axes, indices[i], (std if std is not None else np.zeros_like(restored)).astype(np.float32))
+        mark_done(outdir, ing["name"], i)
+    return len(batch)
+
+
+def finish_denoise(request: dict, ing: dict, info: dict, noise: dict) -> dict:
+    """Mark the item complete (after all its data), with its provenance."""
+    outdir = Path(request["outdir"])
+    store = open_store(outdir)
+    missing = info["total"] - len(progress_done(outdir, ing["name"]))
+    if missing:
+        raise RuntimeError(f"{ing['name']}: {missing} planes were not written")
+    seconds = time.time() - info["started"]
+    prov = provenance(request, ing, PlanePlan.from_dict(info["plan"]), noise["rows"], seconds)
+    if info["want_std"]:
+        mark_complete(store[ing["name"] + "_std"], {**prov, "of": ing["name"]})
+    mark_complete(store[ing["name"]], prov)
+    clear_progress(outdir, ing["name"])
+    return {"seconds": seconds, "plan": info["plan"]}
+
+
+def denoise(request: dict, ing: dict, norm: dict, noise: dict,
+            progress: Callable[[int, int], None] | None = None) -> dict:
+    """Restore every plane into restored.zarr in this process, resuming after completed planes."""
+    if ing.get("skip"):
+        return {"seconds": 0.0, "skipped": True}
+    info = plan_denoise(request, ing, norm, noise)
+    done = info["total"] - sum(len(b) for b in info["batches"])
+    for batch in info["batches"]:
+        for i in batch:
+            denoise_planes(request, ing, info, [i])
+            done += 1
+            if progress:
+                progress(done, info["total"])
+    if progress and not info["batches"]:
+        progress(info["total"], info["total"])
+    return finish_denoise(request, ing, info, noise)
 
 
 def provenance(request: dict, ing: dict, plan: PlanePlan, rows: list[dict], seconds: float) -> dict:

@@ -113,20 +113,35 @@ def mark_complete(arr, provenance: dict) -> None:
     arr.attrs["restoration"] = {**provenance, "complete": True}
 
 
-class Progress:
-    """Durable record of the planes of one item already written (for resume after a crash)."""
+def _progress_dir(outdir: Path, name: str) -> Path:
+    return Path(outdir) / WORK / "progress" / name
 
-    def __init__(self, outdir: Path, name: str, key: str):
-        self.path = outdir / WORK / "progress" / f"{name}.json"
-        self.key = key
-        data = read_json(self.path)
-        self.done: set[int] = set(data["done"]) if isinstance(data, dict) and data.get("key") == key else set()
 
-    def add(self, index: int) -> None:
-        self.done.add(index)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(self.path, json.dumps({"key": self.key, "done": sorted(self.done)}))
+def start_progress(outdir: Path, name: str, key: str) -> set[int]:
+    """Planes of item ``name`` already written under plan ``key`` (a crash costs only the rest).
 
-    def clear(self) -> None:
-        if self.path.exists():
-            self.path.unlink()
+    Progress is one marker file per plane, so workers in other processes record theirs without
+    sharing a file; a different plan key starts over.
+    """
+    folder = _progress_dir(outdir, name)
+    keyfile = folder / "plan.key"
+    if keyfile.is_file() and keyfile.read_text() == key:
+        return progress_done(outdir, name)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    write_text_atomic(keyfile, key)
+    return set()
+
+
+def progress_done(outdir: Path, name: str) -> set[int]:
+    return {int(p.stem) for p in _progress_dir(outdir, name).glob("*.done")}
+
+
+def mark_done(outdir: Path, name: str, index: int) -> None:
+    """Record plane ``index`` as written (called after its data is stored)."""
+    (_progress_dir(outdir, name) / f"{index}.done").touch()
+
+
+def clear_progress(outdir: Path, name: str) -> None:
+    shutil.rmtree(_progress_dir(outdir, name), ignore_errors=True)

@@ -38,6 +38,9 @@ def _add_run(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--axes", help="override axis inference, e.g. zyx")
     p.add_argument("--overwrite", action="store_true", help="replace an OUTDIR made with other inputs or parameters")
+    dask = p.add_mutually_exclusive_group()
+    dask.add_argument("--dask-address", metavar="tcp://HOST:PORT", help="run the denoise work on this Dask cluster")
+    dask.add_argument("--dask-workers", type=int, metavar="N", help="start a local Dask cluster of N worker processes")
 
 
 def _add_other(sub) -> None:
@@ -118,7 +121,10 @@ def cmd_run(args) -> int:
 
     console.enabled = True
     print(f"restoring into {args.outdir} (Prefect flow restore-dataset)", flush=True)
-    state = restore_dataset(**{k: v for k, v in request.items()}, overwrite=args.overwrite, return_state=True)
+    flow_fn, distributed = restore_dataset, bool(args.dask_address or args.dask_workers)
+    if distributed:
+        flow_fn = restore_dataset.with_options(task_runner=dask_runner(args.dask_address, args.dask_workers))
+    state = flow_fn(**request, overwrite=args.overwrite, distributed=distributed, return_state=True)
     if not (state.is_completed() or state.is_failed()):
         raise RuntimeError(f"flow run ended {state.type.value}: {state.message}")
     try:
@@ -138,6 +144,20 @@ def cmd_run(args) -> int:
             print(f"  {row['name']:<24} FAILED: {row['error']}")
     print(f"outputs: {out / 'restored.zarr'}, {out / 'noise.csv'}, {out / 'quality.csv'}, {out / 'report.html'}")
     return 2 if summary["failed"] else 0
+
+
+def dask_runner(address: str | None, workers: int | None):
+    """Prefect's Dask task runner on an existing cluster or a local one of ``workers`` processes."""
+    from prefect_dask import DaskTaskRunner
+
+    if address:
+        return DaskTaskRunner(address=address)
+    if workers < 1:
+        raise InputError("--dask-workers must be >= 1")
+    # One thread per worker: the denoiser uses the cores itself; processes sidestep the GIL.
+    return DaskTaskRunner(cluster_class="distributed.LocalCluster",
+                          cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
+                                          "dashboard_address": None})
 
 
 def cmd_train(args) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (create_markdown_artifact, create_progress_artifact, create_table_artifact,
                                update_progress_artifact)
+from prefect.futures import as_completed
 from prefect.states import Completed, Failed
 
 from restoration import __version__, pipeline
@@ -75,6 +76,40 @@ def denoise_task(request: dict, ing: dict, norm: dict, noise: dict) -> dict:
     return result
 
 
+@task(name="denoise")
+def denoise_plan_task(request: dict, ing: dict, norm: dict, noise: dict) -> dict:
+    return pipeline.plan_denoise(request, ing, norm, noise)
+
+
+@task(name="denoise")
+def denoise_batch_task(request: dict, ing: dict, info: dict, batch: list[int]) -> int:
+    return pipeline.denoise_planes(request, ing, info, batch)
+
+
+@task(name="denoise")
+def denoise_finish_task(request: dict, ing: dict, info: dict, noise: dict) -> dict:
+    return pipeline.finish_denoise(request, ing, info, noise)
+
+
+def _denoise_distributed(request: dict, ing: dict, norm: dict, noise: dict) -> None:
+    """Plane batches as task runs on the flow's task runner (a Dask cluster): zarr paths travel,
+    never arrays."""
+    name = ing["name"]
+    if ing.get("skip"):
+        denoise_task.with_options(task_run_name=f"denoise-{name}")(request, ing, norm, noise)
+        return
+    info = denoise_plan_task.with_options(task_run_name=f"denoise-{name}-plan")(request, ing, norm, noise)
+    artifact = create_progress_artifact(0.0, description=f"denoising {name}")
+    futures = [denoise_batch_task.with_options(task_run_name=f"denoise-{name}-batch{i}").submit(request, ing, info, batch)
+               for i, batch in enumerate(info["batches"])]
+    done = info["total"] - sum(len(b) for b in info["batches"])
+    for future in as_completed(futures):
+        done += future.result()
+        console.progress(f"denoise {name}", done, info["total"])
+        update_progress_artifact(artifact, 100.0 * done / info["total"])
+    denoise_finish_task.with_options(task_run_name=f"denoise-{name}-finish")(request, ing, info, noise)
+
+
 @task(name="quality-report")
 def assess_task(request: dict, ing: dict) -> dict:
     return pipeline.assess(request, ing)
@@ -90,7 +125,20 @@ def one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _restore_item(request: dict, item: dict) -> dict:
+def _where(item: dict) -> str:
+    """The item's file (plus its array path inside a zarr store), for messages."""
+    source = str(item.get("source") or item["name"])
+    return f"{source.rstrip('/')}/{item['array_path']}" if item.get("array_path") else source
+
+
+def _naming(message: str, item: dict) -> str:
+    """``message`` prefixed with the item's file unless it already names it (or its reference)."""
+    where = _where(item)
+    named = [where, str(item.get("source") or "")] + [str((item.get("reference") or {}).get("source") or "")]
+    return message if any(n and n in message for n in named) else f"{where}: {message}"
+
+
+def _restore_item(request: dict, item: dict, distributed: bool = False) -> dict:
     name = item["name"]
     rows: list[dict] = []
     try:
@@ -98,11 +146,15 @@ def _restore_item(request: dict, item: dict) -> dict:
         norm = normalize_task.with_options(task_run_name=f"normalize-{name}")(request, ing)
         noise = characterize_task.with_options(task_run_name=f"characterize-noise-{name}")(request, ing)
         rows = noise["rows"]
-        denoise_task.with_options(task_run_name=f"denoise-{name}")(request, ing, norm, noise)
+        if distributed:
+            _denoise_distributed(request, ing, norm, noise)
+        else:
+            denoise_task.with_options(task_run_name=f"denoise-{name}")(request, ing, norm, noise)
         quality = assess_task.with_options(task_run_name=f"quality-report-{name}")(request, ing)
         return {"item": ing, "quality": quality, "noise_rows": rows}
     except Exception as exc:  # one item failing must not stop the others
         message = one_line(exc) if isinstance(exc, InputError) else f"internal error: {one_line(exc)}"
+        message = _naming(message, item)  # errors from later stages ("all values are NaN") name no file
         get_run_logger().error("item %s failed: %s\n%s", name, message, traceback.format_exc())
         console.line(f"failed: {name}: {message}")
         return {"item": item, "quality": pipeline.failed_quality(name, message, request), "noise_rows": rows}
@@ -113,10 +165,11 @@ def _clean(records: list[dict]) -> list[dict]:
     return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in records]
 
 
-def _run_request(request: dict) -> dict:
+def _run_request(request: dict, distributed: bool = False) -> dict:
     """Restore one OUTDIR's worth of inputs; returns the summary of pipeline.finish."""
     started = dt.datetime.now(dt.timezone.utc)
     outdir = request["outdir"]
+    pipeline.check_outdir(request)  # before the lock creates anything in OUTDIR
     with RunLock(outdir):
         plan = discover_task.with_options(task_run_name=f"ingest-discover-{Path(outdir).name}")(request)
         request = plan["request"]
@@ -126,7 +179,7 @@ def _run_request(request: dict) -> dict:
         for f in plan["failed"]:
             console.line(f"failed: {f['name']}: {f['error']}")
         for item in plan["items"]:
-            results.append(_restore_item(request, item))
+            results.append(_restore_item(request, item, distributed))
         run_info = {k: request.get(k) for k in ("inputs", "outdir", "noise", "sigma", "transforms", "denoiser", "method",
                                                  "steps", "samples", "model_id", "seed")}
         run_info.update(version=__version__, started=started.isoformat(),
@@ -162,7 +215,7 @@ def _final_state(summaries: list[dict], where: str):
     return Completed(message=f"restored {total} item(s) into {where}", data=data)
 
 
-def _watch(request: dict, watch: str, outroot: str) -> list[dict]:
+def _watch(request: dict, watch: str, outroot: str, distributed: bool = False) -> list[dict]:
     params = {k: request[k] for k in sorted(request) if k not in ("inputs", "outdir", "overwrite")}
     found = scan(watch, outroot, params)
     log.info("watch %s: %d pending, %d done, %d still being written, %d failed before and unchanged",
@@ -171,7 +224,7 @@ def _watch(request: dict, watch: str, outroot: str) -> list[dict]:
     for pending in found["pending"]:
         sub = dict(request, inputs=[pending["entry"]], outdir=pending["outdir"], overwrite=pending["overwrite"])
         try:
-            summary = _run_request(sub)
+            summary = _run_request(sub, distributed)
         except Exception as exc:  # a dataset that fails as a whole is remembered, the others go on
             record(outroot, pending, params, ok=False, error=one_line(exc))
             get_run_logger().error("dataset %s failed: %s\n%s", pending["entry"], one_line(exc), traceback.format_exc())
@@ -189,12 +242,15 @@ def restore_dataset(inputs: list[str] | None = None, outdir: str | None = None, 
                     noise: str = "auto", sigma: float | None = None, transforms: list[str] | None = None,
                     denoiser: str | None = None, method: str = "mmse", steps: int | None = None, samples: int = 1,
                     model: str | None = None, device: str = "auto", seed: int = 0, axes: str | None = None,
-                    overwrite: bool = False, watch: str | None = None, outroot: str | None = None) -> Any:
+                    overwrite: bool = False, watch: str | None = None, outroot: str | None = None,
+                    distributed: bool = False) -> Any:
     """Restore ``inputs`` into ``outdir`` (ingest, normalize, characterize-noise, denoise,
     quality-report) and publish the noise-profile, quality-report and restoration-report artifacts.
 
     With ``watch`` and ``outroot`` instead (scheduled runs), every dataset of the folder ``watch``
     without a complete restoration in ``outroot`` is restored into ``outroot/<entry name>``.
+    ``distributed`` submits plane batches to the flow's task runner (set a DaskTaskRunner with
+    ``restore_dataset.with_options(task_runner=...)``) instead of denoising in this process.
     """
     request = {"inputs": list(inputs or []), "outdir": str(outdir) if outdir else None,
                "reference": list(reference) if reference else None, "noise": noise, "sigma": sigma,
@@ -204,12 +260,12 @@ def restore_dataset(inputs: list[str] | None = None, outdir: str | None = None, 
     if watch:
         if not outroot:
             raise InputError("watch needs outroot")
-        summaries = _watch(request, watch, outroot)
+        summaries = _watch(request, watch, outroot, distributed)
         where = outroot
     else:
         if not inputs or not outdir:
             raise InputError("restore-dataset needs inputs and outdir (or watch and outroot)")
-        summaries = [_run_request(request)]
+        summaries = [_run_request(request, distributed)]
         where = outdir
     _publish(summaries, where)
     return _final_state(summaries, where)
