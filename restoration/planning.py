@@ -118,11 +118,24 @@ def characterize_sample(sample: np.ndarray, has_channels: bool, reg: Registry, *
     return rows
 
 
+ROW_FIELDS = ("name", "channel", "noise", "score", "clipped_fraction", "missing_fraction")
+
+
+def model_params(row: dict, reg: Registry) -> dict[str, float]:
+    """The keyword arguments of the row's noise model: its parameters, plus any extra finite
+    value it estimated (e.g. a pedestal ``offset``) that is not a noise.csv bookkeeping column."""
+    params = reg.get("noise", row["noise"]).params
+    out = {p: float(row[p]) for p in params}
+    for k, v in row.items():
+        if k not in ROW_FIELDS and k not in out and isinstance(v, (int, float)) and np.isfinite(v):
+            out[k] = float(v)
+    return out
+
+
 def make_plan(sample: np.ndarray, rows: list[dict], chain: list[dict], transform_names: Sequence[str] | None,
               denoiser: str, options: dict[str, Any], reg: Registry) -> PlanePlan:
     """The plane plan: stabilize the sample per channel, settle where the transforms apply, scale sigma."""
-    channels = [ChannelNoise(r["noise"], {p: float(r[p]) for p in reg.get("noise", r["noise"]).params})
-                for r in rows]
+    channels = [ChannelNoise(r["noise"], model_params(r, reg)) for r in rows]
     has_c = len(channels) > 1 or sample.ndim == 4
     stabilized, sigmas, space = [], [], "input"
     for c, ch in enumerate(channels):

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from ..hookspecs import hookimpl
-from .nonlinear import Anscombe, Log
-from .scaling import Identity, MinMax, Percentile, ZScore
+from .anscombe import AnscombeTransform
+from .log import LogTransform
+from .scaling import IdentityTransform, MinMaxTransform, PercentileTransform, ZScoreTransform
+
+# The class names of the first version of this package, kept importable.
+Percentile, MinMax, ZScore, Identity = PercentileTransform, MinMaxTransform, ZScoreTransform, IdentityTransform
+Log, Anscombe = LogTransform, AnscombeTransform
+
+__all__ = ["AnscombeTransform", "IdentityTransform", "LogTransform", "MinMaxTransform",
+           "PercentileTransform", "ZScoreTransform"]
 
 
 @hookimpl
 def restoration_transforms():
-    return [Percentile(), MinMax(), ZScore(), Identity(), Log(), Anscombe()]
+    return [PercentileTransform(), MinMaxTransform(), ZScoreTransform(), IdentityTransform(),
+            LogTransform(), AnscombeTransform()]

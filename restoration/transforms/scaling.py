@@ -1,97 +1,129 @@
-"""Affine intensity scalings: percentile (default), minmax, zscore, and the identity ``none``.
+"""Linear intensity scalings: ``percentile`` (the default chain), ``minmax``, ``zscore``, ``none``.
 
-States are plain floats, so a chain fitted on a sample applies chunk by chunk and inverts exactly.
+Each maps ``x`` to ``(x - offset) / scale`` with an explicit, JSON-serializable state, so chunks of
+one array share one global state and every step inverts exactly. NaN/inf are ignored by ``fit`` and
+pass through ``forward``/``inverse`` elementwise. ``fit`` looks at a deterministic strided sample of
+at most :data:`FIT_SAMPLE` values.
 """
 
 from __future__ import annotations
-
-from typing import ClassVar
 
 import numpy as np
 
 from ..types import Transform
 
-SAMPLE = 1 << 21  # values used to fit: a deterministic subsample of larger arrays
+#: Largest number of values ``fit`` reads (a deterministic stride through the data).
+FIT_SAMPLE = 1 << 21
 
 
-def finite_sample(x: np.ndarray) -> np.ndarray:
-    """Finite values of ``x``, strided down to at most SAMPLE of them (deterministic)."""
-    flat = np.asarray(x, dtype=np.float64).ravel()
-    flat = flat[np.isfinite(flat)]
-    if flat.size > SAMPLE:
-        flat = flat[:: flat.size // SAMPLE + 1]
-    return flat
+def as_float(x: np.ndarray) -> np.ndarray:
+    """``x`` as float (float32 stays float32, anything else becomes float64)."""
+    a = np.asarray(x)
+    return a if a.dtype in (np.float32, np.float64) else a.astype(np.float64)
 
 
-class _Affine(Transform):
-    """``y = (x - offset) / scale``; subclasses choose offset and scale."""
+def fit_sample(x: np.ndarray, limit: int = FIT_SAMPLE) -> np.ndarray:
+    """The finite values of ``x`` (float64), deterministically strided down to about ``limit``."""
+    flat = np.asarray(x).reshape(-1)
+    if flat.size > limit:
+        flat = flat[:: -(-flat.size // limit)]
+    flat = flat.astype(np.float64)
+    return flat[np.isfinite(flat)]
 
-    def _fit(self, v: np.ndarray) -> tuple[float, float]:
-        raise NotImplementedError
 
-    def fit(self, x: np.ndarray) -> dict:
-        v = finite_sample(x)
-        if v.size == 0:
-            return {"offset": 0.0, "scale": 1.0}
-        offset, scale = self._fit(v)
-        if not np.isfinite(scale) or scale <= 0:
-            scale = 1.0  # constant data: shift only
-        return {"offset": float(offset), "scale": float(scale)}
+def _scale(offset: float, scale: float) -> dict:
+    if not np.isfinite(scale) or scale <= 0:
+        scale = 1.0              # constant (or empty) data: shift only, never divide by zero
+    return {"offset": float(offset if np.isfinite(offset) else 0.0), "scale": float(scale)}
 
+
+class _Linear(Transform):
     def forward(self, x: np.ndarray, state: dict) -> np.ndarray:
-        return (np.asarray(x, dtype=np.float64) - state["offset"]) / state["scale"]
+        a = as_float(x)
+        return (a - a.dtype.type(state["offset"])) / a.dtype.type(state["scale"])
 
     def inverse(self, y: np.ndarray, state: dict) -> np.ndarray:
-        return np.asarray(y, dtype=np.float64) * state["scale"] + state["offset"]
+        a = as_float(y)
+        return a * a.dtype.type(state["scale"]) + a.dtype.type(state["offset"])
 
 
-class Percentile(_Affine):
-    """Robust scaling: the 0.1th and 99.9th percentiles map to 0 and 1.
+class PercentileTransform(_Linear):
+    """Robust scaling: the ``low``..``high`` percentiles of the data map to 0..1.
 
     Examples
     --------
-    >>> t = Percentile(); x = np.linspace(0, 10, 1001)
-    >>> s = t.fit(x); np.allclose(t.inverse(t.forward(x, s), s), x)
+    >>> t = PercentileTransform()
+    >>> x = np.arange(1001.0)
+    >>> state = t.fit(x)
+    >>> round(state["offset"], 6), round(state["scale"], 6)
+    (1.0, 998.0)
+    >>> bool(np.allclose(t.inverse(t.forward(x, state), state), x))
     True
     """
 
-    name: ClassVar[str] = "percentile"
-    low: ClassVar[float] = 0.1
-    high: ClassVar[float] = 99.9
+    name = "percentile"
 
-    def _fit(self, v):
+    def __init__(self, low: float = 0.1, high: float = 99.9):
+        self.low, self.high = low, high
+
+    def fit(self, x: np.ndarray) -> dict:
+        v = fit_sample(x)
+        if v.size == 0:
+            return {**_scale(0.0, 1.0), "percentiles": [self.low, self.high]}
         lo, hi = np.percentile(v, [self.low, self.high])
-        return lo, hi - lo
+        if hi <= lo:             # e.g. mostly constant data: fall back to the full range
+            lo, hi = v.min(), v.max()
+        return {**_scale(lo, hi - lo), "percentiles": [self.low, self.high]}
 
 
-class MinMax(_Affine):
-    """The data's minimum and maximum map to 0 and 1."""
+class MinMaxTransform(_Linear):
+    """The data's finite minimum..maximum map to 0..1.
 
-    name: ClassVar[str] = "minmax"
+    Examples
+    --------
+    >>> MinMaxTransform().fit(np.array([2.0, 4.0, np.nan]))
+    {'offset': 2.0, 'scale': 2.0}
+    """
 
-    def _fit(self, v):
-        return v.min(), v.max() - v.min()
+    name = "minmax"
 
-
-class ZScore(_Affine):
-    """Zero mean, unit standard deviation."""
-
-    name: ClassVar[str] = "zscore"
-
-    def _fit(self, v):
-        return v.mean(), v.std()
+    def fit(self, x: np.ndarray) -> dict:
+        v = fit_sample(x)
+        return _scale(v.min(), v.max() - v.min()) if v.size else _scale(0.0, 1.0)
 
 
-class Identity(Transform):
-    """No transform (``--transform none`` also disables the default chain)."""
+class ZScoreTransform(_Linear):
+    """Zero mean, unit standard deviation.
 
-    name: ClassVar[str] = "none"
+    Examples
+    --------
+    >>> ZScoreTransform().fit(np.array([1.0, 3.0]))
+    {'offset': 2.0, 'scale': 1.0}
+    """
 
-    def fit(self, x):
+    name = "zscore"
+
+    def fit(self, x: np.ndarray) -> dict:
+        v = fit_sample(x)
+        return _scale(v.mean(), v.std()) if v.size else _scale(0.0, 1.0)
+
+
+class IdentityTransform(Transform):
+    """No transform (``--transform none``); integer data becomes float64.
+
+    Examples
+    --------
+    >>> IdentityTransform().forward(np.array([1, 2]), {})
+    array([1., 2.])
+    """
+
+    name = "none"
+
+    def fit(self, x: np.ndarray) -> dict:
         return {}
 
-    def forward(self, x, state):
-        return np.asarray(x, dtype=np.float64)
+    def forward(self, x: np.ndarray, state: dict) -> np.ndarray:
+        return as_float(x)
 
-    def inverse(self, y, state):
-        return np.asarray(y, dtype=np.float64)
+    def inverse(self, y: np.ndarray, state: dict) -> np.ndarray:
+        return as_float(y)

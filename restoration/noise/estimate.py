@@ -1,0 +1,275 @@
+"""Estimators shared by the built-in noise models.
+
+Everything here works on float data of any ndim >= 2, treats the last two axes as image planes and
+ignores NaN/inf (missing) pixels: a coefficient or window that touches one is dropped, never used.
+
+- :func:`sample_planes` picks a deterministic, bounded-size sample (whole planes, or tiles of huge
+  planes) so that estimation cost does not grow with the data.
+- :func:`wavelet_sigma` estimates the std of white Gaussian noise: the MAD of the finest diagonal
+  db2 wavelet coefficients, restricted to the smoothest regions. Smoothness is judged from the
+  horizontal/vertical detail energy, which for an orthonormal transform is independent of the
+  diagonal coefficients under white Gaussian noise, so the selection does not bias the estimate,
+  while image texture (which makes the plain MAD over-estimate at low sigma) is left out.
+- :func:`local_variance_stats` gives (mean, variance) pairs of smooth regions per intensity bin, the
+  input of Foi-style variance-versus-mean fits (Poisson-Gaussian, speckle).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pywt
+from scipy import ndimage
+
+from ..errors import InputError
+
+_MAD_TO_STD = 0.6745         # median(|N(0, 1)|)
+_KEEP = 0.3                  # fraction of the smoothest coefficients used
+_BORDER = 3                  # coefficients near a plane's edge see the periodic wrap-around
+
+
+def as_float(data: np.ndarray) -> np.ndarray:
+    """``data`` as a float array (float32 stays float32, everything else becomes float64)."""
+    a = np.asarray(data)
+    if a.dtype == np.float32 or a.dtype == np.float64:
+        return a
+    return a.astype(np.float64)
+
+
+def planes_of(data: np.ndarray) -> np.ndarray:
+    """View ``data`` (ndim >= 2) as a stack of 2-D planes over its last two axes."""
+    a = np.asarray(data)
+    if a.ndim < 2:
+        raise InputError(f"expected data with at least 2 dimensions, got shape {a.shape}")
+    return a.reshape((-1,) + a.shape[-2:])
+
+
+def sample_planes(data: np.ndarray, budget: int = 1 << 20, tile: int = 256) -> np.ndarray:
+    """A deterministic sample of at most about ``budget`` pixels as a float64 stack of planes.
+
+    Small data is returned whole (as ``(planes, y, x)``); otherwise evenly spaced planes, and for
+    planes larger than the budget, evenly spread ``tile x tile`` tiles of them.
+
+    Examples
+    --------
+    >>> sample_planes(np.zeros((10, 600, 600)), budget=400_000).shape
+    (1, 600, 600)
+    """
+    p = planes_of(data)
+    n, h, w = p.shape
+    if n * h * w <= budget:
+        return p.astype(np.float64)
+    if h * w <= budget:
+        k = max(1, budget // (h * w))
+        idx = np.unique(np.linspace(0, n - 1, k).round().astype(int))
+        return p[idx].astype(np.float64)
+    t = min(tile, h, w)
+    n_tiles = max(1, budget // (t * t))
+    idx = np.unique(np.linspace(0, n - 1, min(n, n_tiles)).round().astype(int))
+    per_plane = -(-n_tiles // len(idx))
+    g = int(np.ceil(np.sqrt(per_plane)))
+    ys = np.linspace(0, h - t, g).round().astype(int)
+    xs = np.linspace(0, w - t, g).round().astype(int)
+    grid = [(y, x) for y in ys for x in xs]
+    pick = np.unique(np.linspace(0, len(grid) - 1, per_plane).round().astype(int))
+    tiles = [p[i, y:y + t, x:x + t] for i in idx for (y, x) in (grid[j] for j in pick)]
+    return np.stack(tiles).astype(np.float64)
+
+
+def finite_values(data: np.ndarray, limit: int = 1 << 20) -> np.ndarray:
+    """The finite values of ``data`` as float64, deterministically strided down to ``limit``."""
+    flat = np.asarray(data).reshape(-1)
+    if flat.size > limit:
+        flat = flat[:: -(-flat.size // limit)]
+    flat = flat.astype(np.float64)
+    return flat[np.isfinite(flat)]
+
+
+def robust_range(data: np.ndarray) -> float:
+    """The 0.1..99.9 percentile spread of the finite values (> 0; 1.0 for constant data)."""
+    v = finite_values(data, limit=1 << 16)
+    if v.size == 0:
+        return 1.0
+    lo, hi = np.percentile(v, [0.1, 99.9])
+    if hi > lo:
+        return float(hi - lo)
+    spread = float(v.max() - v.min())
+    return spread if spread > 0 else max(abs(float(v[0])), 1.0)
+
+
+def quantization_step(data: np.ndarray) -> float:
+    """The data's quantization step: the smallest gap between distinct values, at least range/2**16.
+
+    Quantized data (integers, 8-bit images scaled to floats) gives its step; continuous float data
+    gives the floor, 1/65536 of its range.
+    """
+    u = np.unique(finite_values(data, limit=1 << 18))
+    if u.size < 2:
+        return 1.0
+    return float(max(np.diff(u).min(), (u[-1] - u[0]) * 2.0 ** -16))
+
+
+def _dwt_planes(data: np.ndarray, shifts: int = 1):
+    """Finest-level db2 coefficients of every plane: yields (LL, LH, HL, HH) without the borders."""
+    for plane in planes_of(data):
+        for dy, dx in ((0, 0), (1, 1), (0, 1), (1, 0))[:shifts]:
+            q = plane[dy:, dx:]
+            h, w = (q.shape[0] // 2) * 2, (q.shape[1] // 2) * 2
+            if h < 4 * _BORDER or w < 4 * _BORDER:
+                continue
+            ll, (lh, hl, hh) = pywt.dwt2(q[:h, :w], "db2", mode="periodization")
+            yield ll, lh, hl, hh
+
+
+def _trim(a: np.ndarray) -> np.ndarray:
+    return a[_BORDER:-_BORDER, _BORDER:-_BORDER].reshape(-1)
+
+
+def _nan_uniform(a: np.ndarray, size: int) -> np.ndarray:
+    """Local mean over ``size x size``; NaN wherever the window touches a non-finite value.
+
+    (scipy's running-sum filter would otherwise carry one NaN along the whole row.)
+    """
+    bad = ~np.isfinite(a)
+    if not bad.any():
+        return ndimage.uniform_filter(a, size, mode="reflect")
+    out = ndimage.uniform_filter(np.where(bad, 0.0, a), size, mode="reflect")
+    out[ndimage.uniform_filter(bad.astype(np.float64), size, mode="reflect") > 1e-9] = np.nan
+    return out
+
+
+def _smooth_energy(lh: np.ndarray, hl: np.ndarray, hh: np.ndarray) -> np.ndarray:
+    # Local energy of the horizontal/vertical details: high on edges and texture. Coefficients
+    # near a missing pixel, and exactly flat ones (noise-free, e.g. clipped regions), get NaN.
+    e = _nan_uniform(lh * lh + hl * hl, 5)
+    e[(lh == 0) & (hl == 0) & (hh == 0)] = np.nan
+    return e
+
+
+def wavelet_sigma(data: np.ndarray, keep: float = _KEEP) -> float:
+    """Std of additive white Gaussian noise, from the smoothest regions' diagonal wavelet details.
+
+    Parameters
+    ----------
+    data : ndarray
+        Noisy data, ndim >= 2 (planes over the last two axes); NaN/inf are ignored.
+    keep : float
+        Fraction of the finest diagonal coefficients, those with the lowest local
+        horizontal/vertical detail energy, that enter the MAD.
+
+    Returns
+    -------
+    float
+        The estimated sigma, in the data's units (0.0 when nothing usable is left).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> round(wavelet_sigma(0.5 + 0.1 * rng.standard_normal((256, 256))), 2)
+    0.1
+    """
+    es, ds = [], []
+    for _, lh, hl, hh in _dwt_planes(sample_planes(data)):
+        es.append(_trim(_smooth_energy(lh, hl, hh)))
+        ds.append(_trim(hh))
+    if not es:
+        return _small_sigma(data)
+    e, d = np.concatenate(es), np.concatenate(ds)
+    ok = np.isfinite(e) & np.isfinite(d)
+    e, d = e[ok], d[ok]
+    if d.size == 0:
+        return 0.0
+    if d.size >= 200:
+        sel = e <= np.quantile(e, keep)
+        if sel.sum() >= 50:
+            d = d[sel]
+    return float(np.median(np.abs(d)) / _MAD_TO_STD)
+
+
+def _small_sigma(data: np.ndarray) -> float:
+    """Fallback for planes too small for a wavelet transform: MAD of neighbour differences."""
+    p = planes_of(np.asarray(data, dtype=np.float64))
+    d = (p[:, :, 1:] - p[:, :, :-1]).reshape(-1)
+    d = d[np.isfinite(d)]
+    return float(np.median(np.abs(d)) / _MAD_TO_STD / np.sqrt(2)) if d.size else 0.0
+
+
+def local_variance_stats(data: np.ndarray, nbins: int = 16, keep: float = _KEEP,
+                         min_count: int = 30) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Local mean and noise variance of smooth regions, binned by intensity (Foi et al. 2008 style).
+
+    The local mean is the (3x3-smoothed) approximation band, the noise variance the mean square of
+    the finest diagonal details; both come from an orthonormal db2 transform at all four polyphase
+    shifts, keeping per bin the ``keep`` fraction with the lowest horizontal/vertical detail energy.
+
+    Returns
+    -------
+    mean, var, count : ndarray
+        One entry per usable bin: mean intensity, noise variance, and the number of independent
+        coefficients behind it (weights for :func:`fit_variance`).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.linspace(0.1, 1.0, 256)[None, :].repeat(256, 0)
+    >>> m, v, n = local_variance_stats(0.01 * rng.poisson(x / 0.01))
+    >>> bool(abs(np.sum(v * m) / np.sum(m * m) / 0.01 - 1) < 0.1)
+    True
+    """
+    parts, shifts = [], 4
+    for ll, lh, hl, hh in _dwt_planes(sample_planes(data), shifts=shifts):
+        mean = _nan_uniform(ll / 2.0, 3)                  # db2 LL = 2 x local mean
+        parts.append((_trim(mean), _trim(_smooth_energy(lh, hl, hh)), _trim(hh)))
+    empty = np.zeros(0)
+    if not parts:
+        return empty, empty, empty
+    m, e, d = (np.concatenate(x) for x in zip(*parts))
+    ok = np.isfinite(m) & np.isfinite(e) & np.isfinite(d)
+    m, e, d = m[ok], e[ok], d[ok]
+    if m.size < min_count * shifts:
+        return empty, empty, empty
+    edges = np.unique(np.quantile(m, np.linspace(0, 1, nbins + 1)))
+    idx = np.clip(np.searchsorted(edges, m, side="right") - 1, 0, max(len(edges) - 2, 0))
+    out = []
+    for k in range(max(len(edges) - 1, 1)):
+        inbin = idx == k
+        if inbin.sum() * keep < min_count * shifts:
+            continue
+        ek = e[inbin]
+        sel = ek <= np.quantile(ek, keep)
+        out.append((m[inbin][sel].mean(), np.mean(d[inbin][sel] ** 2), sel.sum() / shifts))
+    if not out:
+        return empty, empty, empty
+    mean, var, count = (np.array(x) for x in zip(*out))
+    return mean, var, count
+
+
+def fit_variance(mean: np.ndarray, var: np.ndarray, count: np.ndarray, kind: str = "line") -> tuple[float, float]:
+    """Weighted least-squares fit of the noise variance as a function of the mean.
+
+    ``kind`` is ``"line"`` (var = a * mean + b), ``"origin"`` (var = a * mean, b = 0) or
+    ``"quadratic"`` (var = a * mean**2, b = 0). The weights are the inverse variance of each bin's
+    sample variance, ``count / (2 var**2)``, iterated on the fitted curve.
+
+    Examples
+    --------
+    >>> m = np.linspace(0.1, 1, 10)
+    >>> a, b = fit_variance(m, 0.02 * m + 0.001, np.full(10, 100.0))
+    >>> round(a, 6), round(b, 6)
+    (0.02, 0.001)
+    """
+    if mean.size == 0:
+        return 0.0, 0.0
+    if kind == "line" and mean.size < 2:
+        return 0.0, float(np.mean(var))
+    x = mean * mean if kind == "quadratic" else mean
+    cols = [x, np.ones_like(x)] if kind == "line" else [x]
+    design = np.stack(cols, axis=1)
+    floor = 1e-3 * float(np.max(var)) + np.finfo(float).tiny
+    pred = np.maximum(var, floor)
+    for _ in range(6):
+        sw = np.sqrt(count) / pred
+        coef, *_ = np.linalg.lstsq(design * sw[:, None], var * sw, rcond=None)
+        pred = np.maximum(design @ coef, floor)
+    a = float(coef[0])
+    b = float(coef[1]) if kind == "line" else 0.0
+    return a, b

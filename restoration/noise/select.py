@@ -1,0 +1,256 @@
+"""Automatic noise selection (``--noise auto``) and the per-channel noise.csv row.
+
+The host treats every model alike (ARCHITECTURE.md, "Likelihood for auto selection"):
+
+1. one clean estimate of the data (:func:`~.reference.clean_estimate`), compared only where it is
+   trustworthy (:func:`~.reference.smooth_pixels`; at most :data:`LIKELIHOOD_PIXELS` pixels);
+2. each model's own :meth:`~restoration.NoiseModel.estimate` (the parameters reported);
+3. its :meth:`~restoration.NoiseModel.log_likelihood` against the clean estimate, maximized over
+   each free parameter within 1/3..3x of its estimate (a profile likelihood: models are compared
+   at their best, not at whatever bias their estimator has);
+4. a BIC penalty ``k log(N) / (2N)`` for ``k`` parameters over the ``N`` compared pixels.
+
+Fits within :data:`TIE_TOLERANCE` of the best are a tie, reported as the one with the fewest
+parameters, then the earliest registered (built-ins first: gaussian, poisson, poisson-gaussian,
+speckle, salt-and-pepper), e.g. ``gaussian`` over ``salt-and-pepper`` with no impulses.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize
+
+from ..errors import InputError
+from ..types import NoiseModel
+from .estimate import sample_planes
+from .reference import clean_estimate, reference, smooth_pixels
+
+__all__ = ["NoiseFit", "characterize_array", "clean_estimate", "select_noise"]   # clean_estimate: .reference
+
+log = logging.getLogger(__name__)
+
+#: Mean log-likelihood per pixel (nats) within which two fits count as a tie. Small: every model
+#: is scored at its profile maximum, so a nested model that adds nothing ties almost exactly.
+TIE_TOLERANCE = 2e-4
+#: Pixels used for selection and estimation (a deterministic sample of larger data).
+SAMPLE_BUDGET = 1 << 19
+#: At most this many pixels enter the likelihood comparison.
+LIKELIHOOD_PIXELS = 1 << 16
+_SPAN = math.log(3.0)   # profile search range around each estimate (factor 1/3..3)
+
+
+@dataclass
+class NoiseFit:
+    """One model fitted to the data: parameters, mean log-likelihood per pixel and BIC score."""
+
+    noise: str
+    params: dict[str, float]
+    log_likelihood: float
+    score: float   # log_likelihood - k * log(N) / (2 N)
+
+
+def _bic(loglik: float, k: int, n: int) -> float:
+    return loglik - k * math.log(n) / (2.0 * n)
+
+
+def _loglik(model: NoiseModel, sample: np.ndarray, ref: np.ndarray, params: dict) -> float:
+    value = float(model.log_likelihood(sample, ref, **params))
+    if not math.isfinite(value):
+        raise ValueError(f"log_likelihood is {value}")
+    return value
+
+
+def _profile(model: NoiseModel, sample: np.ndarray, ref: np.ndarray, params: dict,
+             free: list[str]) -> float:
+    """The highest log-likelihood over the free parameters, each within 1/3..3x of its estimate.
+
+    Every model is scored at its best fit to the same residuals, so one model's estimator being a
+    few percent off (or absorbing the clean estimate's error differently) does not decide the
+    selection. Coordinate-wise bounded searches on the log scale; zero values are left as they are.
+    """
+    best = dict(params)
+    top = _loglik(model, sample, ref, best)
+    for _ in range(2 if len(free) > 1 else 1):
+        for name in free:
+            base = best[name]
+
+            def negative(t: float, name=name, base=base) -> float:
+                try:
+                    return -_loglik(model, sample, ref, {**best, name: base * math.exp(t)})
+                except Exception:       # outside the model's valid range: never the optimum
+                    return math.inf
+            res = optimize.minimize_scalar(negative, bounds=(-_SPAN, _SPAN), method="bounded",
+                                           options={"xatol": 0.01})
+            if math.isfinite(res.fun) and -res.fun > top:
+                top, best[name] = -res.fun, base * math.exp(res.x)
+    return top
+
+
+def _fit(name: str, model: NoiseModel, sample: np.ndarray, ref: np.ndarray, n: int,
+         fixed: Mapping[str, float]) -> NoiseFit:
+    params = dict(fixed) if set(model.params) <= set(fixed) else {**model.estimate(sample), **fixed}
+    params = {k: float(v) for k, v in params.items()}
+    free = [k for k in model.params if k not in fixed and params.get(k, 0.0) > 0]
+    loglik = _profile(model, sample, ref, params, free)
+    return NoiseFit(name, params, float(loglik), float(_bic(loglik, len(model.params), n)))
+
+
+def select_noise(noisy: np.ndarray, models: Mapping[str, NoiseModel], *,
+                 params: Mapping[str, float] | None = None) -> list[NoiseFit]:
+    """Fit every model and rank them, best first.
+
+    Parameters
+    ----------
+    noisy : ndarray
+        One channel, ndim >= 2; NaN/inf are ignored. Larger data is sampled deterministically.
+    models : mapping of name to NoiseModel
+        The candidates (e.g. ``registry().noise_models``). A model that raises or returns a
+        non-finite likelihood is skipped with a warning.
+    params : mapping, optional
+        Fixed parameter values (e.g. a user's ``--sigma``); only models that have all of them
+        compete, with these values instead of estimates.
+
+    Returns
+    -------
+    list of NoiseFit
+        Best first: the highest score, except that a fit within :data:`TIE_TOLERANCE` of it with
+        fewer parameters is preferred; then the rest by score.
+
+    Examples
+    --------
+    >>> from restoration.plugins import registry
+    >>> rng = np.random.default_rng(0)
+    >>> clean = np.tile(np.linspace(0.1, 0.9, 128), (128, 1))
+    >>> select_noise(clean + 0.1 * rng.standard_normal(clean.shape), registry().noise_models)[0].noise
+    'gaussian'
+    """
+    fixed = dict(params or {})
+    sample = sample_planes(noisy, budget=SAMPLE_BUDGET)
+    if not np.isfinite(sample).any():
+        raise InputError("all values are NaN or infinite")
+    ref, outlier = reference(sample)
+    keep = smooth_pixels(sample, ref, outlier)
+    # A deterministic subset of the compared pixels bounds the cost of the likelihood searches.
+    idx = np.flatnonzero(keep)
+    if idx.size > LIKELIHOOD_PIXELS:
+        keep.flat[np.setdiff1d(idx, idx[:: -(-idx.size // LIKELIHOOD_PIXELS)])] = False
+    ref[~keep] = np.nan
+    n = int(keep.sum())
+    if n < 2:
+        raise InputError("too few finite pixels to characterize the noise")
+    fits = []
+    for name, model in models.items():
+        if not set(fixed) <= set(model.params):
+            continue
+        try:
+            fits.append(_fit(name, model, sample, ref, n, fixed))
+        except InputError:
+            raise
+        except Exception as exc:   # a broken plugin model must not take the selection down
+            log.warning("noise model %r skipped in selection: %s: %s", name, type(exc).__name__, exc)
+    if not fits:
+        raise InputError("no noise model could be fitted" + (f" with parameters {sorted(fixed)}" if fixed else ""))
+    fits.sort(key=lambda f: -f.score)
+    ties = [f for f in fits if f.score >= fits[0].score - TIE_TOLERANCE]
+    # Ties go to the fewest parameters, then to the earlier model (built-ins come first, simplest first).
+    order = {name: i for i, name in enumerate(models)}
+    best = min(ties, key=lambda f: (len(models[f.noise].params), order[f.noise]))
+    return [best] + [f for f in fits if f is not best]
+
+
+def _clipped_fraction(data: np.ndarray, finite: np.ndarray) -> float:
+    """Fraction of pixels at integer dtype limits or piled up at the observed min/max."""
+    values = data[finite]
+    if values.size == 0:
+        return 0.0
+    lo, hi = values.min(), values.max()
+    limits = set()
+    if np.issubdtype(data.dtype, np.integer):
+        info = np.iinfo(data.dtype)
+        limits |= {v for v in (lo, hi) if v in (info.min, info.max)}
+    pile = max(2, int(1e-3 * values.size))
+    for v in (lo, hi) if hi > lo else ():       # constant data is not a pile-up
+        if np.count_nonzero(values == v) >= pile:
+            limits.add(v)
+    if not limits:
+        return 0.0
+    return float(np.isin(values, list(limits)).sum() / data.size)
+
+
+def characterize_array(data: np.ndarray, *, models: Mapping[str, NoiseModel], noise: str = "auto",
+                       params: dict | None = None) -> dict:
+    """The noise.csv row (without name/channel) for one channel of data, ndim >= 2.
+
+    Parameters
+    ----------
+    data : ndarray
+        One channel; NaN/inf are missing values.
+    models : mapping of name to NoiseModel
+        Registered models (``registry().noise_models``).
+    noise : str
+        ``"auto"`` to select among all models, or a model name.
+    params : dict, optional
+        Parameter values to use as given (e.g. ``{"sigma": 0.1}`` from ``--sigma``); the others are
+        estimated. With ``"auto"`` only models having all of them compete.
+
+    Returns
+    -------
+    dict
+        ``{"noise", "score", "clipped_fraction", "missing_fraction", **params}``; ``params`` may
+        include an auxiliary ``offset`` (a pedestal found by ``poisson-gaussian``).
+
+    Raises
+    ------
+    InputError
+        Unknown model name (listing the valid ones), a parameter the model does not have, data
+        with fewer than 2 dimensions, or no finite value ("all values are NaN or infinite").
+
+    Examples
+    --------
+    >>> from restoration.plugins import registry
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.tile(np.linspace(0.1, 0.9, 128), (128, 1)) + 0.05 * rng.standard_normal((128, 128))
+    >>> row = characterize_array(x, models=registry().noise_models, noise="gaussian")
+    >>> row["noise"], round(row["sigma"], 2), row["missing_fraction"]
+    ('gaussian', 0.05, 0.0)
+    """
+    a = np.asarray(data)
+    if a.dtype == bool:
+        a = a.astype(np.uint8)
+    if a.ndim < 2:
+        raise InputError(f"expected data with at least 2 dimensions, got shape {a.shape}")
+    finite = np.isfinite(a)
+    if not finite.any():
+        raise InputError("all values are NaN or infinite")
+    fixed = {k: float(v) for k, v in (params or {}).items()}
+    if noise == "auto":
+        candidates = models
+    elif noise in models:
+        unknown = set(fixed) - set(models[noise].params)
+        if unknown:
+            raise InputError(f"noise model {noise!r} has no parameter {', '.join(sorted(unknown))} "
+                             f"(parameters: {', '.join(models[noise].params)})")
+        candidates = {noise: models[noise]}
+    else:
+        raise InputError(f"unknown noise {noise!r} (valid: auto, {', '.join(sorted(models))})")
+    values = a[finite]
+    if noise == "auto" and not fixed and "gaussian" in models and values.min() == values.max():
+        # Constant data carries no noise to tell models apart: report noise-free Gaussian.
+        best = NoiseFit("gaussian", {"sigma": 0.0}, 0.0, 0.0)
+    else:
+        fits = select_noise(a, candidates, params=fixed)
+        best = fits[0]
+        clipped = _clipped_fraction(a, finite)
+        if noise == "auto" and best.noise == "salt-and-pepper" and best.params.get("amount", 0.0) < 0.5 * clipped:
+            # Saturation, not impulses: clipped data piles up at its extremes in whole regions,
+            # which a point mass explains better than any continuous model. Impulse noise makes
+            # most of the extreme values itself, isolated ones.
+            best = next((f for f in fits[1:] if f.noise != "salt-and-pepper"), best)
+    return {"noise": best.noise, "score": best.score,
+            "clipped_fraction": _clipped_fraction(a, finite),
+            "missing_fraction": float(1.0 - finite.mean()), **best.params}

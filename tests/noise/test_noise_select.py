@@ -1,0 +1,160 @@
+"""Automatic selection, the clean estimate and the noise.csv row (characterize_array)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import optimize
+
+from restoration import NoiseModel
+from restoration.errors import InputError
+from restoration.noise import (GaussianNoise, PoissonGaussianNoise, PoissonNoise, SaltPepperNoise, SpeckleNoise,
+                               characterize_array, clean_estimate, select_noise)
+from restoration.noise.reference import reference
+from restoration.noise.select import TIE_TOLERANCE
+from restoration.plugins import registry
+
+BUILTINS = {m.name: m for m in (GaussianNoise(), PoissonNoise(), PoissonGaussianNoise(), SpeckleNoise(),
+                                 SaltPepperNoise())}
+CASES = [("gaussian", {"sigma": 0.08}), ("poisson", {"gain": 0.01}),
+         ("poisson-gaussian", {"gain": 0.01, "sigma": 0.05}),
+         ("speckle", {"sigma": 0.2}), ("salt-and-pepper", {"amount": 0.05})]
+
+
+@pytest.mark.parametrize(("true", "params"), CASES)
+def test_selects_the_simulated_model(camera, true, params):
+    noisy = BUILTINS[true].simulate(camera, np.random.default_rng(0), **params)
+    fits = select_noise(noisy, registry().noise_models)
+    assert fits[0].noise == true or (true == "poisson" and fits[0].noise == "poisson-gaussian")
+    assert {f.noise for f in fits} == set(registry().noise_models)
+
+
+def test_noisefit_fields_and_bic_score(camera):
+    noisy = BUILTINS["gaussian"].simulate(camera, np.random.default_rng(1), sigma=0.1)
+    fits = select_noise(noisy, BUILTINS)
+    best = fits[0]
+    assert best.noise == "gaussian" and set(best.params) == {"sigma"}
+    assert best.params["sigma"] == pytest.approx(0.1, rel=0.08)      # the estimate is reported
+    penalties = {f.noise: f.log_likelihood - f.score for f in fits}
+    # score = loglik - k log(N) / (2N), one N for all: the penalty is proportional to k
+    assert penalties["poisson-gaussian"] == pytest.approx(2 * penalties["gaussian"], rel=1e-9)
+    # N, the compared pixels, solves log(N) / (2N) = penalty: a good share of the 128x128 image
+    n = optimize.brentq(lambda m: math.log(m) / (2 * m) - penalties["gaussian"], 3, 1e9)
+    assert 0.2 * camera.size < n <= camera.size
+    rest = [f.score for f in fits[1:]]
+    assert rest == sorted(rest, reverse=True)
+
+
+def test_ties_go_to_the_simpler_model(camera):
+    """Gaussian data: salt-and-pepper (amount 0) and poisson-gaussian (gain ~0) match it; gaussian wins."""
+    noisy = BUILTINS["gaussian"].simulate(camera, np.random.default_rng(2), sigma=0.05)
+    fits = select_noise(noisy, BUILTINS)
+    assert fits[0].noise == "gaussian"
+    sp = next(f for f in fits if f.noise == "salt-and-pepper")
+    assert sp.score >= fits[0].score - TIE_TOLERANCE
+
+
+def test_selection_ignores_missing_pixels(camera):
+    noisy = BUILTINS["speckle"].simulate(camera, np.random.default_rng(3), sigma=0.2)
+    noisy[10:20] = np.nan
+    noisy[50, 60] = np.inf
+    assert select_noise(noisy, BUILTINS)[0].noise == "speckle"
+
+
+class Broken(NoiseModel):
+    name = "broken"
+    params = ("x",)
+
+    def estimate(self, noisy):
+        raise RuntimeError("boom")
+
+
+def test_a_broken_model_is_skipped(camera, caplog):
+    noisy = BUILTINS["gaussian"].simulate(camera, np.random.default_rng(4), sigma=0.1)
+    fits = select_noise(noisy, {**BUILTINS, "broken": Broken()})
+    assert "broken" not in {f.noise for f in fits} and fits[0].noise == "gaussian"
+    assert "broken" in caplog.text
+    with pytest.raises(InputError, match="no noise model"):
+        select_noise(noisy, {"broken": Broken()})
+
+
+def test_clean_estimate_is_calibrated_and_handles_impulses_and_nan():
+    rng = np.random.default_rng(5)
+    flat = np.full((3, 96, 96), 0.5)
+    noisy = flat + 0.1 * rng.standard_normal(flat.shape)
+    est = clean_estimate(noisy)
+    assert est.shape == noisy.shape
+    assert np.std(noisy - est) == pytest.approx(0.1, rel=0.02)        # residual = the noise variance
+    assert np.std(est - flat) < 0.05                                   # and far less noisy itself
+    x = np.full((8, 8), 0.5)
+    x[3, 3], x[5, 5] = 1.0, np.nan
+    x[0, 0] = 0.0
+    est = clean_estimate(x)
+    assert est[3, 3] == pytest.approx(0.5) and est[5, 5] == pytest.approx(0.5) and est[0, 0] == pytest.approx(0.5)
+    _, outlier = reference(x)
+    assert outlier[3, 3] and outlier[0, 0] and outlier.sum() == 2
+
+
+def test_characterize_row_auto_and_named(camera):
+    models = registry().noise_models
+    noisy = BUILTINS["poisson-gaussian"].simulate(camera, np.random.default_rng(6), gain=0.01, sigma=0.05)
+    row = characterize_array(noisy, models=models)
+    assert list(row)[:4] == ["noise", "score", "clipped_fraction", "missing_fraction"]
+    assert row["noise"] == "poisson-gaussian" and row["gain"] == pytest.approx(0.01, rel=0.25)
+    named = characterize_array(noisy, models=models, noise="gaussian")
+    assert named["noise"] == "gaussian" and set(named) == {"noise", "score", "clipped_fraction",
+                                                            "missing_fraction", "sigma"}
+    assert named["score"] < row["score"]
+    given = characterize_array(noisy, models=models, noise="poisson-gaussian", params={"sigma": 0.2})
+    assert given["sigma"] == 0.2 and given["gain"] == pytest.approx(0.01, rel=0.25)
+    fixed = characterize_array(noisy, models=models, noise="auto", params={"sigma": 0.07})
+    assert fixed["sigma"] == 0.07 and "sigma" in models[fixed["noise"]].params
+
+
+def test_characterize_input_errors(camera):
+    models = registry().noise_models
+    with pytest.raises(InputError, match=r"unknown noise 'nope' \(valid: auto, gaussian"):
+        characterize_array(camera, models=models, noise="nope")
+    with pytest.raises(InputError, match="no parameter sigma"):
+        characterize_array(camera, models=models, noise="salt-and-pepper", params={"sigma": 0.1})
+    with pytest.raises(InputError, match="all values are NaN or infinite"):
+        characterize_array(np.full((16, 16), np.nan), models=models)
+    with pytest.raises(InputError, match="2 dimensions"):
+        characterize_array(np.zeros(16), models=models)
+
+
+def test_clipped_and_missing_fractions(camera):
+    models = registry().noise_models
+    noisy = BUILTINS["gaussian"].simulate(camera, np.random.default_rng(7), sigma=0.1)
+    as_uint8 = np.clip(np.rint(noisy * 255), 0, 255).astype(np.uint8)
+    expected = np.mean((as_uint8 == 0) | (as_uint8 == 255))
+    row = characterize_array(as_uint8, models=models, noise="gaussian")
+    assert row["clipped_fraction"] == pytest.approx(expected) and expected > 0.01
+    mild = BUILTINS["gaussian"].simulate(camera, np.random.default_rng(8), sigma=0.02)
+    row = characterize_array(np.rint(mild * 255).astype(np.uint8), models=models, noise="gaussian")
+    assert row["sigma"] == pytest.approx(0.02 * 255, rel=0.08)          # input units
+    floats = noisy.copy()
+    floats[:8] = np.nan                                                # 1/16 of the rows
+    row = characterize_array(floats, models=models, noise="gaussian")
+    assert row["missing_fraction"] == pytest.approx(1 / 16)
+    assert row["clipped_fraction"] == 0.0                              # no pile-up in float noise
+    piled = np.clip(noisy, 0.1, None)
+    assert characterize_array(piled, models=models, noise="gaussian")["clipped_fraction"] == pytest.approx(
+        np.mean(noisy <= 0.1))
+
+
+def test_characterize_a_stack(camera):
+    stack = np.stack([BUILTINS["speckle"].simulate(camera, np.random.default_rng(s), sigma=0.2) for s in range(3)])
+    row = characterize_array(stack, models=registry().noise_models)
+    assert row["noise"] == "speckle" and row["sigma"] == pytest.approx(0.2, rel=0.08)
+
+
+def test_constant_and_tiny_data():
+    models = registry().noise_models
+    row = characterize_array(np.full((32, 32), 0.5), models=models)
+    assert (row["noise"], row["sigma"], row["clipped_fraction"]) == ("gaussian", 0.0, 0.0)
+    assert characterize_array(np.full((8, 8), 255, np.uint8), models=models)["clipped_fraction"] == 1.0
+    row = characterize_array(np.random.default_rng(0).random((4, 4)), models=models)
+    assert np.isfinite(row["score"]) and isinstance(row["score"], float)
