@@ -31,7 +31,8 @@ def _complete(outroot: Path, name: str) -> bool:
         arr = zarr.open_group(str(outroot / f"{name}.npy" / "restored.zarr"), mode="r")[name]
     except Exception:
         return False
-    return arr.attrs.get("restoration", {}).get("complete") is True
+    # and the run recorded the dataset as done (written after the tables and the report)
+    return arr.attrs.get("restoration", {}).get("complete") is True and (outroot / f"{name}.npy" / "watch.json").is_file()
 
 
 def _snapshot(folder: Path) -> dict:
@@ -48,9 +49,8 @@ def _wait(predicate, timeout: float, what: str, proc=None):
         time.sleep(1)
     raise AssertionError(f"timed out waiting for {what}")
 
-def test_serve_restores_new_datasets_only(prefect_server, tmp_path, monkeypatch):
+def test_serve_restores_new_datasets_only(prefect_server, tmp_path):
     url = prefect_server["url"]
-    monkeypatch.setenv("PREFECT_API_URL", url)
     watch, outroot = tmp_path / "incoming", tmp_path / "restored"
     watch.mkdir()
     _drop(watch / "first.npy", 1)
@@ -66,7 +66,10 @@ def test_serve_restores_new_datasets_only(prefect_server, tmp_path, monkeypatch)
         from prefect.client.orchestration import get_client
         from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, FlowRunFilter, FlowRunFilterId
 
-        with get_client(sync_client=True) as client:
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        # Earlier tests in this process used the temporary API: point this client at the server.
+        with temporary_settings({PREFECT_API_URL: url}), get_client(sync_client=True) as client:
             dep = client.read_deployment_by_name("restore-dataset/scheduled")
             assert dep.entrypoint == "restoration_flows.flow.restore_dataset"
             # Later scheduled runs find nothing new and change nothing.
