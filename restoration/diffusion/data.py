@@ -74,8 +74,8 @@ def load_training_images(sources: list[str], rng: np.random.Generator, *, channe
                          synthetic: int = 0) -> tuple[list[np.ndarray], list[str]]:
     """Training images as (C, y, x) float32 in [0, 1] and a description of where each came from.
 
-    ``sources`` entries: ``skimage`` (the training subset), ``skimage:NAME[,NAME]``, or a path
-    readable by :func:`restoration.io.read_array` (files, zarr arrays; every plane is used).
+    ``sources`` entries: ``skimage`` (the training subset), ``skimage:NAME[,NAME]``, or anything
+    :func:`restoration.io.discover` reads (files, directories, globs, zarr; every plane is used).
     ``synthetic`` adds that many 256x256 dead-leaves images.
     """
     if channels not in (1, 3):
@@ -90,20 +90,21 @@ def load_training_images(sources: list[str], rng: np.random.Generator, *, channe
                 images.extend(_planes(skimage_image(name), channels))
                 described.append(f"skimage:{name}")
         else:
-            from ..io import read_array
-            arr, axes = read_array(src)
-            arr = arr.astype(np.float32)
-            lo, hi = np.nanpercentile(arr, [0.1, 99.9])
-            arr = np.clip((arr - lo) / max(hi - lo, 1e-12), 0, 1)
-            if "c" in axes:
-                arr = np.moveaxis(arr, axes.index("c"), -1)
-                arr = arr.reshape(-1, *arr.shape[-3:])
-                arr = arr[..., :3] if arr.shape[-1] >= 3 else arr[..., 0]
-            else:
-                arr = arr.reshape(-1, *arr.shape[-2:])
-            for plane in arr:
-                images.extend(_planes(plane, channels))
-            described.append(src)
+            from ..io import discover
+
+            for item in discover([src]):  # files, directories, globs, zarr arrays and groups
+                arr = np.asarray(item.open()[...], dtype=np.float32)
+                lo, hi = np.nanpercentile(arr, [0.1, 99.9])
+                arr = np.clip((arr - lo) / max(hi - lo, 1e-12), 0, 1)
+                if "c" in item.axes:
+                    arr = np.moveaxis(arr, item.axes.index("c"), -1)
+                    arr = arr.reshape(-1, *arr.shape[-3:])
+                    arr = arr[..., :3] if arr.shape[-1] >= 3 else arr[..., 0]
+                else:
+                    arr = arr.reshape(-1, *arr.shape[-2:])
+                for plane in arr:
+                    images.extend(_planes(plane, channels))
+                described.append(item.where)
     images.extend(np.repeat(dead_leaves(256, rng)[None], channels, axis=0) for _ in range(synthetic))
     if synthetic:
         described.append(f"dead-leaves x{synthetic}")

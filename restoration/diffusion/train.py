@@ -16,7 +16,7 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -54,7 +54,7 @@ class TrainConfig:
     device: str = "auto"
     init: str | None = None
     threads: int | None = None
-    extra: dict = field(default_factory=dict)
+    stop_at: int | None = None   # stop (resumably) after this step; the schedule still spans `steps`
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -162,7 +162,8 @@ def train(cfg: TrainConfig, *, resume: bool = False,
 
     losses: list[float] = []
     model.net.train()
-    while step < cfg.steps:
+    end = min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
+    while step < end:
         for group in opt.param_groups:
             group["lr"] = learning_rate(step, cfg)
         x0 = torch.from_numpy(sampler.batch(cfg.batch)).to(device) * 2 - 1
@@ -187,14 +188,14 @@ def train(cfg: TrainConfig, *, resume: bool = False,
             for pe, pm in zip(ema.parameters(), model.net.parameters()):
                 pe.lerp_(pm, 1 - decay)
         losses.append(float(loss.detach()))
-        if step % 50 == 0 or step == cfg.steps:
+        if step % 50 == 0 or step == end:
             with log_path.open("a") as f:
                 csv.writer(f).writerow([step, f"{np.mean(losses):.6f}", f"{learning_rate(step - 1, cfg):.3e}",
                                         round(elapsed_before + time.time() - started, 1)])
             if progress:
                 progress(step, cfg.steps, float(np.mean(losses)))
             losses.clear()
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+        if step % cfg.checkpoint_every == 0 or step == end:
             checkpoint()
     if step == 0 or not Path(cfg.output).exists():
         checkpoint()
@@ -233,6 +234,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT.state")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int)
+    p.add_argument("--stop-at", type=int, help="stop after this step, resumable with --resume (time-boxed sessions)")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -241,7 +243,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                        batch=args.batch, channels=args.channels, widths=ints(args.widths),
                        blocks=ints(args.blocks), prediction=args.prediction, lr=args.lr, seed=args.seed,
                        synthetic=args.synthetic, checkpoint_every=args.checkpoint_every,
-                       device=args.device, init=args.init, threads=args.threads)
+                       device=args.device, init=args.init, threads=args.threads, stop_at=args.stop_at)
 
 
 def main(argv: list[str] | None = None) -> int:
