@@ -14,6 +14,8 @@ QUIET = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
     # The library's own log lines go to the Prefect run logs (and so to the UI).
     "PREFECT_LOGGING_EXTRA_LOGGERS": "restoration",
+    # ...and outside a flow run (the Python API after a CLI call) they just stay local.
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
 }
 CONSOLE_QUIET = {
     # The console shows our progress and one line per failure; tracebacks go to the Prefect logs.

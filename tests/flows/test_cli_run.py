@@ -162,3 +162,35 @@ def test_input_is_never_modified(tmp_path):
                  "--denoiser", "nlm"]) == 0
     after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in src.rglob("*") if p.is_file()}
     assert before == after
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_characterize_formats(capsys, fmt):
+    assert main(["characterize", str(DATA / "noisy" / "camera_gaussian.npy"), str(DATA / "noisy" / "coins_poisson.tif"),
+                 "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    if fmt == "json":
+        rows = {r["name"]: r for r in json.loads(out)}
+        assert rows["camera_gaussian"]["noise"] == "gaussian" and abs(rows["camera_gaussian"]["sigma"] - 25 / 255) < 0.005
+        assert rows["coins_poisson"]["noise"] in ("poisson", "poisson-gaussian")
+        assert abs(rows["coins_poisson"]["gain"] / 126 - 1) < 0.2  # worst case in benchmarks/results: +20 %
+    elif fmt == "csv":
+        assert out.splitlines()[0].startswith("name,channel,noise,score,clipped_fraction,missing_fraction")
+        assert len(out.strip().splitlines()) == 3
+    else:
+        assert "camera_gaussian" in out and "gaussian" in out
+
+
+def test_nan_pixels_are_missing_and_reconstructed(tmp_path, tiny_model):
+    clean, noisy = _gauss_image(tmp_path / "n.npy", sigma=0.05, seed=9, size=64)
+    noisy[10:14, 20:30] = np.nan
+    noisy[40, 40] = np.inf
+    np.save(tmp_path / "n.npy", noisy)
+    out = tmp_path / "out"
+    assert main(["run", str(tmp_path / "n.npy"), "-o", str(out), "--model", str(tiny_model)]) == 0
+    restored = _restored(out, "n")[:]
+    assert np.isfinite(restored).all()
+    hole = np.abs(restored[10:14, 20:30] - clean[10:14, 20:30]).mean()
+    assert hole < np.abs(np.nanmean(noisy[np.isfinite(noisy)]) - clean[10:14, 20:30]).mean()  # beats a mean fill
+    noise = pd.read_csv(out / "noise.csv")
+    assert noise.loc[0, "missing_fraction"] == pytest.approx(41 / 64**2)

@@ -105,6 +105,11 @@ def test_serve_restores_new_datasets_only(prefect_server, tmp_path):
                 else artifacts["noise-profile"].data
             assert noise[0]["noise"] == "gaussian" and abs(noise[0]["sigma"] - 0.1) < 0.02
             assert "second" in artifacts["restoration-report"].data
+            # the library's own log lines reach the run's logs (and so the UI)
+            from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+            assert any("restored second" in entry.message for entry in logs), [e.message for e in logs][:20]
     finally:
         proc.terminate()
         try:
