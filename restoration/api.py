@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .planning import (channel_count, characterize_sample, fit_transforms, make_plan, plane_indices,
+from .planning import (characterize_sample, fit_transforms, make_plan, plane_indices,
                        read_plane, sample_planes, write_plane)
 from .plugins import registry
 from .restore import cast_like, check_method, denoiser_options, restore_plane

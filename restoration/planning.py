@@ -19,10 +19,6 @@ SAMPLE_PLANES = 4
 SAMPLE_SIDE = 1024
 
 
-def channel_count(axes: str, shape: Sequence[int]) -> int:
-    return int(shape[axes.index("c")]) if "c" in axes else 1
-
-
 def plane_axes_order(axes: str) -> list[int]:
     """Axis permutation that puts leading axes first, then y, x, then c (if any)."""
     lead = [i for i, a in enumerate(axes) if a not in "yxc"]

@@ -103,10 +103,6 @@ def item_provenance(store, name: str) -> dict | None:
     return prov if isinstance(prov, dict) else None
 
 
-def is_complete(store, name: str) -> bool:
-    prov = item_provenance(store, name)
-    return bool(prov and prov.get("complete") is True)
-
 
 def mark_complete(arr, provenance: dict) -> None:
     """Written last, after all the item's data: only now is the item complete."""
