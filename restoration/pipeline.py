@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -17,11 +18,11 @@ import numpy as np
 
 from . import __version__
 from .errors import InputError
-from .planning import (characterize_sample, fit_transforms, make_plan, plane_indices, read_plane,
+from .planning import (characterize_sample, fit_transforms, make_plan, plane_indices, plane_regions, read_plane,
                        sample_planes, write_plane)
 from .plugins import registry
 from .restore import PlanePlan, cast_like, check_method, denoiser_options, restore_plane
-from .storage import (RUN_FILE, STORE, WORK, clear_outputs, clear_progress, create_item_array, item_provenance,
+from .storage import (RUN_FILE, STORE, WORK, chunk_side, clear_outputs, clear_progress, create_item_array, item_provenance,
                       mark_complete, mark_done, open_store, progress_done, read_json, start_progress,
                       write_text_atomic)
 
@@ -200,9 +201,15 @@ def characterize(request: dict, ing: dict) -> dict:
 BATCHES = 64  # most work units per item: tens of tasks on a cluster, not thousands
 
 
+def region_pixels() -> int:
+    """Largest region restored at once (``RESTORATION_REGION_PIXELS``, default 16 Mpx): bounds
+    memory whatever the array's size; larger planes are restored in bands of rows."""
+    return int(os.environ.get("RESTORATION_REGION_PIXELS", 1 << 24))
+
+
 def plan_denoise(request: dict, ing: dict, norm: dict, noise: dict) -> dict:
     """Decide how every plane is restored, create (or reopen, when resuming) the output arrays,
-    and split the planes still to do into batches. Returns a small JSON-able dict."""
+    and split the regions still to do into batches. Returns a small JSON-able dict."""
     reg = registry()
     src = _work_array(ing)
     axes, shape, dtype = ing["axes"], tuple(ing["shape"]), np.dtype(ing["dtype"])
@@ -211,7 +218,8 @@ def plan_denoise(request: dict, ing: dict, norm: dict, noise: dict) -> dict:
                      request["denoiser"], options, reg)
     outdir = Path(request["outdir"])
     store = open_store(outdir)
-    key = signature_key({"plan": plan.to_dict(), "fp": ing["fingerprint"], "req": ing["request_key"]})
+    regions = plane_regions(axes, shape, region_pixels(), min(chunk_side(), shape[axes.index("y")]))
+    key = signature_key({"plan": plan.to_dict(), "fp": ing["fingerprint"], "req": ing["request_key"], "regions": regions})
     done = start_progress(outdir, ing["name"], key)
     want_std = int(request.get("samples") or 1) > 1
     if done and ing["name"] not in store:  # markers without their data: start over
@@ -222,14 +230,16 @@ def plan_denoise(request: dict, ing: dict, norm: dict, noise: dict) -> dict:
         arr.attrs.update(ing["attrs"] or {})  # OME axes, pixel sizes, resolution: carried over
         if want_std:
             create_item_array(store, ing["name"] + "_std", shape, np.float32, axes)
-    todo = [i for i in range(len(plane_indices(axes, shape))) if i not in done]
+    margin = reg.get("denoiser", request["denoiser"]).context(**options) if len(regions) > len(plane_indices(axes, shape)) else 0
+    todo = [r for r in range(len(regions)) if r not in done]
     size = max(1, -(-len(todo) // BATCHES))
-    return {"plan": plan.to_dict(), "want_std": want_std, "total": len(plane_indices(axes, shape)),
+    return {"plan": plan.to_dict(), "want_std": want_std, "total": len(regions), "regions": regions, "margin": margin,
             "batches": [todo[i:i + size] for i in range(0, len(todo), size)], "started": time.time()}
 
 
 def denoise_planes(request: dict, ing: dict, info: dict, batch: list[int]) -> int:
-    """Restore the planes ``batch`` (indices) into the output; each plane is its own chunks, so
+    """Restore the regions ``batch`` (indices into ``info["regions"]``) into the output. Regions
+    are whole planes or chunk-aligned bands of rows, read with ``info["margin"]`` rows of context:
     batches run in any order, in any process, without two writers on one chunk."""
     reg = registry()
     plan = PlanePlan.from_dict(info["plan"])
@@ -240,13 +250,18 @@ def denoise_planes(request: dict, ing: dict, info: dict, batch: list[int]) -> in
     std_arr = store[ing["name"] + "_std"] if info["want_std"] else None
     axes, dtype = ing["axes"], np.dtype(ing["dtype"])
     indices = plane_indices(axes, tuple(ing["shape"]))
-    for i in batch:
-        rng = np.random.default_rng([int(request.get("seed", 0)), i])  # per plane: any order, same result
-        restored, std = restore_plane(read_plane(src, axes, indices[i]), plan, reg, rng)
-        write_plane(arr, axes, indices[i], cast_like(restored, dtype))
+    height = ing["shape"][axes.index("y")]
+    for r in batch:
+        i, y0, y1 = info["regions"][r]
+        lo, hi = max(0, y0 - info["margin"]), min(height, y1 + info["margin"])
+        rng = np.random.default_rng([int(request.get("seed", 0)), r])  # per region: any order, same result
+        restored, std = restore_plane(read_plane(src, axes, indices[i], slice(lo, hi)), plan, reg, rng)
+        core = slice(y0 - lo, y1 - lo)
+        write_plane(arr, axes, indices[i], cast_like(restored[core], dtype), slice(y0, y1))
         if std_arr is not None:
-            write_plane(std_arr, axes, indices[i], (std if std is not None else np.zeros_like(restored)).astype(np.float32))
-        mark_done(outdir, ing["name"], i)
+            std = std[core] if std is not None else np.zeros_like(restored[core])
+            write_plane(std_arr, axes, indices[i], std.astype(np.float32), slice(y0, y1))
+        mark_done(outdir, ing["name"], r)
     return len(batch)
 
 

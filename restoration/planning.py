@@ -32,38 +32,49 @@ def plane_indices(axes: str, shape: Sequence[int]) -> list[tuple[int, ...]]:
     return [tuple(int(v) for v in idx) for idx in np.ndindex(*lead)] if lead else [()]
 
 
-def read_plane(arr, axes: str, index: tuple[int, ...]) -> np.ndarray:
-    """One (y, x) or (y, x, c) plane of an array-like (numpy, zarr) in y, x, c order."""
+def _key(axes: str, index: tuple[int, ...], rows: slice, cols: slice) -> tuple:
     key: list[Any] = []
     it = iter(index)
     for a in axes:
-        key.append(next(it) if a not in "yxc" else slice(None))
-    plane = np.asarray(arr[tuple(key)])
+        key.append(rows if a == "y" else cols if a == "x" else slice(None) if a == "c" else next(it))
+    return tuple(key)
+
+
+def read_plane(arr, axes: str, index: tuple[int, ...], rows: slice = slice(None), cols: slice = slice(None)) -> np.ndarray:
+    """One (y, x) or (y, x, c) plane, or rows/cols of it, of an array-like (numpy, zarr) in y, x, c order."""
+    plane = np.asarray(arr[_key(axes, index, rows, cols)])
     rest = [a for a in axes if a in "yxc"]
     return np.transpose(plane, [rest.index(a) for a in "yxc" if a in rest])
 
 
-def write_plane(arr, axes: str, index: tuple[int, ...], plane: np.ndarray) -> None:
-    key: list[Any] = []
-    it = iter(index)
-    for a in axes:
-        key.append(next(it) if a not in "yxc" else slice(None))
+def write_plane(arr, axes: str, index: tuple[int, ...], plane: np.ndarray, rows: slice = slice(None)) -> None:
     rest = [a for a in axes if a in "yxc"]
     order = [a for a in "yxc" if a in rest]
-    arr[tuple(key)] = np.transpose(plane, [order.index(a) for a in rest])
+    arr[_key(axes, index, rows, slice(None))] = np.transpose(plane, [order.index(a) for a in rest])
+
+
+def plane_regions(axes: str, shape: Sequence[int], max_pixels: int, align: int) -> list[tuple[int, int, int]]:
+    """Work regions ``(plane number, first row, end row)``: whole planes, or bands of rows when a
+    plane holds more than ``max_pixels`` (bands are multiples of ``align`` rows, the output's
+    chunk height, so no two regions share a chunk)."""
+    height = int(shape[axes.index("y")])
+    width = int(np.prod([n for n, a in zip(shape, axes) if a in "xc"]))
+    band = height if height * width <= max_pixels else max(align, max_pixels // max(width, 1) // align * align)
+    return [(i, y0, min(y0 + band, height)) for i in range(len(plane_indices(axes, shape)))
+            for y0 in range(0, height, band)]
 
 
 def sample_planes(arr, axes: str) -> np.ndarray:
-    """Up to SAMPLE_PLANES evenly spaced planes, centre-cropped to SAMPLE_SIDE: (k, y, x[, c]) float64."""
+    """Up to SAMPLE_PLANES evenly spaced planes, centre-cropped to SAMPLE_SIDE: (k, y, x[, c]) float64.
+
+    Only the crops are read, so sampling a huge plane costs SAMPLE_SIDE squared pixels.
+    """
     indices = plane_indices(axes, arr.shape)
     pick = np.unique(np.linspace(0, len(indices) - 1, min(SAMPLE_PLANES, len(indices))).round().astype(int))
-    planes = []
-    for i in pick:
-        p = read_plane(arr, axes, indices[i])
-        y0 = max(0, (p.shape[0] - SAMPLE_SIDE) // 2)
-        x0 = max(0, (p.shape[1] - SAMPLE_SIDE) // 2)
-        planes.append(p[y0:y0 + SAMPLE_SIDE, x0:x0 + SAMPLE_SIDE].astype(np.float64))
-    return np.stack(planes)
+    h, w = arr.shape[axes.index("y")], arr.shape[axes.index("x")]
+    y0, x0 = max(0, (h - SAMPLE_SIDE) // 2), max(0, (w - SAMPLE_SIDE) // 2)
+    rows, cols = slice(y0, y0 + SAMPLE_SIDE), slice(x0, x0 + SAMPLE_SIDE)
+    return np.stack([read_plane(arr, axes, indices[i], rows, cols).astype(np.float64) for i in pick])
 
 
 def fit_transforms(sample: np.ndarray, names: Sequence[str] | None, reg: Registry) -> list[dict]:

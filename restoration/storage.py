@@ -78,15 +78,21 @@ def open_store(outdir: Path, mode: str = "a"):
     return zarr.open_group(str(outdir / STORE), mode=mode, zarr_format=3)
 
 
-def output_chunks(shape: tuple[int, ...], axes: str, tile: int = 512) -> tuple[int, ...]:
+def chunk_side() -> int:
+    """Output chunk side in y and x (``RESTORATION_CHUNK``, default 512: 1 MiB of float32)."""
+    return int(os.environ.get("RESTORATION_CHUNK", 512))
+
+
+def output_chunks(shape: tuple[int, ...], axes: str, tile: int | None = None) -> tuple[int, ...]:
     """One chunk per denoiser tile: 1 along leading axes (Z chunk 1), tile-sized in y/x, all channels."""
+    tile = tile or chunk_side()
     chunks = []
     for n, a in zip(shape, axes):
         chunks.append(min(n, tile) if a in "yx" else (n if a == "c" else 1))
     return tuple(chunks)
 
 
-def create_item_array(store, name: str, shape, dtype, axes: str, *, tile: int = 512):
+def create_item_array(store, name: str, shape, dtype, axes: str, *, tile: int | None = None):
     """A fresh (overwritten) output array; its provenance says ``complete: False`` until the end."""
     arr = store.create_array(name, shape=tuple(shape), dtype=np.dtype(dtype), chunks=output_chunks(tuple(shape), axes, tile),
                              dimension_names=list(axes), overwrite=True, fill_value=0)

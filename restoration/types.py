@@ -91,3 +91,8 @@ class Denoiser:
 
     def denoise(self, obs: Observation, *, rng: np.random.Generator, **options: Any) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
+
+    def context(self, **options: Any) -> int:
+        """Pixels of context a region of a plane needs on each side for its restored core to match
+        a whole-plane run (the host splits planes too large for memory into such regions)."""
+        return 32

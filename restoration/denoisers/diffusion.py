@@ -40,6 +40,18 @@ class DiffusionDenoiser(Denoiser):
     options: ClassVar[tuple[str, ...]] = ("method", "steps", "samples", "model", "device", "value_range",
                                           "tile", "batch")
 
+    def context(self, *, method: str = "mmse", steps: int | None = None, samples: int = 1, model: str | None = None,
+                **_: Any) -> int:
+        """The receptive field times the network calls in sequence (each step widens what a pixel
+        depends on), inpainting steps included."""
+        from ..diffusion.model import load_model
+        from ..diffusion.sampler import DEFAULT_STEPS, FILL_STEPS
+        from ..diffusion.tiling import receptive_radius
+
+        method = "posterior" if samples > 1 else method
+        calls = 1 if method == "mmse" else (steps or DEFAULT_STEPS[method])
+        return receptive_radius(load_model(model)) * (calls + FILL_STEPS)
+
     def denoise(self, obs: Observation, *, rng: np.random.Generator, method: str = "mmse",
                 steps: int | None = None, samples: int = 1, model: str | None = None,
                 device: str = "auto", value_range: tuple[float, float] = (0.0, 1.0), tile: int = 512,

@@ -10,6 +10,10 @@ from ..types import Denoiser, Observation
 from .common import fill_masked, per_channel_sigma
 
 
+PATCH_SIZE = 5
+PATCH_DISTANCE = 6
+
+
 class NLMDenoiser(Denoiser):
     """scikit-image's non-local means with ``h = 0.8 sigma`` (its documented good default)."""
 
@@ -21,6 +25,9 @@ class NLMDenoiser(Denoiser):
         data = fill_masked(obs)
         sigma = float(np.mean(per_channel_sigma(obs)))
         channel_axis = -1 if data.ndim == 3 else None
-        out = denoise_nl_means(data.astype(np.float64), h=0.8 * sigma, sigma=sigma, patch_size=5,
-                               patch_distance=6, fast_mode=True, channel_axis=channel_axis)
+        out = denoise_nl_means(data.astype(np.float64), h=0.8 * sigma, sigma=sigma, patch_size=PATCH_SIZE,
+                               patch_distance=PATCH_DISTANCE, fast_mode=True, channel_axis=channel_axis)
         return out.astype(obs.data.dtype, copy=False)
+
+    def context(self, **options: Any) -> int:
+        return PATCH_DISTANCE + PATCH_SIZE  # the search window plus a patch
