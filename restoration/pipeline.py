@@ -230,7 +230,8 @@ def plan_denoise(request: dict, ing: dict, norm: dict, noise: dict) -> dict:
         arr.attrs.update(ing["attrs"] or {})  # OME axes, pixel sizes, resolution: carried over
         if want_std:
             create_item_array(store, ing["name"] + "_std", shape, np.float32, axes)
-    margin = reg.get("denoiser", request["denoiser"]).context(**options) if len(regions) > len(plane_indices(axes, shape)) else 0
+    split = len(regions) > len(plane_indices(axes, shape))
+    margin = reg.get("denoiser", request["denoiser"]).context(**options, masked=plan.masked) if split else 0
     todo = [r for r in range(len(regions)) if r not in done]
     size = max(1, -(-len(todo) // BATCHES))
     return {"plan": plan.to_dict(), "want_std": want_std, "total": len(regions), "regions": regions, "margin": margin,

@@ -145,9 +145,11 @@ def make_plan(sample: np.ndarray, rows: list[dict], chain: list[dict], transform
     channels = [ChannelNoise(r["noise"], model_params(r, reg)) for r in rows]
     has_c = len(channels) > 1 or sample.ndim == 4
     stabilized, sigmas, space = [], [], "input"
+    masked = bool(not np.isfinite(sample).all())
     for c, ch in enumerate(channels):
         data = sample[..., c] if has_c else sample
-        (datas,), (sig,), _ = to_stabilized([data], [ch], reg)
+        (datas,), (sig,), mask = to_stabilized([data], [ch], reg)
+        masked |= mask is not None and bool(np.any(mask))
         stabilized.append(datas)
         sigmas.append(sig)
         if not np.array_equal(datas, data, equal_nan=True):
@@ -165,4 +167,4 @@ def make_plan(sample: np.ndarray, rows: list[dict], chain: list[dict], transform
     lo, hi = min(lows), max(highs)
     if not hi > lo:
         hi = lo + 1.0
-    return PlanePlan(channels, chain, space, sig_t, (lo, hi), denoiser, options)
+    return PlanePlan(channels, chain, space, sig_t, (lo, hi), denoiser, options, masked)

@@ -34,16 +34,18 @@ class PlanePlan:
     value_range: tuple[float, float]           # transformed values the denoiser maps to its range
     denoiser: str
     options: dict[str, Any] = field(default_factory=dict)
+    masked: bool = False                       # the sample had pixels to reconstruct (impulses, NaN)
 
     def to_dict(self) -> dict:
         return {"channels": [c.__dict__ for c in self.channels], "transforms": self.transforms,
                 "transforms_space": self.transforms_space, "sigma": self.sigma,
-                "value_range": list(self.value_range), "denoiser": self.denoiser, "options": self.options}
+                "value_range": list(self.value_range), "denoiser": self.denoiser, "options": self.options,
+                "masked": self.masked}
 
     @classmethod
     def from_dict(cls, d: dict) -> "PlanePlan":
         return cls([ChannelNoise(**c) for c in d["channels"]], d["transforms"], d["transforms_space"],
-                   list(d["sigma"]), tuple(d["value_range"]), d["denoiser"], dict(d["options"]))
+                   list(d["sigma"]), tuple(d["value_range"]), d["denoiser"], dict(d["options"]), bool(d.get("masked")))
 
 
 def _split(plane: np.ndarray, n: int) -> list[np.ndarray]:

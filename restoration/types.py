@@ -94,5 +94,6 @@ class Denoiser:
 
     def context(self, **options: Any) -> int:
         """Pixels of context a region of a plane needs on each side for its restored core to match
-        a whole-plane run (the host splits planes too large for memory into such regions)."""
+        a whole-plane run (the host splits planes too large for memory into such regions). The
+        host adds ``masked=True`` to the options when the data has pixels to reconstruct."""
         return 32

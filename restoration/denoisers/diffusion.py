@@ -41,16 +41,16 @@ class DiffusionDenoiser(Denoiser):
                                           "tile", "batch")
 
     def context(self, *, method: str = "mmse", steps: int | None = None, samples: int = 1, model: str | None = None,
-                **_: Any) -> int:
+                masked: bool = True, **_: Any) -> int:
         """The receptive field times the network calls in sequence (each step widens what a pixel
-        depends on), inpainting steps included."""
+        depends on), the inpainting steps included when the data has pixels to reconstruct."""
         from ..diffusion.model import load_model
         from ..diffusion.sampler import DEFAULT_STEPS, FILL_STEPS
         from ..diffusion.tiling import receptive_radius
 
         method = "posterior" if samples > 1 else method
         calls = 1 if method == "mmse" else (steps or DEFAULT_STEPS[method])
-        return receptive_radius(load_model(model)) * (calls + FILL_STEPS)
+        return receptive_radius(load_model(model)) * (calls + (FILL_STEPS if masked else 0))
 
     def denoise(self, obs: Observation, *, rng: np.random.Generator, method: str = "mmse",
                 steps: int | None = None, samples: int = 1, model: str | None = None,
