@@ -166,7 +166,8 @@ def ingest(request: dict, item: dict) -> dict:
         if not request.get("overwrite"):
             raise InputError("changed since it was restored into the output directory; use --overwrite", path=item["source"])
     work = zarr.open_group(str(outdir / WORK / "ingest.zarr"), mode="a", zarr_format=3)
-    ingest_array(obj, work)
+    if item["name"] not in work or work[item["name"]].attrs.get("fingerprint") != fp:  # resumed: copied already
+        ingest_array(obj, work)
     return {**item, "fingerprint": fp, "skip": False, "work": str(outdir / WORK / "ingest.zarr"), "request_key": key}
 
 
