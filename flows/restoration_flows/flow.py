@@ -27,6 +27,9 @@ from restoration.watch import record, scan
 from .console import console
 
 log = logging.getLogger("restoration")
+# Prefect attaches its API handler to this logger (PREFECT_LOGGING_EXTRA_LOGGERS) but leaves its
+# level alone, and the root's WARNING would drop the library's INFO lines before they reach the UI.
+log.setLevel(logging.INFO)
 
 
 def _retry_io(task, task_run, state) -> bool:

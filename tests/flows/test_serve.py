@@ -78,6 +78,15 @@ def test_serve_restores_new_datasets_only(prefect_server, tmp_path):
                                if r.deployment_id == dep.id and r.state.is_completed()]) >= n_before + 2, 120,
                   "two more scheduled runs", proc)
             assert _snapshot(outroot / "first.npy") == before
+            # A run triggered by hand, as the README shows, restores a file dropped in just now.
+            _drop(watch / "third.npy", 3)
+            r = subprocess.run([str(BIN / "prefect"), "deployment", "run", "restore-dataset/scheduled"], env=env,
+                               capture_output=True, text=True, timeout=120)
+            assert r.returncode == 0, r.stdout + r.stderr
+            _wait(lambda: _complete(outroot, "third"), 240, "the third dataset", proc)
+            _wait(lambda: any(not r.auto_scheduled and r.state.is_completed() for r in client.read_flow_runs()
+                              if r.deployment_id == dep.id), 120, "the manual run", proc)
+            assert _snapshot(outroot / "first.npy") == before
             runs = [r for r in client.read_flow_runs() if r.deployment_id == dep.id]
             completed = [r for r in runs if r.state.is_completed()]
             assert completed and not [r for r in runs if r.state.is_failed()]
