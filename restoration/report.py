@@ -11,8 +11,6 @@ arrays it has at hand and the item's ``noise.csv``/``quality.csv`` rows, and cal
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -23,13 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from . import report_plots as rp
+from .report_figures import item_figures
+from .report_values import fmt, noise_params, noise_summary, num, nums, one_line, text, to_json
 
 __all__ = ["ReportItem", "render_report", "write_report"]
-
-#: noise.csv columns that are not model parameters (shown separately, not as "params").
-_NOISE_META = ("name", "channel", "noise", "score", "clipped_fraction", "missing_fraction")
-
 
 @dataclass
 class ReportItem:
@@ -74,231 +69,28 @@ class ReportItem:
 # --------------------------------------------------------------------------------------------------
 # Values
 # --------------------------------------------------------------------------------------------------
-
-def _num(v: Any) -> float | None:
-    """A finite float from a CSV-ish value (number, numeric string, numpy scalar), else None."""
-    if v is None or isinstance(v, bool):
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _nums(v: Any) -> list[float]:
-    """Finite floats of a scalar or per-channel sequence (empty when there are none)."""
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return [f for f in (_num(x) for x in np.ravel(np.asarray(v, dtype=object))) if f is not None]
-    f = _num(v)
-    return [] if f is None else [f]
-
-
-def _fmt(v: Any, spec: str = ".4g", unit: str = "") -> str:
-    """Format a number (or each of a per-channel sequence); a dash when there is none."""
-    vals = _nums(v)
-    if not vals:
-        if isinstance(v, str) and v.strip():
-            return escape(v)
-        return "—"
-    text = ", ".join(format(x, spec) for x in vals)
-    return escape(text + (f" {unit}" if unit else ""))
-
-
-def _text(v: Any) -> str:
-    """Escaped text of a value; None, NaN and empty strings become a dash."""
-    if v is None or (isinstance(v, float) and not math.isfinite(v)) or (isinstance(v, str) and not v):
-        return "—"
-    return escape(str(v))
-
-
-def _json(v: Any) -> str:
-    """Pretty, escaped JSON of a value; numpy scalars and arrays, paths and dates become plain."""
-    def default(o: Any) -> Any:
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist() if o.size <= 64 else f"<array {o.shape} {o.dtype}>"
-        return str(o)
-    return escape(json.dumps(v, indent=2, default=default, ensure_ascii=False))
-
-
-def _one_line(s: Any) -> str:
-    """The first line of an error (the contract keeps errors to one line; be safe anyway)."""
-    lines = str(s or "").strip().splitlines()
-    return lines[0] if lines else "unknown error"
-
-
-def _noise_params(noise: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """The model parameters of a noise row: every column that is not metadata and has a value."""
-    return [(k, v) for k, v in noise.items() if k not in _NOISE_META and _nums(v)]
-
-
-def _noise_summary(noise: Mapping[str, Any]) -> str:
-    """``gaussian (sigma=0.1)``-style one-liner, escaped."""
-    model = _text(noise.get("noise"))
-    params = ", ".join(f"{escape(str(k))}={_fmt(v)}" for k, v in _noise_params(noise))
-    return f"{model} ({params})" if params else model
-
-
-# --------------------------------------------------------------------------------------------------
-# Figures
-# --------------------------------------------------------------------------------------------------
-
-def _img(uri: str, img, alt: str) -> str:
-    """An ``<img>`` at natural size; small images are enlarged (pixelated) to stay legible."""
-    w, h = img.size
-    k = max(1, math.ceil(rp.MIN_DISPLAY_SIDE / max(w, h)))
-    cls = ' class="pixelated"' if k > 1 else ""
-    return (f'<img src="{uri}" width="{w * k}" height="{h * k}" alt="{escape(alt)}"{cls}>')
-
-
-def _figure(content: str, caption: str) -> str:
-    return f"<figure>{content}<figcaption>{caption}</figcaption></figure>"
-
-
-def _finite_mean(x: np.ndarray) -> float:
-    """Mean of the finite values (0 when there are none, where nanmean would warn and give NaN)."""
-    v = x[np.isfinite(x)]
-    return float(v.mean()) if v.size else 0.0
-
-
-def _model_overlay(noise: Mapping[str, Any], restored: np.ndarray | None) -> tuple[list[float], str, str]:
-    """Gaussian(s) approximating the fitted noise model's residual distribution.
-
-    Returns
-    -------
-    sigmas : list of float
-        Standard deviations of the zero-mean Gaussian(s) to overlay; empty for none.
-    label : str
-        Legend text.
-    note : str
-        Explanation shown under the plot when there is no overlay or it is an approximation.
-    """
-    model = str(noise.get("noise") or "").strip().lower()
-    sig = _nums(noise.get("sigma"))
-    if model == "gaussian" and sig:
-        # Per-channel values that agree are shown once.
-        shown = sig if len(set(sig)) > 1 else sig[:1]
-        label = "model N(0, σ²), σ = " + ", ".join(rp.fmt_num(s, 4) for s in shown)
-        return sig, label, ""
-    if model in ("poisson", "poisson-gaussian"):
-        gain = _nums(noise.get("gain"))
-        if gain and restored is not None:
-            offset = float(np.mean(_nums(noise.get("offset")) or [0.0]))
-            mean_signal = _finite_mean(np.clip(restored - offset, 0.0, None))
-            var = float(np.mean(gain)) * mean_signal + float(np.mean([s * s for s in sig] or [0.0]))
-            if var > 0:
-                return ([math.sqrt(var)], f"Gaussian approx., σ = {rp.fmt_num(math.sqrt(var), 4)}",
-                        "Overlay: Gaussian approximation of the signal-dependent noise with the "
-                        "average variance gain · mean(restored) + σ²; the true residual is a "
-                        "mixture, so heavier shoulders are expected.")
-    if model == "speckle" and sig and restored is not None:
-        # y = x (1 + sigma n): residual variance sigma^2 x^2, averaged over the plane.
-        s = float(np.mean(sig)) * math.sqrt(_finite_mean(restored ** 2))
-        if s > 0:
-            return ([s], f"Gaussian approx., σ = {rp.fmt_num(s, 4)}",
-                    "Overlay: Gaussian with the average speckle variance σ² · mean(restored²).")
-    if model == "salt-and-pepper":
-        return [], "", ("Impulse noise: the residual is near zero except at the replaced pixels "
-                        f"(amount = {_fmt(noise.get('amount'))}); no density is overlaid.")
-    if model:
-        return [], "", f"No density overlay for noise model “{model}”."
-    return [], "", "No noise model recorded; histogram only."
-
-
-def _item_figures(item: ReportItem) -> tuple[str, str]:
-    """Figures of one item.
-
-    Returns
-    -------
-    images : str
-        Thumbnails, difference/uncertainty maps and, for reduced planes, 1:1 crops.
-    histogram : str
-        The residual histogram (or a note why there is none), shown beside the metrics table.
-    """
-    noisy, restored = rp.as_plane(item.noisy), rp.as_plane(item.restored)
-    reference, std = rp.as_plane(item.reference), rp.as_plane(item.std)
-    planes = [(p, label) for p, label in ((noisy, "Noisy input"), (restored, "Restored"),
-                                          (reference, "Reference")) if p is not None]
-    if not planes:
-        return '<p class="note">No image data available for this item.</p>', ""
-
-    # One display range, from the noisy plane, for all three: equal grey levels mean equal values.
-    basis = noisy if noisy is not None else planes[0][0]
-    lo, hi = rp.display_range(basis)
-    figs, reduced = [], False
-    for plane, label in planes:
-        img = rp.thumbnail(rp.to_uint8(plane, lo, hi))
-        reduced |= max(plane.shape[:2]) > rp.MAX_SIDE
-        figs.append(_figure(_img(rp.png_data_uri(img), img, label),
-                            f"{escape(label)} <span class='dim'>{plane.shape[1]}×{plane.shape[0]}</span>"))
-
-    same = noisy is not None and restored is not None and noisy.shape == restored.shape
-    if same:
-        diff = rp.magnitude(np.abs(restored - noisy))
-        dhi = rp.display_range(diff, (0.0, 99.5))[1]
-        img = rp.thumbnail(rp.colorize(diff, 0.0, dhi))
-        figs.append(_figure(_img(rp.png_data_uri(img), img, "|restored − noisy|"),
-                            "|restored − noisy|<br>" + rp.colorbar_svg(0.0, dhi, "input units", 200)))
-    if std is not None:
-        s = rp.magnitude(std)
-        shi = rp.display_range(s, (0.0, 99.5))[1]
-        img = rp.thumbnail(rp.colorize(s, 0.0, shi))
-        figs.append(_figure(_img(rp.png_data_uri(img), img, "Uncertainty (per-pixel std)"),
-                            "Uncertainty (per-pixel std)<br>"
-                            + rp.colorbar_svg(0.0, shi, "input units", 200)))
-
-    kind = "colour, channels share the range" if basis.ndim == 3 else "grey"
-    out = [f'<div class="figures">{"".join(figs)}</div>',
-           f'<p class="note">Display range [{escape(rp.fmt_num(lo, 4))}, {escape(rp.fmt_num(hi, 4))}] '
-           f'({rp.DISPLAY_PERCENTILES[0]:g}–{rp.DISPLAY_PERCENTILES[1]:g} percentiles of the '
-           f'{"noisy" if noisy is not None else escape(planes[0][1].lower())} plane, {kind}), '
-           "applied identically to the images above.</p>"]
-
-    if reduced:
-        # Box-reduced thumbnails average the noise away; a 1:1 crop shows what the eye would see.
-        crops = []
-        for plane, label in planes:
-            img = rp.thumbnail(rp.to_uint8(rp.center_crop(plane), lo, hi))
-            crops.append(_figure(_img(rp.png_data_uri(img), img, f"{label}, 1:1 centre crop"),
-                                 f"{escape(label)}, 1:1 centre crop"))
-        out.append(f'<div class="figures detail">{"".join(crops)}</div>')
-
-    hist = ""
-    if same:
-        sigmas, label, note = _model_overlay(item.noise, restored)
-        hist = ('<div class="histwrap"><h3>Residual noise</h3>'
-                + rp.histogram_svg(noisy - restored, sigmas, label)
-                + (f'<p class="note">{escape(note)}</p>' if note else "") + "</div>")
-    elif noisy is not None and restored is not None:
-        out.append(f'<p class="note">Noisy {noisy.shape} and restored {restored.shape} planes differ '
-                   "in shape: no difference map or residual histogram.</p>")
-    return "".join(out), hist
-
-
 def _metrics_table(item: ReportItem, only_known: bool = False) -> str:
     """Quality and noise figures of one item as a two-column table.
 
     With `only_known` (failed items) rows without a value are left out rather than dashed.
     """
     q, n = item.quality, item.noise
-    has_ref = item.reference is not None or _nums(q.get("psnr")) or _nums(q.get("ssim"))
+    has_ref = item.reference is not None or nums(q.get("psnr")) or nums(q.get("ssim"))
     rows: list[tuple[str, str]] = []
     if has_ref:
-        rows += [("PSNR vs reference", _fmt(q.get("psnr"), ".2f", "dB")),
-                 ("SSIM vs reference", _fmt(q.get("ssim"), ".4f"))]
+        rows += [("PSNR vs reference", fmt(q.get("psnr"), ".2f", "dB")),
+                 ("SSIM vs reference", fmt(q.get("ssim"), ".4f"))]
     else:
         rows.append(("PSNR / SSIM", "no reference given"))
-    rows += [("Residual σ (noisy − restored)", _fmt(q.get("residual_sigma"), ".4g")),
-             ("Seconds", _fmt(q.get("seconds"), ".2f", "s")),
-             ("Denoiser", _text(q.get("denoiser"))),
-             ("Method", _text(q.get("method"))),
-             ("Noise model", _text(n.get("noise") or q.get("noise")))]
-    rows += [(f"Noise {escape(str(k))}", _fmt(v)) for k, v in _noise_params(n)]
-    rows += [("Model score", _fmt(n.get("score"))),
-             ("Clipped fraction", _fmt(n.get("clipped_fraction"), ".3g")),
-             ("Missing fraction", _fmt(n.get("missing_fraction"), ".3g"))]
+    rows += [("Residual σ (noisy − restored)", fmt(q.get("residual_sigma"), ".4g")),
+             ("Seconds", fmt(q.get("seconds"), ".2f", "s")),
+             ("Denoiser", text(q.get("denoiser"))),
+             ("Method", text(q.get("method"))),
+             ("Noise model", text(n.get("noise") or q.get("noise")))]
+    rows += [(f"Noise {escape(str(k))}", fmt(v)) for k, v in noise_params(n)]
+    rows += [("Model score", fmt(n.get("score"))),
+             ("Clipped fraction", fmt(n.get("clipped_fraction"), ".3g")),
+             ("Missing fraction", fmt(n.get("missing_fraction"), ".3g"))]
     if only_known:
         rows = [(k, v) for k, v in rows if v not in ("—", "no reference given")]
     if not rows:
@@ -315,25 +107,25 @@ def _item_section(idx: int, item: ReportItem) -> str:
     q = item.quality
     facts = []   # only what is known: a failed item's line should not be a row of dashes
     if item.noise.get("noise"):
-        facts.append(f"noise: {_noise_summary(item.noise)}")
+        facts.append(f"noise: {noise_summary(item.noise)}")
     if q.get("denoiser"):
-        facts.append(f"denoiser: {_text(q.get('denoiser'))}"
-                     + (f" ({_text(q.get('method'))})" if q.get("method") else ""))
-    if _nums(q.get("seconds")):
-        facts.append(_fmt(q.get("seconds"), ".2f", "s"))
+        facts.append(f"denoiser: {text(q.get('denoiser'))}"
+                     + (f" ({text(q.get('method'))})" if q.get("method") else ""))
+    if nums(q.get("seconds")):
+        facts.append(fmt(q.get("seconds"), ".2f", "s"))
     meta = f'<p class="meta">{" · ".join(facts)}</p>' if facts else ""
     parts = [f'<section class="item {status}" id="item-{idx}">', head, meta]
     if ok:
-        images, hist = _item_figures(item)
+        images, hist = item_figures(item.noisy, item.restored, item.reference, item.std, item.noise)
         parts.append(images)
         parts.append(f'<div class="row">{hist}{_metrics_table(item)}</div>')
     else:
         # A failed item's arrays may be partial or absent: show the reason, never stale images.
         parts.append(f'<div class="error" role="alert"><strong>Failed:</strong> '
-                     f"{escape(_one_line(item.error))}</div>")
+                     f"{escape(one_line(item.error))}</div>")
         parts.append(_metrics_table(item, only_known=True))
     if item.provenance:
-        parts.append(f"<details><summary>Provenance</summary><pre>{_json(item.provenance)}</pre></details>")
+        parts.append(f"<details><summary>Provenance</summary><pre>{to_json(item.provenance)}</pre></details>")
     parts.append("</section>")
     return "".join(parts)
 
@@ -397,7 +189,7 @@ _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 def _summary(items: list[ReportItem]) -> str:
     n_ok = sum(1 for it in items if it.status == "ok")
     n_failed = len(items) - n_ok
-    total = sum(_num(it.quality.get("seconds")) or 0.0 for it in items)
+    total = sum(num(it.quality.get("seconds")) or 0.0 for it in items)
     cards = (f'<div class="cards"><div class="card"><b>{len(items)}</b>items</div>'
              f'<div class="card good"><b>{n_ok}</b>ok</div>'
              f'<div class="card{" bad" if n_failed else ""}"><b>{n_failed}</b>failed</div>'
@@ -412,12 +204,12 @@ def _summary(items: list[ReportItem]) -> str:
         rows.append(
             f'<tr class="{status}"><td><a href="#item-{idx}">{escape(it.name)}</a></td>'
             f'<td><span class="badge {status}">{escape(it.status or "?")}</span></td>'
-            f"<td>{_noise_summary(it.noise)}</td>"
-            f'<td class="num">{_fmt(q.get("psnr"), ".2f")}</td>'
-            f'<td class="num">{_fmt(q.get("ssim"), ".4f")}</td>'
-            f'<td class="num">{_fmt(q.get("residual_sigma"), ".4g")}</td>'
-            f'<td class="num">{_fmt(q.get("seconds"), ".2f")}</td>'
-            f"<td>{escape(_one_line(it.error)) if status == 'failed' else ''}</td></tr>")
+            f"<td>{noise_summary(it.noise)}</td>"
+            f'<td class="num">{fmt(q.get("psnr"), ".2f")}</td>'
+            f'<td class="num">{fmt(q.get("ssim"), ".4f")}</td>'
+            f'<td class="num">{fmt(q.get("residual_sigma"), ".4g")}</td>'
+            f'<td class="num">{fmt(q.get("seconds"), ".2f")}</td>'
+            f"<td>{escape(one_line(it.error)) if status == 'failed' else ''}</td></tr>")
     return cards + f'<table class="summary">{head}{"".join(rows)}</table>'
 
 
@@ -426,11 +218,11 @@ def _run_table(run: Mapping[str, Any]) -> str:
     for k, v in run.items():
         if isinstance(v, (dict, list, tuple)) and not (isinstance(v, (list, tuple)) and len(v) <= 4
                                                       and all(np.isscalar(x) for x in v)):
-            cell = f"<pre>{_json(v)}</pre>"
+            cell = f"<pre>{to_json(v)}</pre>"
         elif isinstance(v, (list, tuple)):
             cell = escape(", ".join(str(x) for x in v))
         else:
-            cell = _text(v)
+            cell = text(v)
         rows.append(f"<tr><th>{escape(str(k))}</th><td>{cell}</td></tr>")
     return f'<table class="metrics">{"".join(rows)}</table>'
 
@@ -454,7 +246,7 @@ def render_report(items: Iterable[ReportItem], run: Mapping[str, Any]) -> str:
     """
     items = list(items)
     run = dict(run or {})
-    sub = " · ".join(f"{escape(label)} {_text(run[key])}" for key, label in
+    sub = " · ".join(f"{escape(label)} {text(run[key])}" for key, label in
                      (("outdir", "output"), ("version", "restoration"), ("finished", "finished"))
                      if run.get(key) not in (None, ""))
     body = [
@@ -491,12 +283,12 @@ def write_report(path: str | Path, items: list[ReportItem], run: dict) -> Path:
         the destination, so a reader (or a crash) never sees a half-written report.
     """
     path = Path(path)
-    text = render_report(items, run)
+    html = render_report(items, run)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+            f.write(html)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)   # mkstemp makes it 0600; a report is meant to be shared

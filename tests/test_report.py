@@ -23,7 +23,8 @@ from skimage.feature import match_template
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from restoration import report_plots as rp
-from restoration.report import ReportItem, _model_overlay, render_report, write_report
+from restoration.report import ReportItem, render_report, write_report
+from restoration.report_figures import model_overlay
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]
@@ -167,15 +168,15 @@ def test_as_plane_shapes():
 
 def test_model_overlays():
     restored = np.full((10, 10), 4.0)
-    sig, _, note = _model_overlay({"noise": "poisson-gaussian", "gain": 0.5, "sigma": 1.0}, restored)
+    sig, _, note = model_overlay({"noise": "poisson-gaussian", "gain": 0.5, "sigma": 1.0}, restored)
     assert sig == pytest.approx([np.sqrt(0.5 * 4.0 + 1.0)]) and "approximation" in note
-    sig, _, _ = _model_overlay({"noise": "poisson", "gain": 2.0}, restored)
+    sig, _, _ = model_overlay({"noise": "poisson", "gain": 2.0}, restored)
     assert sig == pytest.approx([np.sqrt(8.0)])
-    sig, _, _ = _model_overlay({"noise": "speckle", "sigma": 0.1}, restored)
+    sig, _, _ = model_overlay({"noise": "speckle", "sigma": 0.1}, restored)
     assert sig == pytest.approx([0.4])
-    sig, _, note = _model_overlay({"noise": "salt-and-pepper", "amount": 0.05}, restored)
+    sig, _, note = model_overlay({"noise": "salt-and-pepper", "amount": 0.05}, restored)
     assert sig == [] and "0.05" in note
-    sig, _, note = _model_overlay({"noise": "my-plugin-noise", "sigma": 1.0}, restored)
+    sig, _, note = model_overlay({"noise": "my-plugin-noise", "sigma": 1.0}, restored)
     assert sig == [] and "my-plugin-noise" in note
     svg = rp.histogram_svg(np.random.default_rng(0).normal(size=1000), [], "")
     assert svg.startswith("<svg") and "<polyline" not in svg
