@@ -12,7 +12,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -382,6 +382,8 @@ def finish(request: dict, results: list[dict], run_info: dict) -> dict:
     from .report import write_report
 
     outdir = Path(request["outdir"])
+    # Items that failed at discovery arrive first; the tables list every item by name.
+    results = sorted(results, key=lambda res: res["quality"]["name"])
     noise_rows = [r for res in results for r in res.get("noise_rows", [])]
     frame = noise_frame(noise_rows) if noise_rows else noise_frame([])
     write_text_atomic(outdir / "noise.csv", frame.to_csv(index=False))

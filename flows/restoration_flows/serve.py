@@ -6,7 +6,6 @@ Schedules only fire on a real Prefect server, so this refuses to run against the
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from restoration.errors import InputError

@@ -7,7 +7,7 @@ receptive field reproduce the whole-image result, which is what makes seamless t
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import struct
 import zlib
 from pathlib import Path
@@ -284,6 +283,7 @@ def test_batch_restores_the_good_item(batch):
     assert complete(out, "good")
     quality = pd.read_csv(out / "quality.csv", keep_default_na=False).set_index("name")
     assert quality.loc["good", "status"] == "ok" and len(quality) == 1 + len(ITEM_CASES)
+    assert list(quality.index) == sorted(quality.index)   # failed-at-discovery items do not come first
     assert snapshot(batch["indir"]) == batch["before"]
     assert not any("Traceback" in line for line in batch["lines"])
     assert len(failure_lines(batch["lines"])) == len(ITEM_CASES), batch["lines"]

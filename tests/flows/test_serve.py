@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 BIN = Path(sys.executable).parent
 
@@ -64,7 +63,7 @@ def test_serve_restores_new_datasets_only(prefect_server, tmp_path):
         _drop(watch / "second.npy", 2)
         _wait(lambda: _complete(outroot, "second"), 240, "the second dataset", proc)
         from prefect.client.orchestration import get_client
-        from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, FlowRunFilter, FlowRunFilterId
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
