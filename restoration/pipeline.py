@@ -316,9 +316,24 @@ def provenance(request: dict, ing: dict, plan: PlanePlan, rows: list[dict], seco
     }
 
 
-def _middle_plane(arr, axes: str) -> np.ndarray:
-    indices = plane_indices(axes, arr.shape)
-    return read_plane(arr, axes, indices[len(indices) // 2])
+#: Report planes larger than this on a side are read subsampled (every k-th pixel), plus 1:1 centre
+#: crops: the report never holds a whole large plane.
+REPORT_SIDE = 2048
+
+
+def _report_view(arr, axes: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The middle plane of ``arr`` (the middle z/t plane of stacks), subsampled to at most
+    REPORT_SIDE a side, and its full-resolution centre crop when subsampled (else None)."""
+    from .report_plots import DETAIL_SIDE
+
+    index = (indices := plane_indices(axes, arr.shape))[len(indices) // 2]
+    h, w = arr.shape[axes.index("y")], arr.shape[axes.index("x")]
+    k = -(-max(h, w) // REPORT_SIDE)
+    if k == 1:
+        return read_plane(arr, axes, index), None
+    y0, x0 = max(0, (h - DETAIL_SIDE) // 2), max(0, (w - DETAIL_SIDE) // 2)
+    crop = read_plane(arr, axes, index, slice(y0, y0 + DETAIL_SIDE), slice(x0, x0 + DETAIL_SIDE))
+    return read_plane(arr, axes, index, slice(None, None, k), slice(None, None, k)), crop
 
 
 def assess(request: dict, ing: dict) -> dict:
@@ -347,12 +362,17 @@ def report_item(request: dict, ing: dict, status: str, error: str, noise_rows: l
         return item
     store = open_store(Path(request["outdir"]), mode="r")
     axes = ing["axes"]
-    item.noisy = _middle_plane(_item_obj(ing).open(), axes)
-    item.restored = _middle_plane(store[ing["name"]], axes)
+    noisy = _item_obj(ing).open()
+    item.noisy, noisy_crop = _report_view(noisy, axes)
+    item.restored, restored_crop = _report_view(store[ing["name"]], axes)
+    reference_crop = None
     if ing["name"] + "_std" in store:
-        item.std = _middle_plane(store[ing["name"] + "_std"], axes)
+        item.std = _report_view(store[ing["name"] + "_std"], axes)[0]
     if ing.get("reference"):
-        item.reference = _middle_plane(_item_obj(ing["reference"]).open(), axes)
+        item.reference, reference_crop = _report_view(_item_obj(ing["reference"]).open(), axes)
+    if noisy_crop is not None:
+        item.full_size = (noisy.shape[axes.index("y")], noisy.shape[axes.index("x")])
+        item.crops = (noisy_crop, restored_crop, reference_crop)
     item.provenance = item_provenance(store, ing["name"]) or {}
     return item
 

@@ -43,6 +43,11 @@ class ReportItem:
         middle z/t plane). Any may be None; a failed item shows no images whatever is given.
     std : numpy.ndarray or None
         Per-pixel uncertainty plane, when several samples were drawn.
+    full_size : (int, int) or None
+        ``(height, width)`` of the item's plane when the planes above are a subsample of it (the
+        host subsamples planes too large to hold; sizes shown are the full ones).
+    crops : tuple of (numpy.ndarray or None), or None
+        Full-resolution centre crops of (noisy, restored, reference) for subsampled planes.
     noise : dict
         The item's noise.csv row(s) merged, e.g. ``{"noise": "gaussian", "sigma": 0.1,
         "score": ..., "clipped_fraction": ...}``. A parameter may be a sequence (one value per
@@ -61,6 +66,8 @@ class ReportItem:
     restored: np.ndarray | None = None
     reference: np.ndarray | None = None
     std: np.ndarray | None = None
+    full_size: tuple[int, int] | None = None
+    crops: tuple[np.ndarray | None, ...] | None = None
     noise: dict = field(default_factory=dict)
     quality: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
@@ -116,7 +123,8 @@ def _item_section(idx: int, item: ReportItem) -> str:
     meta = f'<p class="meta">{" · ".join(facts)}</p>' if facts else ""
     parts = [f'<section class="item {status}" id="item-{idx}">', head, meta]
     if ok:
-        images, hist = item_figures(item.noisy, item.restored, item.reference, item.std, item.noise)
+        images, hist = item_figures(item.noisy, item.restored, item.reference, item.std, item.noise,
+                                    full_size=item.full_size, crops=item.crops)
         parts.append(images)
         parts.append(f'<div class="row">{hist}{_metrics_table(item)}</div>')
     else:

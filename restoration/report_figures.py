@@ -4,7 +4,7 @@ crops and the residual histogram with the fitted noise model's density overlaid.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
@@ -77,8 +77,21 @@ def model_overlay(noise: Mapping[str, Any], restored: np.ndarray | None) -> tupl
 
 
 def item_figures(noisy: np.ndarray | None, restored: np.ndarray | None, reference: np.ndarray | None,
-                 std: np.ndarray | None, noise: Mapping[str, Any]) -> tuple[str, str]:
+                 std: np.ndarray | None, noise: Mapping[str, Any], *, full_size: tuple[int, int] | None = None,
+                 crops: Sequence[np.ndarray | None] | None = None) -> tuple[str, str]:
     """Figures of one item.
+
+    Parameters
+    ----------
+    noisy, restored, reference, std : numpy.ndarray or None
+        Planes, ``(y, x)`` or ``(y, x, 3)``: the item's plane or a subsample of it.
+    noise : mapping
+        The item's merged noise.csv row.
+    full_size : (int, int), optional
+        ``(height, width)`` of the item's plane when the planes are a subsample of it.
+    crops : sequence of numpy.ndarray or None, optional
+        Full-resolution centre crops of (noisy, restored, reference); taken from the planes when
+        not given (only right when they are not subsampled).
 
     Returns
     -------
@@ -89,8 +102,12 @@ def item_figures(noisy: np.ndarray | None, restored: np.ndarray | None, referenc
     """
     noisy, restored = rp.as_plane(noisy), rp.as_plane(restored)
     reference, std = rp.as_plane(reference), rp.as_plane(std)
-    planes = [(p, label) for p, label in ((noisy, "Noisy input"), (restored, "Restored"),
-                                          (reference, "Reference")) if p is not None]
+    if crops is None:
+        crops = [None if p is None else rp.center_crop(p) for p in (noisy, restored, reference)]
+    shown = [(p, label, crop) for p, label, crop in zip((noisy, restored, reference),
+                                                         ("Noisy input", "Restored", "Reference"), crops)
+             if p is not None]
+    planes = [(p, label) for p, label, _ in shown]
     if not planes:
         return '<p class="note">No image data available for this item.</p>', ""
 
@@ -100,9 +117,10 @@ def item_figures(noisy: np.ndarray | None, restored: np.ndarray | None, referenc
     figs, reduced = [], False
     for plane, label in planes:
         img = rp.thumbnail(rp.to_uint8(plane, lo, hi))
-        reduced |= max(plane.shape[:2]) > rp.MAX_SIDE
+        h, w = full_size or plane.shape[:2]
+        reduced |= max(h, w) > rp.MAX_SIDE
         figs.append(_figure(_img(rp.png_data_uri(img), img, label),
-                            f"{escape(label)} <span class='dim'>{plane.shape[1]}×{plane.shape[0]}</span>"))
+                            f"{escape(label)} <span class='dim'>{w}×{h}</span>"))
 
     same = noisy is not None and restored is not None and noisy.shape == restored.shape
     if same:
@@ -128,12 +146,14 @@ def item_figures(noisy: np.ndarray | None, restored: np.ndarray | None, referenc
 
     if reduced:
         # Box-reduced thumbnails average the noise away; a 1:1 crop shows what the eye would see.
-        crops = []
-        for plane, label in planes:
-            img = rp.thumbnail(rp.to_uint8(rp.center_crop(plane), lo, hi))
-            crops.append(_figure(_img(rp.png_data_uri(img), img, f"{label}, 1:1 centre crop"),
+        details = []
+        for _, label, crop in shown:
+            if crop is None:
+                continue
+            img = rp.thumbnail(rp.to_uint8(crop, lo, hi))
+            details.append(_figure(_img(rp.png_data_uri(img), img, f"{label}, 1:1 centre crop"),
                                  f"{escape(label)}, 1:1 centre crop"))
-        out.append(f'<div class="figures detail">{"".join(crops)}</div>')
+        out.append(f'<div class="figures detail">{"".join(details)}</div>')
 
     hist = ""
     if same:

@@ -158,6 +158,20 @@ def test_large_plane_is_reduced_with_full_resolution_crop():
     assert any(t.size == (rp.DETAIL_SIDE, rp.DETAIL_SIDE) for t in thumbs)
 
 
+
+def test_subsampled_plane_shows_full_size_and_given_crops():
+    rng = np.random.default_rng(1)
+    full = rng.normal(size=(3000, 4000))
+    crop = np.full((rp.DETAIL_SIDE, rp.DETAIL_SIDE), 7.0)
+    item = ReportItem("huge", "ok", noisy=full[::2, ::2], restored=full[::2, ::2] * 0.5, full_size=(3000, 4000),
+                      crops=(crop, crop * 0.5, None))
+    html = render_report([item], {})
+    assert "4000×3000" in html and "2000×1500" not in html
+    crops = [t for t in _thumbnails(html) if t.size == (rp.DETAIL_SIDE, rp.DETAIL_SIDE)]
+    assert len(crops) == 2 and html.count("1:1 centre crop") == 4        # alt text and caption, x2
+    assert all(np.ptp(np.asarray(t)) == 0 for t in crops)                 # the given crops, not the planes'
+
+
 def test_as_plane_shapes():
     assert rp.as_plane(None) is None
     assert rp.as_plane(np.zeros((4, 5, 4))).shape == (4, 5, 3)      # alpha dropped
