@@ -70,10 +70,17 @@ class TiledNetwork:
 
     def _windows(self, size: int) -> list[tuple[int, int, int, int]]:
         """(window start, window end, core start, core end) along one axis of a padded plane."""
-        win = min(size, self.tile + 2 * self.margin)
+        # As many cores as tiles of `tile` need, of equal size: a ragged last core would cost a
+        # whole window (2192 rows: 5 windows of 584 rather than 656).
+        if size <= self.tile + 2 * self.margin:
+            return [(0, size, 0, size)]
+        m = self.multiple
+        n = -(-size // self.tile)
+        step = -(-(-(-size // n)) // m) * m
+        win = min(size, step + 2 * self.margin)
         out = []
-        for core in range(0, size, self.tile):
-            core_end = min(core + self.tile, size)
+        for core in range(0, size, step):
+            core_end = min(core + step, size)
             start = min(max(core - self.margin, 0), size - win)
             out.append((start, start + win, core, core_end))
         return out

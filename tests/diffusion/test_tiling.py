@@ -45,3 +45,20 @@ def test_tiled_ddim_and_posterior_equal_whole(tiny_model):
             a = restore(whole, y, sigma, method=method, steps=4, generator=torch.Generator().manual_seed(5)).mean
             b = restore(tiled, y, sigma, method=method, steps=4, generator=torch.Generator().manual_seed(5)).mean
             assert float((a - b).abs().max()) < 1e-3, method
+
+
+def test_windows_partition_the_plane_with_full_context(tiny_model):
+    net = TiledNetwork(load_model(tiny_model), torch.device("cpu"), tile=64)
+    m, margin = net.multiple, net.margin
+    for size in range(m, 1200, m):
+        windows = net._windows(size)
+        cores = [(c0, c1) for _, _, c0, c1 in windows]
+        assert cores[0][0] == 0 and cores[-1][1] == size
+        assert all(a[1] == b[0] for a, b in zip(cores, cores[1:]))           # a partition
+        for w0, w1, c0, c1 in windows:
+            assert w0 % m == 0 and (w0 == 0 or c0 - w0 >= margin) and (w1 == size or w1 - c1 >= margin)
+        if size <= 64 + 2 * margin:
+            assert len(windows) == 1
+        else:   # equal cores: no more windows than tiles of `tile`, none mostly idle
+            assert len(windows) == -(-size // 64)
+            assert len({w1 - w0 for w0, w1, _, _ in windows}) == 1
