@@ -100,12 +100,14 @@ def restore_plane(plane: np.ndarray, plan: PlanePlan, reg: Registry, rng: np.ran
     stacked = np.stack(transformed, axis=-1) if plane.ndim == 3 else transformed[0]
     sigma = np.asarray(plan.sigma, dtype=np.float64)
     obs = Observation(stacked.astype(np.float32), sigma if plane.ndim == 3 else float(sigma[0]), mask)
+    shape = stacked.shape
+    del datas, transformed, stacked   # float64 copies: free them before the denoiser's peak
     denoiser = reg.get("denoiser", plan.denoiser)
     extra = {"value_range": plan.value_range} if "value_range" in getattr(denoiser, "options", ()) else {}
     result = denoiser.denoise(obs, rng=rng, **extra, **plan.options)
     restored, std = result if isinstance(result, tuple) else (result, None)
-    if restored.shape != stacked.shape:
-        raise RuntimeError(f"denoiser {plan.denoiser!r} returned shape {restored.shape}, expected {stacked.shape}")
+    if restored.shape != shape:
+        raise RuntimeError(f"denoiser {plan.denoiser!r} returned shape {restored.shape}, expected {shape}")
     outs, stds = [], []
     for c, (ch, r) in enumerate(zip(plan.channels, _split(np.asarray(restored, np.float64), len(plan.channels)))):
         g = apply_transforms(r, plan.transforms, reg, inverse=True)
