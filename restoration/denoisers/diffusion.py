@@ -32,8 +32,10 @@ class DiffusionDenoiser(Denoiser):
     value_range : (float, float)
         Data values mapped to the model's [-1, 1] (default (0, 1), what the percentile transform
         produces).
-    tile, batch : int
-        Core tile size and tiles per network call.
+    tile : int
+        Core tile size (default 768; tiles get the receptive field as margin).
+    batch : int, optional
+        Tiles per network call (default 4 on CUDA, 1 on the CPU, where larger calls only cost memory).
     """
 
     name: ClassVar[str] = "diffusion"
@@ -54,8 +56,8 @@ class DiffusionDenoiser(Denoiser):
 
     def denoise(self, obs: Observation, *, rng: np.random.Generator, method: str = "mmse",
                 steps: int | None = None, samples: int = 1, model: str | None = None,
-                device: str = "auto", value_range: tuple[float, float] = (0.0, 1.0), tile: int = 512,
-                batch: int = 4, **_: Any):
+                device: str = "auto", value_range: tuple[float, float] = (0.0, 1.0), tile: int = 768,
+                batch: int | None = None, **_: Any):
         import torch
 
         from ..diffusion.checkpoint import CheckpointError

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .cpu_heap import keep_freed_memory
 from .model import DiffusionModel
 
 
@@ -54,19 +55,22 @@ class TiledNetwork:
     tile : int
         Core tile size in pixels (rounded up to the downsampling factor). Planes that fit in one
         window are processed whole.
-    batch : int
-        Tiles per network call; halved and retried on CUDA out-of-memory.
+    batch : int, optional
+        Tiles per network call (default 4 on CUDA, 1 on the CPU); halved and retried on CUDA
+        out-of-memory.
     """
 
-    def __init__(self, model: DiffusionModel, device: torch.device, *, tile: int = 512, batch: int = 4):
+    def __init__(self, model: DiffusionModel, device: torch.device, *, tile: int = 768, batch: int | None = None):
         self.model = model
         self.device = device
         m = model.config.multiple
         self.multiple = m
         self.margin = -(-receptive_radius(model) // m) * m
         self.tile = max(m, -(-int(tile) // m) * m)
-        self.batch = max(1, int(batch))
+        self.batch = max(1, int(batch or (4 if device.type == "cuda" else 1)))
         self.autocast = device.type == "cuda"
+        if device.type == "cpu":
+            keep_freed_memory()
 
     def _windows(self, size: int) -> list[tuple[int, int, int, int]]:
         """(window start, window end, core start, core end) along one axis of a padded plane."""
