@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+import torch
 import zarr
 
 BIN = Path(sys.executable).parent
@@ -123,6 +124,7 @@ def main() -> int:
                 shutil.rmtree(out, ignore_errors=True)
                 wall, peak, rc = measure([str(BIN / "restoration"), "run", str(src), "-o", str(out), *extra], env, {server.pid})
                 rows.append((mpx, mode, wall, peak, rc))
+                shutil.rmtree(out, ignore_errors=True)
                 print(f"{mpx:6.1f} Mpx {mode:<15} {wall:8.1f} s {mpx / wall:6.3f} Mpx/s peak {peak:7.0f} MiB rc {rc}", file=sys.stderr)
         side = sides[len(sides) // 2] if len(sides) > 1 else sides[0]
         src = work / f"noisy_{side}.zarr"
@@ -137,12 +139,14 @@ def main() -> int:
     lines = ["# Scale: `restoration run` on float32 zarr arrays (default model, mmse, auto noise)", "",
              "Command: `python benchmarks/scale.py --sizes " + args.sizes + "`",
              f"Machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, Python "
-             f"{platform.python_version()}; region budget RESTORATION_REGION_PIXELS="
+             f"{platform.python_version()}, torch {torch.__version__}; region budget RESTORATION_REGION_PIXELS="
              f"{os.environ.get('RESTORATION_REGION_PIXELS', str(1 << 24))}", "",
-             "| size (Mpx) | mode | wall (s) | Mpx/s | peak RSS (MiB) | peak / peak at smallest |", "|---|---|---|---|---|---|"]
+             "| size (Mpx) | mode | wall (s) | Mpx/s | s/Mpx relative to smallest | peak RSS (MiB) | peak / peak at smallest |",
+             "|---|---|---|---|---|---|---|"]
     for mpx, mode, wall, peak, rc in rows:
-        lines.append(f"| {mpx:.1f} | {mode} | {wall:.1f} | {mpx / wall:.3f} | {peak:.0f} | {peak / base[mode][3]:.2f} |"
-                     + (" failed" if rc else ""))
+        per = (wall / mpx) / (base[mode][2] / base[mode][0])
+        lines.append(f"| {mpx:.1f} | {mode} | {wall:.1f} | {mpx / wall:.3f} | {per:.2f} | {peak:.0f} | "
+                     f"{peak / base[mode][3]:.2f} |" + (" failed" if rc else ""))
     overhead = flow_wall - core_wall
     lines += ["", f"Orchestration overhead at {side * side / 1e6:.1f} Mpx (against a running API): flow {flow_wall:.1f} s, "
               f"core calls without Prefect {core_wall:.1f} s, overhead {overhead:.1f} s = {100 * overhead / flow_wall:.1f} % "

@@ -200,6 +200,11 @@ def characterize(request: dict, ing: dict) -> dict:
 
 
 BATCHES = 64  # most work units per item: tens of tasks on a cluster, not thousands
+#: On a cluster (``request["distributed"]``) an item is cut into about this many regions, so a
+#: single large plane keeps several workers busy; never below SPREAD_MIN_PIXELS a region, where
+#: the context rows each band reads would start to cost more than the parallelism gains.
+SPREAD_REGIONS = 16
+SPREAD_MIN_PIXELS = 1 << 21
 
 
 def region_pixels() -> int:
@@ -219,7 +224,10 @@ def plan_denoise(request: dict, ing: dict, norm: dict, noise: dict) -> dict:
                      request["denoiser"], options, reg)
     outdir = Path(request["outdir"])
     store = open_store(outdir)
-    regions = plane_regions(axes, shape, region_pixels(), min(chunk_side(), shape[axes.index("y")]))
+    budget = region_pixels()
+    if request.get("distributed"):
+        budget = min(budget, max(SPREAD_MIN_PIXELS, int(np.prod(shape)) // SPREAD_REGIONS))
+    regions = plane_regions(axes, shape, budget, min(chunk_side(), shape[axes.index("y")]))
     key = signature_key({"plan": plan.to_dict(), "fp": ing["fingerprint"], "req": ing["request_key"], "regions": regions})
     done = start_progress(outdir, ing["name"], key)
     want_std = int(request.get("samples") or 1) > 1

@@ -175,7 +175,7 @@ def _run_request(request: dict, distributed: bool = False) -> dict:
     pipeline.check_outdir(request)  # before the lock creates anything in OUTDIR
     with RunLock(outdir):
         plan = discover_task.with_options(task_run_name=f"ingest-discover-{Path(outdir).name}")(request)
-        request = plan["request"]
+        request = {**plan["request"], "distributed": distributed}
         results = [{"item": {"name": f["name"], "source": f["name"]},
                     "quality": pipeline.failed_quality(f["name"], f["error"], request), "noise_rows": []}
                    for f in plan["failed"]]

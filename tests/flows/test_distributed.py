@@ -32,3 +32,23 @@ def test_dask_cluster_matches_local(tmp_path, cluster, tiny_model):
     # the batches really ran on the cluster: its scheduler saw the denoise task runs
     prefixes = set(cluster.scheduler.task_prefixes)
     assert any("denoise" in p for p in prefixes), prefixes
+
+
+def test_one_plane_is_spread_over_the_cluster(tmp_path, cluster, tiny_model, monkeypatch, capfd):
+    from restoration import pipeline
+
+    # Tiny stand-ins for the real 2 Mpx floor and 512-row chunks: 256 rows become 8 bands of 32.
+    monkeypatch.setattr(pipeline, "SPREAD_MIN_PIXELS", 1)
+    monkeypatch.setenv("RESTORATION_CHUNK", "32")
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:256, 0:96]
+    noisy = 0.5 + 0.3 * np.sin(xx / 7.0) * np.cos(yy / 11.0) + rng.normal(0, 0.1, yy.shape)
+    np.save(tmp_path / "plane.npy", noisy.astype(np.float32))
+    common = [str(tmp_path / "plane.npy"), "--model", str(tiny_model)]
+    assert main(["run", *common, "-o", str(tmp_path / "local")]) == 0
+    assert "1/1" in capfd.readouterr().err                      # locally: the whole plane at once
+    assert main(["run", *common, "-o", str(tmp_path / "dask"), "--dask-address", cluster.scheduler_address]) == 0
+    assert "8/8" in capfd.readouterr().err                      # on the cluster: 8 regions
+    a = zarr.open_group(str(tmp_path / "local" / "restored.zarr"), mode="r")["plane"][:]
+    b = zarr.open_group(str(tmp_path / "dask" / "restored.zarr"), mode="r")["plane"][:]
+    assert np.abs(a - b).max() < 1e-5
