@@ -102,7 +102,9 @@ def main() -> int:
     model = load_model(args.model)
     lines = [f"# Denoising quality on held-out images ({', '.join(HELD_OUT)}; {args.crop}x{args.crop} centre crops, grayscale)", "",
              f"Command: `python benchmarks/denoise_quality.py{' --model ' + args.model if args.model else ''} --crop {args.crop}`",
-             f"Model: {model.model_id}, {model.provenance.get('steps')} training steps; torch {torch.__version__}, "
+             f"Model: {model.model_id}, {model.provenance.get('steps')} training steps"
+             + (f" (fine-tuned from {init})" if (init := model.provenance.get("train_config", {}).get("init")) else "")
+             + f"; torch {torch.__version__}, "
              f"{torch.get_num_threads()} threads, Python {platform.python_version()}, {platform.machine()}", "",
              "PSNR (dB, data_range=1) / SSIM, mean over images; seconds per megapixel (wall, this machine).", "",
              "| method | " + " | ".join(f"σ={s} PSNR / SSIM" for s in SIGMAS) + " | s/Mpx |",

@@ -118,10 +118,12 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     images, described = load_training_images(cfg.sources, rng, channels=cfg.channels, synthetic=cfg.synthetic)
     sampler = PatchSampler(images, cfg.patch, rng)
 
+    base_provenance = None
     if cfg.init:
         base = load_model(cfg.init)
         model = DiffusionModel.from_config(base.to_config())
         model.net.load_state_dict(base.net.state_dict())
+        base_provenance = {"model_id": base.model_id, **base.provenance}   # the lineage travels with the weights
     else:
         model = DiffusionModel(UNetConfig(channels=cfg.channels, widths=tuple(cfg.widths),
                                           blocks=tuple(cfg.blocks), prediction=cfg.prediction))
@@ -151,7 +153,8 @@ def train(cfg: TrainConfig, *, resume: bool = False,
                 "train_config": cfg.to_dict(), "parameters": count_parameters(model.net),
                 "seconds": round(elapsed_before + time.time() - started, 1), "device": str(device),
                 "torch": torch.__version__, "python": platform.python_version(),
-                "sigma_range_image_units": list(SIGMA_RANGE), "held_out": list(_held_out())}
+                "sigma_range_image_units": list(SIGMA_RANGE), "held_out": list(_held_out()),
+                **({"base": base_provenance} if base_provenance else {})}
 
     def checkpoint() -> None:
         save_model(cfg.output, ema.state_dict(), model.to_config(), provenance())
