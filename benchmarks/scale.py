@@ -28,6 +28,8 @@ import psutil
 import torch
 import zarr
 
+from restoration.pipeline import region_pixels
+
 BIN = Path(sys.executable).parent
 CORE_SCRIPT = """
 import sys, time
@@ -140,7 +142,7 @@ def main() -> int:
              "Command: `python benchmarks/scale.py --sizes " + args.sizes + "`",
              f"Machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, Python "
              f"{platform.python_version()}, torch {torch.__version__}; region budget RESTORATION_REGION_PIXELS="
-             f"{os.environ.get('RESTORATION_REGION_PIXELS', str(1 << 24))}", "",
+             f"{region_pixels()}", "",
              "| size (Mpx) | mode | wall (s) | Mpx/s | s/Mpx relative to smallest | peak RSS (MiB) | peak / peak at smallest |",
              "|---|---|---|---|---|---|---|"]
     for mpx, mode, wall, peak, rc in rows:

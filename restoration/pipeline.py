@@ -208,9 +208,11 @@ SPREAD_MIN_PIXELS = 1 << 21
 
 
 def region_pixels() -> int:
-    """Largest region restored at once (``RESTORATION_REGION_PIXELS``, default 16 Mpx): bounds
-    memory whatever the array's size; larger planes are restored in bands of rows."""
-    return int(os.environ.get("RESTORATION_REGION_PIXELS", 1 << 24))
+    """Largest region restored at once (``RESTORATION_REGION_PIXELS``, default 4 Mpx): bounds
+    memory whatever the array's size; larger planes are restored in bands of rows. Larger
+    regions cost about 40 bytes a pixel and save only the context rows each band re-reads
+    (5 to 17 % of the compute on 4096- to 8192-wide planes)."""
+    return int(os.environ.get("RESTORATION_REGION_PIXELS", 1 << 22))
 
 
 def plan_denoise(request: dict, ing: dict, norm: dict, noise: dict) -> dict:
