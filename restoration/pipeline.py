@@ -18,7 +18,7 @@ import numpy as np
 
 from . import __version__
 from .errors import InputError
-from .planning import (characterize_sample, fit_transforms, make_plan, plane_indices, plane_regions, read_plane,
+from .planning import (centre_window, characterize_sample, fit_transforms, make_plan, plane_indices, plane_regions, read_plane,
                        sample_planes, write_plane)
 from .plugins import registry
 from .restore import PlanePlan, cast_like, check_method, denoiser_options, restore_plane
@@ -341,8 +341,7 @@ def _report_view(arr, axes: str) -> tuple[np.ndarray, np.ndarray | None]:
     k = -(-max(h, w) // REPORT_SIDE)
     if k == 1:
         return read_plane(arr, axes, index), None
-    y0, x0 = max(0, (h - DETAIL_SIDE) // 2), max(0, (w - DETAIL_SIDE) // 2)
-    crop = read_plane(arr, axes, index, slice(y0, y0 + DETAIL_SIDE), slice(x0, x0 + DETAIL_SIDE))
+    crop = read_plane(arr, axes, index, *centre_window(h, w, DETAIL_SIDE))
     return read_plane(arr, axes, index, slice(None, None, k), slice(None, None, k)), crop
 
 

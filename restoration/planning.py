@@ -64,6 +64,12 @@ def plane_regions(axes: str, shape: Sequence[int], max_pixels: int, align: int) 
             for y0 in range(0, height, band)]
 
 
+def centre_window(height: int, width: int, side: int) -> tuple[slice, slice]:
+    """Rows and columns of the central ``side x side`` window (all of a shorter axis)."""
+    y0, x0 = max(0, (height - side) // 2), max(0, (width - side) // 2)
+    return slice(y0, y0 + side), slice(x0, x0 + side)
+
+
 def sample_planes(arr, axes: str) -> np.ndarray:
     """Up to SAMPLE_PLANES evenly spaced planes, centre-cropped to SAMPLE_SIDE: (k, y, x[, c]) float64.
 
@@ -71,9 +77,7 @@ def sample_planes(arr, axes: str) -> np.ndarray:
     """
     indices = plane_indices(axes, arr.shape)
     pick = np.unique(np.linspace(0, len(indices) - 1, min(SAMPLE_PLANES, len(indices))).round().astype(int))
-    h, w = arr.shape[axes.index("y")], arr.shape[axes.index("x")]
-    y0, x0 = max(0, (h - SAMPLE_SIDE) // 2), max(0, (w - SAMPLE_SIDE) // 2)
-    rows, cols = slice(y0, y0 + SAMPLE_SIDE), slice(x0, x0 + SAMPLE_SIDE)
+    rows, cols = centre_window(arr.shape[axes.index("y")], arr.shape[axes.index("x")], SAMPLE_SIDE)
     return np.stack([read_plane(arr, axes, indices[i], rows, cols).astype(np.float64) for i in pick])
 
 

@@ -17,6 +17,8 @@ from html import escape
 
 import numpy as np
 
+from .planning import centre_window
+
 #: Longest side, in pixels, of a thumbnail (the contract of the report's figures).
 MAX_SIDE = 384
 #: Side of the 1:1 centre crop shown when a thumbnail had to be reduced, so noise stays visible.
@@ -155,9 +157,8 @@ def thumbnail(u8: np.ndarray, max_side: int = MAX_SIDE):
 
 def center_crop(plane: np.ndarray, side: int = DETAIL_SIDE) -> np.ndarray:
     """The central ``side x side`` window of a plane (or all of it along a shorter axis)."""
-    h, w = plane.shape[:2]
-    y0, x0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    return plane[y0:y0 + side, x0:x0 + side]
+    rows, cols = centre_window(plane.shape[0], plane.shape[1], side)
+    return plane[rows, cols]
 
 
 def png_data_uri(img) -> str:
