@@ -148,12 +148,17 @@ def cmd_run(args) -> int:
 
 def dask_runner(address: str | None, workers: int | None):
     """Prefect's Dask task runner on an existing cluster or a local one of ``workers`` processes."""
+    import dask
     from prefect_dask import DaskTaskRunner
+
+    from restoration.diffusion.cpu_heap import worker_environment
 
     if address:
         return DaskTaskRunner(address=address)
     if workers < 1:
         raise InputError("--dask-workers must be >= 1")
+    # Set before the nannies spawn the workers: glibc reads it at process start only.
+    dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in worker_environment().items()})
     # One thread per worker: the denoiser uses the cores itself; processes sidestep the GIL.
     return DaskTaskRunner(cluster_class="distributed.LocalCluster",
                           cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,

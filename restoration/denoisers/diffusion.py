@@ -61,6 +61,7 @@ class DiffusionDenoiser(Denoiser):
         import torch
 
         from ..diffusion.checkpoint import CheckpointError
+        from ..diffusion.cpu_heap import heap_kept
         from ..diffusion.model import load_model
         from ..diffusion.sampler import restore
         from ..diffusion.tiling import TiledNetwork
@@ -94,7 +95,7 @@ class DiffusionDenoiser(Denoiser):
             y = torch.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
         generator = torch.Generator().manual_seed(int(rng.integers(2**63)))
         net = TiledNetwork(net_model, dev, tile=tile, batch=batch)
-        with torch.inference_mode():
+        with heap_kept(dev.type == "cpu"), torch.inference_mode():
             out = restore(net, y, s, mask=mask, method=method, steps=steps, samples=samples, generator=generator)
 
         def back(t: torch.Tensor) -> np.ndarray:

@@ -14,7 +14,6 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .cpu_heap import keep_freed_memory
 from .model import DiffusionModel
 
 
@@ -69,8 +68,6 @@ class TiledNetwork:
         self.tile = max(m, -(-int(tile) // m) * m)
         self.batch = max(1, int(batch or (4 if device.type == "cuda" else 1)))
         self.autocast = device.type == "cuda"
-        if device.type == "cpu":
-            keep_freed_memory()
 
     def _windows(self, size: int) -> list[tuple[int, int, int, int]]:
         """(window start, window end, core start, core end) along one axis of a padded plane."""

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import zarr
 
-from restoration_flows.cli import main
+from restoration_flows.cli import dask_runner, main
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +52,23 @@ def test_one_plane_is_spread_over_the_cluster(tmp_path, cluster, tiny_model, mon
     a = zarr.open_group(str(tmp_path / "local" / "restored.zarr"), mode="r")["plane"][:]
     b = zarr.open_group(str(tmp_path / "dask" / "restored.zarr"), mode="r")["plane"][:]
     assert np.abs(a - b).max() < 1e-5
+
+
+def test_local_cluster_workers_share_one_malloc_arena(monkeypatch):
+    """--dask-workers spawns workers with MALLOC_ARENA_MAX=1: glibc only reads it at start, and
+    without it the network's blocks, allocated in a worker thread, are mmap'd afresh each time."""
+    import copy
+    import os
+
+    import dask
+    from distributed import Client, LocalCluster
+
+    monkeypatch.setattr(dask.config, "config", copy.deepcopy(dask.config.config))  # undone after the test
+    runner = dask_runner(None, 1)
+    with LocalCluster(**runner.cluster_kwargs) as c, Client(c) as client:
+        assert set(client.run(os.environ.get, "MALLOC_ARENA_MAX").values()) == {"1"}
+    monkeypatch.setenv("RESTORATION_MALLOC", "system")
+    monkeypatch.setattr(dask.config, "config", copy.deepcopy(dask.config.config))
+    dask.config.set({"distributed.nanny.pre-spawn-environ": {}})
+    dask_runner(None, 1)
+    assert "MALLOC_ARENA_MAX" not in dask.config.get("distributed.nanny.pre-spawn-environ")
