@@ -4,10 +4,12 @@ glibc serves every allocation above 32 MB (the ceiling of its adaptive threshold
 ``mmap`` and returns it on free, so each large activation tensor of a tile is page-faulted in anew:
 on this project's 2-core benchmark machine the kernel spent as long faulting pages as the
 convolutions took (6.9 s/Mpx, half of it system time, against 3.0 s/Mpx with the heap kept).
-:func:`heap_kept` turns that off for the length of a network pass only. Afterwards the free pages
-go back to the OS. Without that, a long-lived process ratcheted up region after region, because
-each region left the heap fragmented a little differently: a Dask worker grew from 1.6 to 2.2 GB
-over eight 4 Mpx bands.
+:func:`heap_kept` turns that off for the length of a network pass only, so the image-sized arrays
+around it are mapped and unmapped as usual. When a pass leaves more than ``KEEP_FREE`` bytes free
+in the heap, the free pages go back to the OS: without that, a long-lived process ratcheted up
+region after region, because each region left the heap fragmented a little differently (a Dask
+worker grew from 1.6 to 2.2 GB over eight 4 Mpx bands). Smaller passes keep their pages for the
+next call: refaulting them cost a 256 x 256 crop a quarter of its time.
 
 This works in the threads whose heap is glibc's main arena. Any other thread has an arena of its
 own, made of 64 MB heaps, and there a larger block is always mmap'd, whatever the setting. So
@@ -31,7 +33,15 @@ from functools import lru_cache
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4   # glibc <malloc.h>
 _DEFAULT_MMAP_MAX = 65536
-_DEFAULT_TRIM_THRESHOLD = 128 * 1024
+#: Free heap bytes a pass may leave resident for the next one before they are handed back.
+KEEP_FREE = 512 * 2**20
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
 _depth = 0   # blocks open, across threads
 _lock = threading.Lock()
 
@@ -46,7 +56,16 @@ def _glibc():
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     except OSError:
         return None
-    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None   # musl has neither
+    if not (hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim")):   # musl has neither
+        return None
+    if hasattr(libc, "mallinfo2"):   # glibc 2.33 and later
+        libc.mallinfo2.restype = _Mallinfo2
+    return libc
+
+
+def _free_bytes(libc) -> int:
+    """Free bytes inside the heap (resident or not); unknown before glibc 2.33: count as many."""
+    return int(libc.mallinfo2().fordblks) if hasattr(libc, "mallinfo2") else KEEP_FREE + 1
 
 
 def worker_environment() -> dict[str, str]:
@@ -65,8 +84,8 @@ def worker_environment() -> dict[str, str]:
 
 @contextmanager
 def heap_kept(enabled: bool = True) -> Iterator[bool]:
-    """Within the block, freed memory stays in the heap for reuse; on leaving it, glibc's settings
-    come back and the free pages are returned to the OS.
+    """Within the block, freed memory stays in the heap for reuse; on leaving it, large blocks are
+    mapped as usual again, and more than ``KEEP_FREE`` free bytes go back to the OS.
 
     Parameters
     ----------
@@ -93,7 +112,7 @@ def heap_kept(enabled: bool = True) -> Iterator[bool]:
         _depth += 1
         if _depth == 1:
             libc.mallopt(_M_MMAP_MAX, 0)
-            libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)
+            libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)   # for good: handing back is explicit, below
     try:
         yield True
     finally:
@@ -101,6 +120,5 @@ def heap_kept(enabled: bool = True) -> Iterator[bool]:
             _depth -= 1
             if _depth == 0:
                 libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
-                # Dask's nannies set their own threshold in the environment; keep theirs.
-                libc.mallopt(_M_TRIM_THRESHOLD, int(os.environ.get("MALLOC_TRIM_THRESHOLD_", _DEFAULT_TRIM_THRESHOLD)))
-                libc.malloc_trim(0)
+                if _free_bytes(libc) > KEEP_FREE:
+                    libc.malloc_trim(0)

@@ -1,48 +1,63 @@
-"""heap_kept: freed blocks stay resident inside the block and go back to the OS after it."""
+"""heap_kept: freed blocks stay resident for the next pass, and a large pass's go back to the OS."""
 
 from __future__ import annotations
 
-import os
+import subprocess
+import sys
 
-import numpy as np
 import pytest
 
 from restoration.diffusion.cpu_heap import heap_kept, worker_environment
 
+# malloc's state is per process: measured in a fresh one, free of what other tests left in the heap.
+SCRIPT = """
+import os, numpy as np
+from restoration.diffusion.cpu_heap import heap_kept
 MB = 2**20
-
-
-def resident() -> int:
+def resident():
     with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def churn(nbytes: int) -> None:
-    block = np.ones(nbytes, dtype=np.uint8)   # touched: every page resident
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // MB
+def churn(mb):
+    block = np.ones(mb * MB, dtype=np.uint8)   # touched: every page resident
     del block
+base = resident()
+churn(300)
+print(resident() - base)                      # outside a block: unmapped on free
+with heap_kept() as kept:
+    print(int(kept))
+    churn(300)
+    print(resident() - base)                  # freed, yet kept in the heap
+print(resident() - base)                      # under KEEP_FREE: kept for the next pass
+with heap_kept():
+    with heap_kept():                         # nested: only the outer block restores
+        pass
+    churn(900)
+    print(resident() - base)
+print(resident() - base)                      # over KEEP_FREE: handed back
+"""
 
 
-def test_freed_memory_is_kept_inside_the_block_and_returned_after(monkeypatch):
-    monkeypatch.delenv("RESTORATION_MALLOC", raising=False)
-    with heap_kept() as kept:
-        if not kept:
-            pytest.skip("needs glibc")
-        before = resident()
-        churn(200 * MB)
-        assert resident() - before > 150 * MB        # freed, yet still in the heap for reuse
-        with heap_kept():                             # nested blocks: only the outer one restores
-            pass
-        churn(200 * MB)
-        assert resident() - before > 150 * MB
-    assert resident() - before < 50 * MB              # handed back on leaving
-    churn(200 * MB)                                   # outside: mapped and unmapped as usual
-    assert resident() - before < 50 * MB
+def run(env: dict | None = None) -> list[int]:
+    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=True, env=env)
+    return [int(v) for v in out.stdout.split()]
+
+
+def test_small_passes_keep_their_pages_and_large_ones_hand_them_back():
+    outside, kept, inside, after, inside_large, after_large = run()
+    if not kept:
+        pytest.skip("needs glibc")
+    assert outside < 50
+    assert inside > 250 and after > 250
+    assert inside_large > 850
+    assert after_large < 50
 
 
 def test_opting_out(monkeypatch):
+    import os
+
+    outside, kept, inside, after, inside_large, after_large = run({**os.environ, "RESTORATION_MALLOC": "system"})
+    assert kept == 0 and inside < 50 and after_large < 50
     monkeypatch.setenv("RESTORATION_MALLOC", "system")
-    with heap_kept() as kept:
-        assert kept is False
     assert worker_environment() == {}
-    with heap_kept(enabled=False) as kept:
-        assert kept is False
+    with heap_kept(enabled=True) as on, heap_kept(enabled=False) as off:
+        assert on is False and off is False
