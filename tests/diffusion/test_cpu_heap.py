@@ -55,9 +55,41 @@ def test_small_passes_keep_their_pages_and_large_ones_hand_them_back():
 def test_opting_out(monkeypatch):
     import os
 
-    outside, kept, inside, after, inside_large, after_large = run({**os.environ, "RESTORATION_MALLOC": "system"})
+    _, kept, inside, _, _, after_large = run({**os.environ, "RESTORATION_MALLOC": "system"})
     assert kept == 0 and inside < 50 and after_large < 50
     monkeypatch.setenv("RESTORATION_MALLOC", "system")
     assert worker_environment() == {}
     with heap_kept(enabled=True) as on, heap_kept(enabled=False) as off:
         assert on is False and off is False
+
+
+def test_a_worker_thread_without_one_arena_is_warned_about(monkeypatch, caplog):
+    import threading
+
+    from restoration.diffusion import cpu_heap
+
+    monkeypatch.delenv("RESTORATION_MALLOC", raising=False)
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "1")
+
+    def block() -> None:
+        with heap_kept():
+            pass
+
+    def pass_in_thread() -> None:
+        cpu_heap._warn_thread_arena.cache_clear()
+        thread = threading.Thread(target=block)
+        thread.start()
+        thread.join()
+
+    with heap_kept() as kept:
+        if not kept:
+            pytest.skip("needs glibc")
+    cpu_heap._warn_thread_arena.cache_clear()
+    with heap_kept():                  # the main thread: never warned
+        pass
+    pass_in_thread()                   # a thread, the process started with one arena
+    assert "MALLOC_ARENA_MAX" not in caplog.text
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    pass_in_thread()
+    assert "start Dask workers with MALLOC_ARENA_MAX=1" in caplog.text
