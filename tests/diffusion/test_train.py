@@ -39,7 +39,6 @@ def test_resume_is_bit_identical(tmp_path):
     assert log[0] == "step,loss,lr,seconds" and len(log) > 2
 
 
-
 def test_fine_tuning_starts_from_the_base_and_records_it(tmp_path):
     src = _images(tmp_path / "imgs")
     train(_cfg(tmp_path, src, "base.pt", 10))
@@ -49,6 +48,7 @@ def test_fine_tuning_starts_from_the_base_and_records_it(tmp_path):
     assert all(torch.equal(base[k], weights[k]) for k in base)
     assert tuned["base"]["steps"] == 10 and tuned["base"]["seed"] == base_prov["seed"]
     assert tuned["train_config"]["init"] == str(tmp_path / "base.pt")
+
 
 def test_held_out_images_are_refused(tmp_path):
     with pytest.raises(ValueError, match="held-out"):
