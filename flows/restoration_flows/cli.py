@@ -166,9 +166,10 @@ def dask_runner(address: str | None, workers: int | None):
 
 
 def cmd_train(args) -> int:
-    from restoration.diffusion.train import config_from_args
+    from restoration.diffusion.train import check_config, config_from_args
 
     cfg = config_from_args(args)
+    check_config(cfg)  # bad options and --init files: exit 2 before Prefect starts
     if args.no_flow:
         from restoration.diffusion.train import _print_progress, train
 

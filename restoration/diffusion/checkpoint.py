@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 
+from ..errors import InputError
+
 FORMAT = "restoration-diffusion/1"
 
 
-class CheckpointError(ValueError):
-    """The file is not a usable restoration model (corrupt, foreign or incompatible)."""
+class CheckpointError(InputError):
+    """The file is not a usable restoration model (corrupt, foreign, incompatible or non-finite)."""
+
+
+def nonfinite_tensor(state_dict: dict) -> str | None:
+    """The name of the first floating-point tensor of ``state_dict`` holding NaN or infinity, or None."""
+    return next((k for k, v in state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
 
 
 def atomic_torch_save(obj: dict, path: str | os.PathLike) -> None:
@@ -33,6 +41,10 @@ def atomic_torch_save(obj: dict, path: str | os.PathLike) -> None:
 
 
 def save_model(path: str | os.PathLike, state_dict: dict, config: dict, provenance: dict) -> None:
+    """Write a model file atomically; refuse weights that are not finite (they restore to NaN)."""
+    bad = nonfinite_tensor(state_dict)
+    if bad is not None:
+        raise CheckpointError(f"{path}: not written, the weights are not finite (NaN or infinity in {bad})")
     atomic_torch_save({"format": FORMAT, "config": json.dumps(config, sort_keys=True),
                        "provenance": json.dumps(provenance, sort_keys=True),
                        "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}}, path)
@@ -49,6 +61,7 @@ def load_model_file(path: str | os.PathLike) -> tuple[dict, dict, dict]:
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt or unsafe pickles
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = re.sub(r"\x1b\[[0-9;]*m", "", reason)  # torch's message carries terminal colours
         raise CheckpointError(f"{path}: not a readable model file ({reason[:160]})") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a restoration diffusion model (expected format {FORMAT!r})")
@@ -60,4 +73,7 @@ def load_model_file(path: str | os.PathLike) -> tuple[dict, dict, dict]:
         raise CheckpointError(f"{path}: model file is missing or has corrupt {exc}") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: model file has no valid state dict")
+    bad = nonfinite_tensor(state)
+    if bad is not None:
+        raise CheckpointError(f"{path}: model weights are not finite (NaN or infinity in {bad})")
     return state, config, provenance

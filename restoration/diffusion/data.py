@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
+
 # Classic test images kept out of training; benchmarks/denoise_quality.py evaluates on these.
 HELD_OUT = ("camera", "astronaut", "coffee", "coins")
 # scikit-image images bundled with the package (no download), used for training.
@@ -79,14 +81,14 @@ def load_training_images(sources: list[str], rng: np.random.Generator, *, channe
     ``synthetic`` adds that many 256x256 dead-leaves images.
     """
     if channels not in (1, 3):
-        raise ValueError("channels must be 1 (grayscale) or 3 (RGB)")
+        raise InputError("--channels must be 1 (grayscale) or 3 (RGB)")
     images, described = [], []
     for src in sources:
         if src == "skimage" or src.startswith("skimage:"):
             names = TRAIN if src == "skimage" else tuple(src.split(":", 1)[1].split(","))
             for name in names:
                 if name in HELD_OUT:
-                    raise ValueError(f"{name} is a held-out evaluation image and cannot be trained on")
+                    raise InputError(f"{name} is a held-out evaluation image and cannot be trained on")
                 images.extend(_planes(skimage_image(name), channels))
                 described.append(f"skimage:{name}")
         else:
@@ -94,6 +96,8 @@ def load_training_images(sources: list[str], rng: np.random.Generator, *, channe
 
             for item in discover([src]):  # files, directories, globs, zarr arrays and groups
                 arr = np.asarray(item.open()[...], dtype=np.float32)
+                if not np.isfinite(arr).all():  # NaN spreads through the loss into every weight
+                    raise InputError("training data contains NaN or infinite values", path=item.where)
                 lo, hi = np.nanpercentile(arr, [0.1, 99.9])
                 arr = np.clip((arr - lo) / max(hi - lo, 1e-12), 0, 1)
                 if "c" in item.axes:
@@ -127,7 +131,7 @@ class PatchSampler:
                 pool.append(rescale(img, 0.5, anti_aliasing=True, channel_axis=0).astype(np.float32))
         self.images = [i for i in pool if min(i.shape[1:]) >= patch]
         if not self.images:
-            raise ValueError(f"no training image is at least {patch}x{patch}")
+            raise InputError(f"no training image is at least {patch}x{patch} (lower --patch)")
         weights = np.array([np.sqrt(i[0].size) for i in self.images])
         self.p = weights / weights.sum()
         self.channels = self.images[0].shape[0]

@@ -14,6 +14,8 @@ from .schedule import Schedule
 from .unet import UNet, UNetConfig
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default.pt"
+# Far past any useful chain (the shipped model's has 1000): the schedule's tables are that long.
+MAX_SCHEDULE_STEPS = 100_000
 
 
 class DiffusionModel(torch.nn.Module):
@@ -57,6 +59,45 @@ class DiffusionModel(torch.nn.Module):
     def from_config(cls, config: dict) -> "DiffusionModel":
         return cls(UNetConfig.from_dict(config["unet"]), Schedule(**config.get("schedule", {})))
 
+    @classmethod
+    def from_state(cls, config: dict, state: dict) -> "DiffusionModel":
+        """The model ``config`` describes with the weights ``state``, both checked before it is built.
+
+        A config can ask for any size of network: it is compared against the weights first, so a
+        small file never makes the loader allocate a large one.
+
+        Parameters
+        ----------
+        config : dict
+            ``{"unet": ..., "schedule": ...}`` as written by :meth:`to_config`.
+        state : dict
+            The network's state dict (tensor name -> tensor).
+
+        Raises
+        ------
+        ValueError
+            The config is invalid, or its network's tensor names or shapes differ from ``state``'s.
+        """
+        unet = UNetConfig.from_dict(config["unet"])
+        schedule = dict(config.get("schedule", {}))
+        if not 1 <= int(schedule.get("steps", 1000)) <= MAX_SCHEDULE_STEPS:  # its tables are allocated
+            raise ValueError(f"schedule steps must be 1 to {MAX_SCHEDULE_STEPS}, not {schedule['steps']}")
+        # Each level and block has tensors of its own: a config with more of them than the file has
+        # tensors cannot match, and its mere module objects could fill the memory.
+        if len(unet.widths) + sum(unet.blocks) > len(state):
+            raise ValueError(f"the config asks for {len(unet.widths)} levels and {sum(unet.blocks)} blocks, "
+                             f"the file has {len(state)} tensors")
+        with torch.device("meta"):  # shapes only: no memory is allocated, whatever the widths
+            expected = {k: tuple(v.shape) for k, v in UNet(unet).state_dict().items()}
+        found = {k: tuple(v.shape) for k, v in state.items()}
+        if expected != found:
+            name = min(set(expected) ^ set(found) or {k for k in expected if expected[k] != found[k]})
+            raise ValueError(f"{name}: the config needs shape {expected.get(name, 'none')}, "
+                             f"the file has {found.get(name, 'none')}")
+        model = cls(unet, Schedule(**schedule))
+        model.net.load_state_dict(state)
+        return model
+
 
 def file_digest(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
@@ -70,8 +111,7 @@ def file_digest(path: str | os.PathLike) -> str:
 def _load_cached(path: str, mtime: float) -> DiffusionModel:
     state, config, provenance = load_model_file(path)
     try:
-        model = DiffusionModel.from_config(config)
-        model.net.load_state_dict(state)
+        model = DiffusionModel.from_state(config, state)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: model weights do not match its config ({str(exc).splitlines()[0][:160]})") from None
     model.provenance = provenance

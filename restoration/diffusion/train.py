@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..errors import InputError
 from .checkpoint import atomic_torch_save, save_model
 from .data import PatchSampler, load_training_images
 from .model import DiffusionModel, load_model
@@ -32,6 +33,8 @@ from .unet import UNetConfig, count_parameters
 SIGMA_RANGE = (0.5 / 255, 110 / 255)
 FOCUS_FRACTION = 0.85
 SIGMA_CAP = 4.0  # model units
+# Smallest training patch: below it a patch holds less than the network's receptive field.
+MIN_PATCH = 16
 
 
 @dataclass
@@ -66,10 +69,48 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is available")
+        raise InputError("--device cuda: no CUDA device is available")
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise ValueError(f"unknown device {device!r} (valid: auto, cpu, cuda)")
+        raise InputError(f"unknown device {device!r} (valid: auto, cpu, cuda)")
     return torch.device(device)
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """Refuse options that cannot train, before any data is read or a step is taken.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The training run's settings; ``cfg.init`` is loaded (and so checked) when set.
+
+    Raises
+    ------
+    InputError
+        One line naming the option (or, for a bad ``--init`` model, the file) and the problem.
+    """
+    for option, value, least in (("--batch", cfg.batch, 1), ("--checkpoint-every", cfg.checkpoint_every, 1),
+                                 ("--synthetic", cfg.synthetic, 0), ("--threads", cfg.threads, 1),
+                                 ("--stop-at", cfg.stop_at, 1), ("--steps", cfg.steps, 0)):
+        if value is not None and value < least:
+            raise InputError(f"{option} must be >= {least}, not {value}")
+    if cfg.steps == 0 and not cfg.init:  # zero steps only make sense to re-save a base model
+        raise InputError("--steps must be >= 1 (0 only with --init: writes the base model as it is)")
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        raise InputError(f"--lr must be a positive number, not {cfg.lr}")
+    if cfg.channels not in (1, 3):
+        raise InputError("--channels must be 1 (grayscale) or 3 (RGB)")
+    if not cfg.widths or len(cfg.widths) != len(cfg.blocks) or min(cfg.widths) < 1 or min(cfg.blocks) < 1:
+        raise InputError("--widths and --blocks must be positive and of the same length")
+    if cfg.init:
+        base = load_model(cfg.init).config   # a bad file raises CheckpointError, an InputError
+        if base.channels != cfg.channels:
+            raise InputError(f"--channels {cfg.channels}: the --init model has {base.channels}", path=cfg.init)
+        multiple = base.multiple
+    else:
+        multiple = 2 ** (len(cfg.widths) - 1)
+    if cfg.patch < MIN_PATCH or cfg.patch % multiple:
+        raise InputError(f"--patch {cfg.patch}: must be at least {MIN_PATCH} and a multiple of {multiple} "
+                         "(the network's downsampling factor)")
 
 
 def sample_sigmas(n: int, model: DiffusionModel, rng: np.random.Generator) -> np.ndarray:
@@ -110,6 +151,7 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     from that state bit-for-bit on the same machine and settings. A loss log goes to
     ``OUTPUT.log.csv``. Returns the provenance written into the model file.
     """
+    check_config(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
@@ -181,6 +223,9 @@ def train(cfg: TrainConfig, *, resume: bool = False,
             s = sigma[:, None, None, None]
             target = (eps - s * x0) / torch.sqrt(1 + s * s)  # v = alpha eps - s_t x0
         loss = torch.mean((out - target) ** 2)
+        if not torch.isfinite(loss):  # stop before the step: the weights (and checkpoints) stay finite
+            raise InputError(f"--lr {cfg.lr:g}: training diverged at step {step + 1} (loss {float(loss.detach())}); "
+                             "try a lower --lr")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.net.parameters(), 1.0)
