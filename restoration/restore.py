@@ -86,6 +86,21 @@ def transform_slope(sample: np.ndarray, transforms: list[dict], reg: Registry) -
     return float(np.median(np.abs(slope)))
 
 
+def check_finite(values: np.ndarray, what: str) -> None:
+    """Refuse a result holding NaN or infinity: written out, it would pass for a restoration.
+
+    Masked input pixels (impulses, NaN) are the denoiser's to reconstruct, so none may stay NaN.
+
+    Raises
+    ------
+    RuntimeError
+        One line: ``what`` and how many values are not finite.
+    """
+    bad = np.count_nonzero(~np.isfinite(values))
+    if bad:
+        raise RuntimeError(f"{what} returned NaN or infinite values ({bad} of {np.size(values)})")
+
+
 def restore_plane(plane: np.ndarray, plan: PlanePlan, reg: Registry, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
     """Restore one ``(y, x)`` or ``(y, x, c)`` plane in input units (float64 result).
 
@@ -108,6 +123,9 @@ def restore_plane(plane: np.ndarray, plan: PlanePlan, reg: Registry, rng: np.ran
     restored, std = result if isinstance(result, tuple) else (result, None)
     if restored.shape != shape:
         raise RuntimeError(f"denoiser {plan.denoiser!r} returned shape {restored.shape}, expected {shape}")
+    check_finite(restored, f"denoiser {plan.denoiser!r}")
+    if std is not None:
+        check_finite(std, f"denoiser {plan.denoiser!r} (its std)")
     outs, stds = [], []
     for c, (ch, r) in enumerate(zip(plan.channels, _split(np.asarray(restored, np.float64), len(plan.channels)))):
         g = apply_transforms(r, plan.transforms, reg, inverse=True)
