@@ -1,15 +1,18 @@
 """Plugin loading: built-ins and entry points of group ``restoration``, validated and isolated.
 
-A plugin that fails to import or returns garbage is listed with its error and never takes the host
-down, unless ``RESTORATION_PLUGINS_STRICT=1``. ``RESTORATION_DISABLE_PLUGINS=a,b`` skips entry
-points by name.
+A plugin that fails to import (an exception or ``sys.exit``; Ctrl-C still stops the host) or
+returns garbage is listed with its error and never takes the host down, unless
+``RESTORATION_PLUGINS_STRICT=1``. ``RESTORATION_DISABLE_PLUGINS=a,b`` skips entry points by name.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
+import sys
 import threading
+from contextlib import redirect_stderr
 from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.metadata import entry_points, version
@@ -84,7 +87,7 @@ def _collect(reg: Registry, plugin_name: str, module, source: Source) -> None:
             continue
         try:
             items = impl()
-        except Exception as exc:  # a broken plugin must not take the host down
+        except (Exception, SystemExit) as exc:  # a broken plugin must not take the host down
             _fail(reg, plugin_name, f"{hook}() raised {type(exc).__name__}: {exc}")
             continue
         if not isinstance(items, (list, tuple)):
@@ -121,12 +124,20 @@ def load_plugins() -> Registry:
         if ep.name in disabled:
             continue
         dist = ep.dist.name if ep.dist else "unknown"
+        printed = io.StringIO()
         try:
-            module = ep.load()
+            with redirect_stderr(printed):  # a plugin's usage text must not reach the host's stderr
+                module = ep.load()
             pm.register(module, name=ep.name)
+        except SystemExit as exc:  # e.g. its own argparse at import: the plugin fails, not the host
+            said = printed.getvalue().strip().splitlines()
+            _fail(reg, ep.name, f"failed to load {ep.value!r}: it called sys.exit({exc.code!r})"
+                                + (f" after printing {said[-1]!r}" if said else ""))
+            continue
         except Exception as exc:
             _fail(reg, ep.name, f"failed to load {ep.value!r}: {type(exc).__name__}: {exc}")
             continue
+        sys.stderr.write(printed.getvalue())  # a working plugin's own messages still show
         _collect(reg, ep.name, module, Source(ep.name, dist, ep.dist.version if ep.dist else "?"))
     return reg
 
