@@ -10,7 +10,6 @@ is written.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import struct
 import zlib
@@ -21,9 +20,8 @@ import pandas as pd
 import pytest
 import zarr
 
+from hostile import NLM, complete, err_lines, failure_lines, garbage, noisy, snapshot
 from restoration_flows.cli import main
-
-NLM = ["--denoiser", "nlm"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -57,16 +55,6 @@ def tiff_claiming(width: int, height: int) -> bytes:
         ifd += struct.pack("<HHI", tag, kind, 1) + (struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value))
     ifd += struct.pack("<I", 0)
     return b"II*\x00" + struct.pack("<I", 8) + ifd + data
-
-
-def _garbage(n: int = 4096, seed: int = 0) -> bytes:
-    return np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()
-
-
-def _noisy(size: int = 32, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    clean = np.tile(np.linspace(0.2, 0.8, size, dtype=np.float32), (size, 1))
-    return (clean + rng.normal(0, 0.05, clean.shape)).astype(np.float32)
 
 
 def _tiff_bytes(arr: np.ndarray) -> bytes:
@@ -118,34 +106,34 @@ def _missing(d):
 
 
 def _unsupported(d):
-    return _write(d / "picture.bmp", b"BM" + _garbage(64)), "unsupported file type"
+    return _write(d / "picture.bmp", b"BM" + garbage(64)), "unsupported file type"
 
 
 def _truncated_tiff(d):
-    raw = _tiff_bytes((_noisy(48) * 1000).astype(np.uint16))
+    raw = _tiff_bytes((noisy(48) * 1000).astype(np.uint16))
     return _write(d / "cut_tiff.tif", raw[: len(raw) // 2]), "truncated"
 
 
 def _truncated_png(d):
-    raw = _png_bytes((_noisy(48) * 255).clip(0, 255).astype(np.uint8))
+    raw = _png_bytes((noisy(48) * 255).clip(0, 255).astype(np.uint8))
     return _write(d / "cut_png.png", raw[: len(raw) // 2]), "truncated"
 
 
 def _truncated_npy(d):
-    raw = _npy_bytes(_noisy(48))
+    raw = _npy_bytes(noisy(48))
     return _write(d / "cut_npy.npy", raw[: len(raw) // 2]), "truncated"
 
 
 def _garbage_tiff(d):
-    return _write(d / "junk_tiff.tif", _garbage(seed=1)), "not a readable TIFF"
+    return _write(d / "junk_tiff.tif", garbage(seed=1)), "not a readable TIFF"
 
 
 def _garbage_png(d):
-    return _write(d / "junk_png.png", _garbage(seed=2)), "not a valid PNG"
+    return _write(d / "junk_png.png", garbage(seed=2)), "not a valid PNG"
 
 
 def _garbage_npy(d):
-    return _write(d / "junk_npy.npy", _garbage(seed=3)), "not a valid .npy"
+    return _write(d / "junk_npy.npy", garbage(seed=3)), "not a valid .npy"
 
 
 def _empty_zarr(d):
@@ -155,7 +143,7 @@ def _empty_zarr(d):
 
 def _corrupt_zarr(d):
     (d / "broken.zarr").mkdir()
-    _write(d / "broken.zarr" / "zarr.json", b"{not json" + _garbage(256, seed=4))
+    _write(d / "broken.zarr" / "zarr.json", b"{not json" + garbage(256, seed=4))
     return d / "broken.zarr", "corrupt zarr metadata"
 
 
@@ -174,12 +162,12 @@ def _all_nan(d):
 
 
 def _complex(d):
-    np.save(d / "cplx.npy", (_noisy() + 1j * _noisy(seed=1)).astype(np.complex64))
+    np.save(d / "cplx.npy", (noisy() + 1j * noisy(seed=1)).astype(np.complex64))
     return d / "cplx.npy", "complex64"
 
 
 def _bool(d):
-    np.save(d / "mask.npy", _noisy() > 0.5)
+    np.save(d / "mask.npy", noisy() > 0.5)
     return d / "mask.npy", "bool"
 
 
@@ -204,31 +192,6 @@ ITEM_CASES = {f.__name__.lstrip("_"): f for f in (
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-def snapshot(root: Path) -> dict[str, str]:
-    """sha256 of every file under ``root`` (the inputs), by relative path."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def complete(out: Path, name: str) -> bool:
-    store = out / "restored.zarr"
-    if not store.exists():
-        return False
-    group = zarr.open_group(str(store), mode="r")
-    if name not in group:
-        return False
-    return group[name].attrs.get("restoration", {}).get("complete") is True
-
-
-def err_lines(capsys) -> list[str]:
-    return [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-
-
-def failure_lines(lines: list[str]) -> list[str]:
-    """The console's failure lines (the progress bar of good items shares stderr)."""
-    return [line for line in lines if "failed" in line.lower() or "error" in line.lower()]
-
 
 def _setup(tmp_path: Path, case: str):
     indir = tmp_path / "in"
@@ -266,7 +229,7 @@ def batch(tmp_path_factory):
     root = tmp_path_factory.mktemp("batch")
     indir = root / "in"
     indir.mkdir()
-    np.save(indir / "good.npy", _noisy(seed=9))
+    np.save(indir / "good.npy", noisy(seed=9))
     cases = {case: make(indir) for case, make in ITEM_CASES.items()}
     before = snapshot(indir)
     out = root / "out"
@@ -330,10 +293,10 @@ def test_reference_of_another_shape(tmp_path, capsys):
     indir, refdir = tmp_path / "in", tmp_path / "ref"
     indir.mkdir()
     refdir.mkdir()
-    np.save(indir / "good.npy", _noisy(seed=1))
-    np.save(indir / "bad.npy", _noisy(seed=2))
-    np.save(refdir / "good.npy", _noisy(seed=3))
-    np.save(refdir / "bad.npy", _noisy(size=24, seed=4))
+    np.save(indir / "good.npy", noisy(seed=1))
+    np.save(indir / "bad.npy", noisy(seed=2))
+    np.save(refdir / "good.npy", noisy(seed=3))
+    np.save(refdir / "bad.npy", noisy(size=24, seed=4))
     before = snapshot(tmp_path)
 
     out = tmp_path / "out1"
@@ -367,7 +330,7 @@ def test_reference_of_another_shape(tmp_path, capsys):
     ("--denoiser", "bogus-denoiser", ["nlm", "diffusion"]),
 ])
 def test_unknown_name_lists_the_valid_ones(tmp_path, capsys, option, value, valid):
-    np.save(tmp_path / "ok.npy", _noisy())
+    np.save(tmp_path / "ok.npy", noisy())
     before = snapshot(tmp_path)
     out = tmp_path / "out"
     args = ["run", str(tmp_path / "ok.npy"), "-o", str(out), option, value]
@@ -382,8 +345,8 @@ def test_unknown_name_lists_the_valid_ones(tmp_path, capsys, option, value, vali
 
 
 def test_corrupt_model_file(tmp_path, capsys):
-    np.save(tmp_path / "ok.npy", _noisy())
-    model = _write(tmp_path / "garbage.pt", _garbage(8192, seed=5))
+    np.save(tmp_path / "ok.npy", noisy())
+    model = _write(tmp_path / "garbage.pt", garbage(8192, seed=5))
     before = snapshot(tmp_path)
     out = tmp_path / "out"
     capsys.readouterr()
@@ -401,7 +364,7 @@ def test_pickled_model_file_is_not_unpickled(tmp_path):
     import subprocess
     import sys
 
-    np.save(tmp_path / "ok.npy", _noisy())
+    np.save(tmp_path / "ok.npy", noisy())
     marker = tmp_path / "UNPICKLED"
     _write(tmp_path / "evil.pt", pickle.dumps({"format": Marker(marker)}, protocol=4))
     out = tmp_path / "out"
@@ -415,7 +378,7 @@ def test_pickled_model_file_is_not_unpickled(tmp_path):
 def test_outdir_inside_the_input_directory(tmp_path, capsys):
     indir = tmp_path / "in"
     indir.mkdir()
-    np.save(indir / "ok.npy", _noisy())
+    np.save(indir / "ok.npy", noisy())
     before = snapshot(indir)
     capsys.readouterr()
     code = main(["run", str(indir), "-o", str(indir / "out"), *NLM])
