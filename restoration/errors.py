@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
+_SURROGATES = range(0xDC80, 0xDD00)  # os.fsdecode's stand-ins for bytes that are not UTF-8
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable escaped as in ``repr``.
+
+    Newlines, tabs and other control or format characters become ``\\n``, ``\\t``, ``\\x85``,
+    ``\\u200b``..., and the undecodable bytes of a file name (``os.fsdecode`` surrogates) become
+    ``\\xNN``: a message or name that passes through here is one line of valid UTF-8. Letters of
+    any script and spaces are kept.
+
+    Parameters
+    ----------
+    text : str
+        Any string, e.g. a file name.
+
+    Returns
+    -------
+    str
+        ``text`` itself when it is already printable.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"\\x{ord(c) - 0xDC00:02x}" if ord(c) in _SURROGATES
+                   else repr(c)[1:-1] for c in text)
+
 
 class InputError(ValueError):
     """Bad input or usage. ``str(err)`` is the one line shown to the user, naming the file."""
 
     def __init__(self, message: str, *, path: str | None = None):
         self.path = path
-        super().__init__(f"{path}: {message}" if path else message)
+        super().__init__(printable(f"{path}: {message}" if path else message))

@@ -7,6 +7,7 @@ and the report. Every function here works without Prefect.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -17,14 +18,14 @@ from typing import Callable
 import numpy as np
 
 from . import __version__
-from .errors import InputError
+from .errors import InputError, printable
 from .planning import (centre_window, characterize_sample, fit_transforms, make_plan, plane_indices, plane_regions, read_plane,
                        sample_planes, write_plane)
 from .plugins import registry
 from .restore import PlanePlan, cast_like, check_method, denoiser_options, restore_plane
-from .storage import (RUN_FILE, STORE, WORK, chunk_side, clear_outputs, clear_progress, create_item_array, item_provenance,
+from .storage import (MANAGED, RUN_FILE, STORE, WORK, chunk_side, clear_outputs, clear_progress, create_item_array, item_provenance,
                       mark_complete, mark_done, open_store, progress_done, read_json, start_progress,
-                      write_text_atomic)
+                      write_csv, write_text_atomic)
 
 PARAMS = ("noise", "sigma", "transforms", "denoiser", "method", "steps", "samples", "model_id", "device_kind", "seed", "axes")
 
@@ -45,25 +46,69 @@ def signature_key(sig: dict) -> str:
     return hashlib.sha256(json.dumps(sig, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _inside(child: Path, parent: Path) -> bool:
-    try:
-        child.resolve().relative_to(parent.resolve())
-        return True
-    except ValueError:
-        return False
+def _inside(child: str, parent: str) -> bool:
+    """Whether ``child`` is ``parent`` or lies below it (symbolic links resolved; loops allowed)."""
+    child, parent = os.path.realpath(child), os.path.realpath(parent)
+    return os.path.commonpath([child, parent]) == parent
+
+
+def _glob_base(path: str) -> str:
+    """The directory a glob pattern searches: its leading components without wildcards."""
+    parts = Path(path).parts
+    lead = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    return str(Path(*parts[:lead])) if lead else "."
+
+
+def _check_writable(spec: str, outdir: str) -> None:
+    """OUTDIR is a directory, or can be made one, that this process may write."""
+    if os.path.lexists(outdir) and not os.path.isdir(outdir):
+        raise InputError("exists and is not a directory", path=spec)
+    existing = outdir
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise InputError(f"cannot be created: {existing} is not a directory", path=spec)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"cannot be written: no write permission in {existing}", path=spec)
 
 
 def check_outdir(request: dict) -> None:
-    """OUTDIR must not lie inside an input directory (the run would write into its own input).
+    """OUTDIR must be a writable local directory that does not overlap an input.
 
+    It may not lie inside an input directory or zarr store, nor inside the directory an input
+    pattern searches (the run would write into its own input, and the next run would read its
+    own output), and no input may lie inside OUTDIR's outputs (``--overwrite`` would delete it).
     Checked before anything is created, the run lock included: inputs are never modified.
+
+    Raises
+    ------
+    InputError
+        Naming OUTDIR: a URL, an existing non-directory, no permission to create or write it,
+        or an overlap with an input.
     """
-    if not request.get("outdir"):
+    from .io.discover import local_path
+
+    spec = request.get("outdir")
+    if not spec:
         return
-    outdir = Path(request["outdir"])
+    if "://" in spec:
+        raise InputError("output directory must be a local path, not a URL", path=spec)
+    outdir = os.path.abspath(os.path.expanduser(spec))
     for inp in request.get("inputs") or []:
-        if "://" not in inp and Path(inp).is_dir() and _inside(outdir, Path(inp)):
-            raise InputError("output directory is inside the input directory", path=str(outdir))
+        path = local_path(inp)
+        if path is None:
+            continue
+        pattern = glob.has_magic(path)
+        where = _glob_base(path) if pattern else path
+        if pattern and _inside(outdir, where):
+            raise InputError(f"output directory is inside the directory searched by the input pattern {inp}",
+                             path=spec)
+        if os.path.isdir(where) and _inside(outdir, where):
+            raise InputError(f"output directory is inside the input directory {inp}", path=spec)
+        if any(_inside(where, os.path.join(outdir, name)) for name in MANAGED):
+            raise InputError(f"input {inp} lies in the outputs of this output directory, which the run replaces",
+                             path=spec)
+    _check_writable(spec, outdir)
 
 
 def validate(request: dict) -> dict:
@@ -81,6 +126,8 @@ def validate(request: dict) -> dict:
     for key in ("steps", "samples"):
         if request.get(key) is not None and int(request[key]) < 1:
             raise InputError(f"--{key} must be >= 1")
+    if int(request.get("seed") or 0) < 0:  # numpy's generators take non-negative seeds only
+        raise InputError("--seed must be >= 0")
     out = dict(request, denoiser=den)
     out["device_kind"] = request.get("device", "auto")
     if den == "diffusion":
@@ -92,7 +139,7 @@ def validate(request: dict) -> dict:
             raise InputError(str(exc)) from None
     else:
         out["model_id"] = None
-    out["inputs_resolved"] = [str(Path(p).resolve()) if "://" not in p else p for p in request["inputs"]]
+    out["inputs_resolved"] = [os.path.realpath(p) if "://" not in p else p for p in request["inputs"]]
     return out
 
 
@@ -122,9 +169,10 @@ def prepare(request: dict) -> dict:
     items, failed, seen = [], [], {}
     for inp in request["inputs"]:
         try:
-            found = discover([inp], axes=request.get("axes"))
+            found = discover([inp], axes=request.get("axes"),  # a bad file of a directory fails alone
+                             on_error=lambda name, exc: failed.append({"name": name, "error": str(exc)}))
         except InputError as exc:
-            failed.append({"name": Path(inp.rstrip("/")).stem or inp, "error": str(exc)})
+            failed.append({"name": printable(Path(inp.rstrip("/")).stem or inp), "error": str(exc)})
             continue
         for it in found:
             if it.name in seen:
@@ -415,10 +463,10 @@ def finish(request: dict, results: list[dict], run_info: dict) -> dict:
     results = sorted(results, key=lambda res: res["quality"]["name"])
     noise_rows = [r for res in results for r in res.get("noise_rows", [])]
     frame = noise_frame(noise_rows) if noise_rows else noise_frame([])
-    write_text_atomic(outdir / "noise.csv", frame.to_csv(index=False))
+    write_csv(outdir / "noise.csv", frame)
     cols = ["name", "status", "noise", "denoiser", "method", "psnr", "ssim", "residual_sigma", "seconds", "error"]
     quality = pd.DataFrame([res["quality"] for res in results], columns=cols)
-    write_text_atomic(outdir / "quality.csv", quality.to_csv(index=False))
+    write_csv(outdir / "quality.csv", quality)
     items = [report_item(request, res["item"], res["quality"]["status"], res["quality"]["error"],
                          res.get("noise_rows", []), res["quality"]) for res in results]
     report = write_report(outdir / "report.html", items, run_info)

@@ -29,8 +29,12 @@ class RunLock:
         self._fd: int | None = None
 
     def __enter__(self) -> "RunLock":
-        self.outdir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.outdir / LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            self.outdir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.outdir / LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+        except OSError as exc:  # e.g. under /proc, or read-only: what a permission check cannot see
+            raise InputError(f"cannot create or write the output directory ({exc.strerror})",
+                             path=str(self.outdir)) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -53,6 +57,29 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         f.write(text)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
+
+
+#: Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def write_csv(path: str | os.PathLike, frame) -> None:
+    """Write the pandas DataFrame ``frame`` as CSV (atomically), text cells made formula-safe.
+
+    A text cell starting with ``= + - @``, a tab or a carriage return (an item named after a
+    file such as ``=HYPERLINK(...).npy``) gets a leading ``'``, as OWASP advises, so that a
+    spreadsheet shows it instead of running it. Numbers are written as they are.
+    """
+    def safe(value):
+        return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+    from pandas.api.types import is_numeric_dtype
+
+    frame = frame.copy()
+    for col in frame.columns:
+        if not is_numeric_dtype(frame[col]):
+            frame[col] = frame[col].map(safe)
+    write_text_atomic(path, frame.to_csv(index=False))
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -3,7 +3,8 @@
 Each top-level entry of the folder (a file, a zarr store or a subdirectory) is one dataset,
 restored into ``OUTROOT/<entry name>/``. A dataset is done when its last successful restoration
 recorded the same file sizes and modification times and the same parameters; a failed one is
-remembered the same way and not retried until it changes.
+remembered the same way and not retried until it changes. A dataset that vanishes during its run
+(moved away, or the whole folder unmounted) is not a failure: it is restored when it comes back.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 from .io import SUFFIXES
-from .storage import read_json, write_text_atomic
+from .storage import LOCK, clear_outputs, read_json, write_text_atomic
 
 SETTLE_SECONDS = 30.0
 DONE_FILE = "watch.json"
@@ -41,7 +42,10 @@ def _newest_mtime(sig: list, path: Path) -> float:
 
 
 def entries(watch: Path) -> list[Path]:
-    """Top-level datasets of the folder: supported files, zarr stores and subdirectories."""
+    """Top-level datasets of the folder: supported files, zarr stores and subdirectories (none
+    while the folder does not exist)."""
+    if not watch.is_dir():
+        return []
     out = []
     for p in sorted(watch.iterdir()):
         if p.name.startswith("."):
@@ -63,7 +67,10 @@ def scan(watch: str | os.PathLike, outroot: str | os.PathLike, params: dict, *, 
     result: dict[str, list] = {"pending": [], "waiting": [], "done": [], "failed": []}
     key = json.dumps(params, sort_keys=True)
     for entry in entries(watch):
-        sig = stat_signature(entry)
+        try:
+            sig = stat_signature(entry)
+        except FileNotFoundError:  # removed while being scanned
+            continue
         if now - _newest_mtime(sig, entry) < settle:
             result["waiting"].append(str(entry))
             continue
@@ -81,9 +88,33 @@ def scan(watch: str | os.PathLike, outroot: str | os.PathLike, params: dict, *, 
     return result
 
 
-def record(outroot: str | os.PathLike, pending: dict, params: dict, *, ok: bool, error: str = "") -> None:
-    """Remember a dataset's outcome so later scans skip it until it changes."""
+def _forget(outdir: Path) -> None:
+    """Remove what a run left in ``outdir`` (and the folder, when nothing else is in it)."""
+    if outdir.is_dir():
+        clear_outputs(outdir)
+        for name in (DONE_FILE, LOCK):
+            (outdir / name).unlink(missing_ok=True)
+        try:
+            outdir.rmdir()
+        except OSError:  # files of the user's: keep them
+            pass
+
+
+def record(outroot: str | os.PathLike, pending: dict, params: dict, *, ok: bool, error: str = "") -> bool:
+    """Remember a dataset's outcome so later scans skip it until it changes.
+
+    A failed dataset that no longer exists (it vanished during its run) is not remembered: what
+    the run left in its OUTDIR is removed, and the dataset is pending again when it comes back.
+
+    Returns
+    -------
+    bool
+        False for such a vanished dataset, else True.
+    """
     outroot = Path(outroot)
+    if not ok and not os.path.lexists(pending["entry"]):
+        _forget(Path(pending["outdir"]))
+        return False
     entry = Path(pending["entry"]).name
     key = json.dumps(params, sort_keys=True)
     failed = read_json(outroot / FAILED_FILE) or {}
@@ -94,3 +125,4 @@ def record(outroot: str | os.PathLike, pending: dict, params: dict, *, ok: bool,
         failed[entry] = {"stat": pending["stat"], "params": key, "error": error}
     outroot.mkdir(parents=True, exist_ok=True)
     write_text_atomic(outroot / FAILED_FILE, json.dumps(failed, indent=1))
+    return True

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
-from restoration.errors import InputError
+from restoration.errors import InputError, printable
 
 
 class Usage(argparse.ArgumentParser):
@@ -95,7 +97,12 @@ def cmd_characterize(args) -> int:
     reg = registry()
     rows = []
     for item in discover(args.inputs, axes=args.axes):
-        sample = sample_planes(item.open(), item.axes)
+        try:
+            sample = sample_planes(item.open(), item.axes)
+        except InputError:
+            raise
+        except Exception as exc:  # a corrupt chunk of a zarr store, a file that went away
+            raise InputError(f"cannot read data ({type(exc).__name__}: {exc})", path=item.where) from None
         rows += [{"name": item.name, **r} for r in characterize_sample(sample, "c" in item.axes, reg, noise=args.noise)]
     frame = noise_frame(rows, reg)
     if args.format == "csv":
@@ -182,6 +189,16 @@ def cmd_train(args) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same clean-up runs: the flow run ends, the
+    temporary Prefect API server stops (Prefect re-sends the signal to this handler once its
+    own has marked the run)."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 COMMANDS = {"run": cmd_run, "characterize": cmd_characterize, "train": cmd_train, "plugins": cmd_plugins}
 
 
@@ -191,18 +208,28 @@ def main(argv: list[str] | None = None) -> int:
     from .settings import configure
 
     configure(debug=debug)
+    previous = signal.getsignal(signal.SIGTERM)
+    handles_signals = threading.current_thread() is threading.main_thread()  # where Python allows it
     try:
         args = build_parser().parse_args(argv)
-        if args.command == "serve":
+        if args.command == "serve":  # Prefect's serve stops on SIGTERM by itself
             from .serve import cmd_serve
             return cmd_serve(args)
+        if handles_signals:
+            signal.signal(signal.SIGTERM, _terminate)
         return COMMANDS[args.command](args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         if debug:
             traceback.print_exc()
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        from .console import console
+
+        console.end_line()  # a progress bar may have been drawn up to the interruption
+        if isinstance(exc, Terminated):
+            print("terminated", file=sys.stderr)
+            return 143
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
@@ -211,10 +238,14 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, PluginError):
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        print(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        print(f"internal error: {type(exc).__name__}: {printable(str(exc).splitlines()[0]) if str(exc) else ''}",
+              file=sys.stderr)
         if debug:
             traceback.print_exc()
         return 1
+    finally:
+        if handles_signals:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -32,12 +32,17 @@ class Console:
             self.stream.write("\n")
         self.stream.flush()
 
+    def end_line(self) -> None:
+        """End a progress bar's line, so that what is printed next starts a line of its own."""
+        if self._open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open = False
+
     def line(self, text: str) -> None:
         if not self.enabled:
             return
-        if self._open:
-            self.stream.write("\n")
-            self._open = False
+        self.end_line()
         self.stream.write(text + "\n")
         self.stream.flush()
 

@@ -20,7 +20,7 @@ from prefect.futures import as_completed
 from prefect.states import Completed, Failed
 
 from restoration import __version__, pipeline
-from restoration.errors import InputError
+from restoration.errors import InputError, printable
 from restoration.storage import RunLock
 from restoration.watch import record, scan
 
@@ -124,20 +124,21 @@ def summary_task(request: dict, results: list[dict], run_info: dict) -> dict:
 
 
 def one_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message, escaped to one printable line (or its type's name)."""
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return printable(text[0]) if text else type(exc).__name__
 
 
 def _where(item: dict) -> str:
     """The item's file (plus its array path inside a zarr store), for messages."""
     source = str(item.get("source") or item["name"])
-    return f"{source.rstrip('/')}/{item['array_path']}" if item.get("array_path") else source
+    return printable(f"{source.rstrip('/')}/{item['array_path']}" if item.get("array_path") else source)
 
 
 def _naming(message: str, item: dict) -> str:
     """``message`` prefixed with the item's file unless it already names it (or its reference)."""
     where = _where(item)
-    named = [where, str(item.get("source") or "")] + [str((item.get("reference") or {}).get("source") or "")]
+    named = [where] + [printable(str(src or "")) for src in (item.get("source"), (item.get("reference") or {}).get("source"))]
     return message if any(n and n in message for n in named) else f"{where}: {message}"
 
 
@@ -223,20 +224,24 @@ def _watch(request: dict, watch: str, outroot: str, distributed: bool = False) -
     found = scan(watch, outroot, params)
     log.info("watch %s: %d pending, %d done, %d still being written, %d failed before and unchanged",
              watch, len(found["pending"]), len(found["done"]), len(found["waiting"]), len(found["failed"]))
+    if not Path(watch).is_dir():
+        log.warning("watch %s: the folder does not exist (now); nothing to restore", watch)
     summaries = []
     for pending in found["pending"]:
         sub = dict(request, inputs=[pending["entry"]], outdir=pending["outdir"], overwrite=pending["overwrite"])
         try:
             summary = _run_request(sub, distributed)
+            ok = summary["failed"] == 0
+            error = "; ".join(r["error"] for r in summary["quality_table"] if r["status"] != "ok")
         except Exception as exc:  # a dataset that fails as a whole is remembered, the others go on
-            record(outroot, pending, params, ok=False, error=one_line(exc))
-            get_run_logger().error("dataset %s failed: %s\n%s", pending["entry"], one_line(exc), traceback.format_exc())
-            summaries.append({"noise_table": [], "report": "", "quality_table": [
-                pipeline.failed_quality(Path(pending["entry"]).name, one_line(exc), request)]})
-            continue
-        record(outroot, pending, params, ok=summary["failed"] == 0,
-               error="; ".join(r["error"] for r in summary["quality_table"] if r["status"] != "ok"))
-        summaries.append(summary)
+            ok, error = False, one_line(exc)
+            get_run_logger().error("dataset %s failed: %s\n%s", pending["entry"], error, traceback.format_exc())
+            summary = {"noise_table": [], "report": "", "quality_table": [
+                pipeline.failed_quality(printable(Path(pending["entry"]).name), error, request)]}
+        if record(outroot, pending, params, ok=ok, error=error):
+            summaries.append(summary)
+        else:
+            log.warning("dataset %s vanished during its run; it is restored when it comes back", pending["entry"])
     return summaries
 
 
@@ -263,6 +268,7 @@ def restore_dataset(inputs: list[str] | None = None, outdir: str | None = None, 
     if watch:
         if not outroot:
             raise InputError("watch needs outroot")
+        pipeline.check_outdir({"inputs": [watch], "outdir": outroot})  # scheduled runs must not read their output
         summaries = _watch(request, watch, outroot, distributed)
         where = outroot
     else:

@@ -68,12 +68,13 @@ def require_server() -> str:
 
 
 def cmd_serve(args) -> int:
+    from restoration import pipeline
+
     if not Path(args.watch).is_dir():
         raise InputError("watched folder does not exist or is not a directory", path=args.watch)
+    pipeline.check_outdir({"inputs": [args.watch], "outdir": args.outroot})  # runs must not read their output
     url = require_server()
     from prefect import serve
-
-    from restoration import pipeline
 
     pipeline.validate({"inputs": [], "outdir": args.outroot, **{k: v for k, v in parameters(args).items()
                                                                  if k not in ("watch", "outroot")}})

@@ -19,10 +19,12 @@ _DEFAULT_MAX_PIXELS = 2**30
 
 
 def max_pixels() -> int:
-    """The largest image (in pixels) decoded into memory: ``RESTORATION_MAX_PIXELS``, default 2**30.
+    """The largest image (in pixels, channels not counted) read: ``RESTORATION_MAX_PIXELS``,
+    default 2**30.
 
     Guards against decompression bombs: PNG, JPEG and compressed TIFF headers are checked against it
-    before any pixel is decoded.
+    before any pixel is decoded. A zarr array is checked against it too: its metadata may declare
+    a size whose missing chunks read as fill values, so a few bytes could keep a run busy forever.
     """
     raw = os.environ.get("RESTORATION_MAX_PIXELS", "").strip()
     if not raw:
@@ -64,10 +66,11 @@ def shape_problem(shape: Sequence[int], axes: str) -> str | None:
     return None
 
 
-def pixel_problem(pixels: int) -> str | None:
-    """Why an image of ``pixels`` pixels may not be decoded into memory, or None."""
+def pixel_problem(pixels: int, *, why: str = "possible decompression bomb") -> str | None:
+    """Why an image of ``pixels`` pixels may not be read, or None; ``why`` says what the limit
+    guards against."""
     limit = max_pixels()
     if pixels > limit:
         return (f"image of {pixels} pixels exceeds the limit of {limit} "
-                "(possible decompression bomb; raise RESTORATION_MAX_PIXELS to allow it)")
+                f"({why}; raise RESTORATION_MAX_PIXELS to allow it)")
     return None

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, printable
 from .axes import check_axes
 from .checks import dtype_problem, shape_problem
 from .item import Item
@@ -45,49 +46,105 @@ def _probe_file(path: str) -> Item:
     return probe_image(path, name, fmt)
 
 
-def _entries(paths: Sequence[str]) -> Iterator[Item]:
-    """Items of the supported files and zarr stores among ``paths``; others are skipped."""
+#: Called with an item name and the problem when one entry of a directory, glob or zarr group
+#: cannot be restored (see :func:`discover`).
+OnError = Callable[[str, InputError], None]
+
+
+def local_path(spec: str) -> str | None:
+    """The local path an input (or OUTDIR) names: ``spec`` with ``~`` expanded, or the path of a
+    ``file://`` URL; None for other URLs (``s3://``, ``memory://`` ...)."""
+    if spec.startswith("file://"):
+        return unquote(urlparse(spec).path)
+    if "://" in spec:
+        return None
+    return os.path.expanduser(spec)
+
+
+def _guarded(name: str, on_error: OnError | None, make: Callable[[], list[Item]]) -> list[Item]:
+    """``make()``, or ``[]`` after passing its :class:`InputError` to ``on_error`` (if given)."""
+    try:
+        return make()
+    except InputError as exc:
+        if on_error is None:
+            raise
+        on_error(printable(name), exc)
+        return []
+
+
+def _checked(items: list[Item], axes: str | None, on_error: OnError | None) -> list[Item]:
+    return [it for item in items for it in _guarded(item.name, on_error, lambda: [_check(item, axes)])]
+
+
+def _candidate(path: str) -> bool:
+    """A supported file or a zarr store (other entries of a directory or glob are skipped)."""
+    if os.path.isdir(path):
+        return is_zarr_dir(path)
+    return os.path.isfile(path) and Path(path).suffix.lower() in SUFFIXES
+
+
+def _entries(paths: Sequence[str], axes: str | None, on_error: OnError | None) -> list[Item]:
+    """Checked items of the candidates ``paths``: each entry fails on its own through ``on_error``."""
+    items: list[Item] = []
     for path in paths:
         if os.path.isdir(path):
-            if is_zarr_dir(path):
-                yield from probe_zarr(path, _store_stem(path))
-        elif os.path.isfile(path) and Path(path).suffix.lower() in SUFFIXES:
-            yield _probe_file(path)
-
-
-def _directory(path: str) -> list[Item]:
-    names = sorted(n for n in os.listdir(path) if not n.startswith("."))
-    items = list(_entries([os.path.join(path, n) for n in names]))
-    if not items:
-        raise InputError(f"directory has no supported entries ({_SUPPORTED})", path=path)
+            found = _guarded(_store_stem(path), on_error, lambda: probe_zarr(path, _store_stem(path)))
+        else:
+            found = _guarded(Path(path).stem, on_error, lambda: [_probe_file(path)])
+        items += _checked(found, axes, on_error)
     return items
 
 
-def _expand(spec: str) -> list[Item]:
-    """The items one input names."""
-    if spec.startswith("file://"):
-        spec = unquote(urlparse(spec).path)
-    elif "://" in spec:
-        return probe_zarr(spec, _store_stem(urlparse(spec).path or spec))
-    path = os.path.expanduser(spec)
+def _directory(path: str, axes: str | None, on_error: OnError | None) -> list[Item]:
+    names = sorted(n for n in os.listdir(path) if not n.startswith("."))
+    paths = [p for p in (os.path.join(path, n) for n in names) if _candidate(p)]
+    if not paths:
+        raise InputError(f"directory has no supported entries ({_SUPPORTED})", path=path)
+    return _entries(paths, axes, on_error)
+
+
+def _not_found(path: str, spec: str) -> InputError:
+    """Why ``path`` (which is neither a file, a directory nor a glob) cannot be read."""
+    if os.path.islink(path):
+        try:
+            os.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return InputError("symbolic link loop", path=spec)
+            return InputError("broken symbolic link (its target does not exist)", path=spec)
+    if path.rstrip("/").lower().endswith(".zarr") or not os.path.exists(path):
+        return InputError("no such file or directory", path=spec)
+    return InputError(f"not a regular file, directory or zarr store ({_SUPPORTED})", path=spec)
+
+
+def _expand(spec: str, axes: str | None, on_error: OnError | None) -> list[Item]:
+    """The checked items one input names."""
+    path = local_path(spec)
+    if path is None:
+        return _checked(probe_zarr(spec, _store_stem(urlparse(spec).path or spec)), axes, on_error)
     if os.path.isdir(path):
-        return probe_zarr(path, _store_stem(path)) if is_zarr_dir(path) else _directory(path)
+        if is_zarr_dir(path):
+            return _checked(probe_zarr(path, _store_stem(path)), axes, on_error)
+        return _directory(path, axes, on_error)
     if os.path.isfile(path):
-        return [_probe_file(path)]
+        return [_check(_probe_file(path), axes)]
     if glob.has_magic(path):
         matches = sorted(glob.glob(path))
         if not matches:
             raise InputError("pattern matches nothing", path=spec)
-        items = list(_entries(matches))
-        if not items:
+        paths = [p for p in matches if _candidate(p)]
+        if not paths:
             raise InputError(f"pattern matches no supported file ({_SUPPORTED})", path=spec)
-        return items
-    if path.rstrip("/").lower().endswith(".zarr") or not os.path.exists(path):
-        raise InputError("no such file or directory", path=spec)
-    raise InputError(f"not a regular file, directory or zarr store ({_SUPPORTED})", path=spec)
+        return _entries(paths, axes, on_error)
+    raise _not_found(path, spec)
 
 
 def _check(item: Item, axes: str | None) -> Item:
+    try:
+        item.source.encode("utf-8")
+    except UnicodeEncodeError:  # names go into JSON, CSV and HTML, which must be UTF-8
+        raise InputError("file name is not valid UTF-8; rename it", path=item.source) from None
+    item.name = printable(item.name)  # a newline in a file name must not split a message or a row
     problem = dtype_problem(item.dtype)
     if problem:
         raise InputError(problem, path=item.where)
@@ -112,7 +169,8 @@ def _key(item: Item) -> tuple[str, str | None]:
     return source, item.array_path
 
 
-def discover(inputs: str | Sequence[str], *, axes: str | None = None) -> list[Item]:
+def discover(inputs: str | Sequence[str], *, axes: str | None = None,
+             on_error: OnError | None = None) -> list[Item]:
     """Find and check the items of a run's inputs.
 
     Parameters
@@ -123,19 +181,26 @@ def discover(inputs: str | Sequence[str], *, axes: str | None = None) -> list[It
         stores inside count, other subdirectories are not searched) or a glob pattern.
     axes : str, optional
         Axis letters from ``"tczyx"`` overriding inference for every item (``--axes``).
+    on_error : callable, optional
+        ``on_error(name, error)`` for each entry of a directory, glob or zarr group that cannot be
+        restored (a corrupt file, an unsupported dtype ...): it is left out and the other entries
+        are kept. Without it the first such problem raises. An input that names one item (or
+        none) raises either way.
 
     Returns
     -------
     list of Item
-        In input order, each input's items sorted; an item named twice by the inputs once.
+        In input order, each input's items sorted; an item named twice by the inputs once. Item
+        names are escaped with :func:`restoration.errors.printable` (a newline in a file name
+        becomes ``\\n``).
 
     Raises
     ------
     InputError
         One line naming the file and the problem: missing file, unsupported type, empty glob or
         directory, unreadable/truncated/corrupt data, unsupported dtype, zero-size or too small
-        image, too many pixels to decode, a bad ``axes``, a ``_std`` name, or two items with one
-        name.
+        image, too many pixels to decode, a bad ``axes``, a ``_std`` name, a file name that is not
+        UTF-8, a symbolic link loop, or two items with one name.
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -145,12 +210,11 @@ def discover(inputs: str | Sequence[str], *, axes: str | None = None) -> list[It
     seen: set[tuple[str, str | None]] = set()
     by_name: dict[str, Item] = {}
     for spec in inputs:
-        for item in _expand(os.fspath(spec)):
+        for item in _expand(os.fspath(spec), axes, on_error):
             key = _key(item)
             if key in seen:
                 continue
             seen.add(key)
-            _check(item, axes)
             if item.name in by_name:
                 raise InputError(f"item name {item.name!r} is also used by "
                                  f"{by_name[item.name].where}; names must be unique",

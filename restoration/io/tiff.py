@@ -47,14 +47,37 @@ def _truncated(tif: Any, series: Any, size: int) -> bool:
     return False
 
 
-def probe_tiff(path: str, name: str) -> Item:
-    """Describe the first image series of the TIFF file at ``path`` from its tags.
+def _stacked(tif: Any, path: str) -> tuple[tuple[int, ...], str]:
+    """Shape and tifffile axes of the file's image: its one series, or its series stacked along a
+    new first axis when there are several (pages written one by one, e.g. with ``append=True``).
 
     Raises
     ------
     InputError
-        Not a readable TIFF, truncated (image data past the end of the file), or a compressed
-        image larger than the pixel budget (:func:`restoration.io.checks.max_pixels`).
+        When the series differ in shape or dtype.
+    """
+    series = tif.series
+    first = series[0]
+    if len(series) == 1:
+        return tuple(int(n) for n in first.shape), first.axes
+    for i, other in enumerate(series[1:], 2):
+        if other.shape != first.shape or other.dtype != first.dtype:
+            raise InputError(f"multi-page TIFF whose pages differ: image 1 is {first.shape} {first.dtype}, "
+                             f"image {i} is {other.shape} {other.dtype}; save each image in a file of its own",
+                             path=path)
+    return (len(series), *(int(n) for n in first.shape)), "Q" + first.axes  # Q: tifffile's unknown axis
+
+
+def probe_tiff(path: str, name: str) -> Item:
+    """Describe the image of the TIFF file at ``path`` from its tags (several same-shape images,
+    such as pages appended one by one, are one stack).
+
+    Raises
+    ------
+    InputError
+        Not a readable TIFF, images of different shapes, truncated (image data past the end of
+        the file), or a compressed image larger than the pixel budget
+        (:func:`restoration.io.checks.max_pixels`).
     """
     import tifffile
 
@@ -64,11 +87,12 @@ def probe_tiff(path: str, name: str) -> Item:
                 raise InputError("TIFF file holds no image", path=path)
             series = tif.series[0]
             page = series.keyframe
-            shape = tuple(int(n) for n in series.shape)
+            shape, tiff_axes = _stacked(tif, path)
             dtype = np.dtype(series.dtype)
             rgb = int(page.photometric) == 2  # PHOTOMETRIC.RGB
-            truncated = _truncated(tif, series, os.path.getsize(path))
-            mappable = series.dataoffset is not None
+            size = os.path.getsize(path)
+            truncated = any(_truncated(tif, s, size) for s in tif.series)
+            mappable = series.dataoffset is not None and len(tif.series) == 1
             attrs: dict[str, Any] = {"photometric": page.photometric.name.lower()}
             res = _resolution(page)
             if res:
@@ -79,7 +103,6 @@ def probe_tiff(path: str, name: str) -> Item:
                         and isinstance(v, (int, float, str))}
                 if meta:
                     attrs["imagej"] = meta
-            tiff_axes = series.axes
     except InputError:
         raise
     except Exception as exc:  # tifffile raises many types on garbage
@@ -104,16 +127,19 @@ def probe_tiff(path: str, name: str) -> Item:
 
 
 def open_tiff(item: Item) -> np.ndarray:
-    """The item's image: a read-only memory map when uncompressed, else decoded into memory."""
+    """The item's image: a read-only memory map when uncompressed, else decoded into memory
+    (several images stacked as :func:`probe_tiff` describes them)."""
     import tifffile
 
     try:
-        return tifffile.memmap(item.source, mode="r")
+        data = tifffile.memmap(item.source, mode="r")  # the first image only
+        if tuple(data.shape) == item.shape:
+            return data
     except Exception:  # compressed, tiled, or otherwise not mappable: decode
         pass
     try:
         with tifffile.TiffFile(item.source) as tif:
-            data = tif.series[0].asarray()
+            data = np.stack([s.asarray() for s in tif.series]) if len(tif.series) > 1 else tif.series[0].asarray()
     except Exception as exc:
         raise InputError(f"cannot decode TIFF image data ({exc})", path=item.source) from None
     if tuple(data.shape) != item.shape:

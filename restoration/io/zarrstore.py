@@ -9,6 +9,7 @@ attributes are carried in :attr:`Item.attrs`.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from ..errors import InputError
 from .axes import infer_axes
+from .checks import pixel_problem
 from .item import Item
 
 _ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray")
@@ -73,11 +75,15 @@ def _item(source: str, array: Any, name: str, array_path: str | None,
     attrs.update(ome or {})
     dim_names = getattr(array.metadata, "dimension_names", None) or own.get("_ARRAY_DIMENSIONS")
     ome_axes = attrs.get("axes") if isinstance(attrs.get("axes"), list) else None
+    where = f"{source.rstrip('/')}/{array_path}" if array_path else source
     try:
         axes = infer_axes(shape, format="zarr", dimension_names=dim_names, ome_axes=ome_axes)
     except ValueError as exc:
-        where = f"{source.rstrip('/')}/{array_path}" if array_path else source
         raise InputError(str(exc), path=where) from None
+    problem = pixel_problem(math.prod(n for n, a in zip(shape, axes) if a != "c"),
+                            why="the store may declare far more than it holds")
+    if problem:
+        raise InputError(problem, path=where)
     if dim_names:
         attrs["dimension_names"] = [str(n) for n in dim_names]
     if dtype.byteorder == ">":
