@@ -1,16 +1,28 @@
-"""Shared fixtures: a tiny trained diffusion model (seconds to train) and a quiet Prefect setup."""
+"""Shared fixtures: a tiny trained diffusion model (seconds to train), a quiet Prefect setup, and
+subprocesses that never outlive their test (nor the session: a leftover one fails the run)."""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
 from pathlib import Path
 
+import psutil  # a dependency of dask.distributed
 import pytest
 
 # One temporary Prefect home (and so one ephemeral API) per test session, never the user's.
 _PREFECT_HOME = Path(os.environ.get("RESTORATION_TEST_PREFECT_HOME", "/tmp/restoration-test-prefect"))
 os.environ.setdefault("PREFECT_HOME", str(_PREFECT_HOME))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Every process this session starts inherits this mark (environments are copied, not built from
+# nothing), so one left behind is found even after it was orphaned, and another session's is not.
+SESSION_MARK = "RESTORATION_TEST_SESSION"
+os.environ[SESSION_MARK] = f"{os.getpid()}-{uuid.uuid4().hex}"
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +35,147 @@ def tiny_model(tmp_path_factory) -> Path:
                       widths=(8, 16), blocks=(1, 1), lr=3e-3, warmup=20, synthetic=4, checkpoint_every=300,
                       seed=0, threads=1))
     return out
+
+
+class ProcessGroups:
+    """Subprocesses started each in a process group of its own, so that stopping one also stops
+    what it started (the temporary Prefect API of ``restoration run``, flow-run processes of
+    ``serve``), even after a SIGKILL left those orphaned."""
+
+    def __init__(self):
+        self.started: list[subprocess.Popen] = []
+
+    def start(self, args: list[str], **kwargs) -> subprocess.Popen:
+        """``subprocess.Popen(args, **kwargs)`` in a new session, stopped by :meth:`stop`."""
+        proc = subprocess.Popen(args, start_new_session=True, **kwargs)
+        self.started.append(proc)
+        return proc
+
+    @staticmethod
+    def kill(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to the whole group of ``proc`` (nothing if the group is gone)."""
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM every group, SIGKILL what is left after ``grace`` seconds, reap the leaders."""
+        for proc in self.started:
+            self.kill(proc, signal.SIGTERM)
+        deadline = time.time() + grace
+        for proc in self.started:
+            try:
+                proc.wait(max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                pass
+            self.kill(proc)  # members of the group may outlive its leader
+            proc.wait()
+        self.started.clear()
+
+
+@pytest.fixture
+def spawn():
+    """Start subprocesses that are stopped (their whole group) when the test ends, pass or fail."""
+    groups = ProcessGroups()
+    yield groups
+    groups.stop()
+
+
+@pytest.fixture(scope="module")
+def module_spawn():
+    """:func:`spawn` for module-scoped fixtures (a server shared by a module's tests)."""
+    groups = ProcessGroups()
+    yield groups
+    groups.stop()
+
+
+@pytest.fixture
+def plugin_site(tmp_path, monkeypatch):
+    """``add(module, code, version="0.1")``: a real distribution with a ``restoration`` entry point
+    named ``module`` in a site directory on ``sys.path`` (pass it as ``PYTHONPATH`` to subprocesses)."""
+    from restoration import plugins
+
+    site = tmp_path / "site"
+    site.mkdir()
+    added = []
+
+    def add(module: str, code: str, version: str = "0.1") -> Path:
+        (site / f"{module}.py").write_text(textwrap.dedent(code))
+        dist = site / f"plugin_{module}-{version}.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: plugin-{module}\nVersion: {version}\n")
+        (dist / "entry_points.txt").write_text(f"[restoration]\n{module} = {module}\n")
+        added.append(module)
+        return site
+
+    monkeypatch.syspath_prepend(str(site))
+    plugins.reset()
+    yield add
+    for module in added:
+        sys.modules.pop(module, None)
+    plugins.reset()
+
+
+def _temporary_prefect_api() -> set[int]:
+    """Pids of the temporary Prefect API that in-process CLI calls started as this process's child:
+    Prefect stops it at exit (stopping it earlier would fail its last log flush)."""
+    server = sys.modules.get("prefect.server.api.server")
+    if server is None:
+        return set()
+    return {s.server_process.pid for s in server.SubprocessASGIServer._instances.values() if s.server_process}
+
+
+def _ours(proc: psutil.Process, mark: str, basetemp: str) -> bool:
+    try:
+        if proc.environ().get(SESSION_MARK) == mark:
+            return True
+        return any(basetemp in arg for arg in proc.cmdline())
+    except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+
+
+def leftover_processes(basetemp: str) -> list[psutil.Process]:
+    """Live processes this session started (its mark in their environment, or its temporary
+    directory on their command line). Not counted: the pytest process, its ancestors, and the
+    children that end with it (Prefect's temporary API, multiprocessing's resource tracker).
+    """
+    me = psutil.Process()
+    mine = {me.pid, *(p.pid for p in me.parents()), *_temporary_prefect_api()}
+    mark = os.environ[SESSION_MARK]
+    found = []
+    for proc in psutil.process_iter():
+        if proc.pid in mine or not _ours(proc, mark, basetemp):
+            continue
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE or "multiprocessing.resource_tracker" in " ".join(proc.cmdline()):
+                continue
+        except psutil.Error:
+            continue
+        found.append(proc)
+    return found
+
+
+@pytest.hookimpl(trylast=True)  # after the runner's own sessionfinish has torn every fixture down
+def pytest_sessionfinish(session, exitstatus):
+    basetemp = str(session.config._tmp_path_factory.getbasetemp())  # the tmp_path_factory fixture's
+    deadline = time.time() + 10  # processes signalled by a teardown may take a moment to go
+    while (left := leftover_processes(basetemp)) and time.time() < deadline:
+        time.sleep(0.5)
+    if not left:
+        return
+    lines = []
+    for proc in left:
+        try:
+            lines.append(f"  pid {proc.pid}: {' '.join(proc.cmdline())[:200]}")
+            proc.kill()  # found and named: do not leave it running either
+        except psutil.Error:
+            pass
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = "processes started by the test suite are still running:\n" + "\n".join(lines)
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_line(message, red=True)
+    else:
+        print(message)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -44,20 +44,11 @@ BROKEN = {
 
 
 @pytest.fixture
-def plugin_dir(tmp_path, monkeypatch):
+def plugin_dir(plugin_site):
     """A site directory holding real distributions with `restoration` entry points."""
     for i, (mod, code) in enumerate(BROKEN.items()):
-        (tmp_path / f"{mod}.py").write_text(code)
-        dist = tmp_path / f"plugin_{mod}-0.{i}.dist-info"
-        dist.mkdir()
-        (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: plugin-{mod}\nVersion: 0.{i}\n")
-        (dist / "entry_points.txt").write_text(f"[restoration]\n{mod} = {mod}\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    plugins.reset()
-    yield tmp_path
-    for mod in BROKEN:
-        sys.modules.pop(mod, None)
-    plugins.reset()
+        site = plugin_site(mod, code, f"0.{i}")
+    return site
 
 
 def test_builtins_come_through_the_hooks():
