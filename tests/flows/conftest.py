@@ -33,12 +33,13 @@ def server_env(home: Path, url: str | None = None) -> dict:
 
 
 @pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory):
+def prefect_server(tmp_path_factory, module_spawn):
+    """The server's URL, home and environment; it (its process group) is stopped after the module."""
     home = tmp_path_factory.mktemp("prefect-home")
     port = free_port()
     log = open(home / "server.log", "w")
-    proc = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                            env=server_env(home), stdout=log, stderr=subprocess.STDOUT)
+    proc = module_spawn.start([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                              env=server_env(home), stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/api"
     deadline = time.time() + 180
     while True:
@@ -49,13 +50,9 @@ def prefect_server(tmp_path_factory):
         except OSError:
             pass
         if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
+            log.close()
             raise RuntimeError(f"prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
         time.sleep(0.5)
     yield {"url": url, "home": home, "env": server_env(home, url)}
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    module_spawn.stop()
     log.close()

@@ -48,82 +48,76 @@ def _wait(predicate, timeout: float, what: str, proc=None):
         time.sleep(1)
     raise AssertionError(f"timed out waiting for {what}")
 
-def test_serve_restores_new_datasets_only(prefect_server, tmp_path):
+def test_serve_restores_new_datasets_only(prefect_server, tmp_path, spawn):
     url = prefect_server["url"]
     watch, outroot = tmp_path / "incoming", tmp_path / "restored"
     watch.mkdir()
     _drop(watch / "first.npy", 1)
     env = prefect_server["env"]
-    proc = subprocess.Popen([str(BIN / "restoration"), "serve", "--watch", str(watch), "-o", str(outroot),
-                             "--interval", "4", "--denoiser", "nlm"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    try:
-        _wait(lambda: _complete(outroot, "first"), 240, "the first dataset", proc)
-        before = _snapshot(outroot / "first.npy")
-        _drop(watch / "second.npy", 2)
-        _wait(lambda: _complete(outroot, "second"), 240, "the second dataset", proc)
-        from prefect.client.orchestration import get_client
-        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    # Its flow runs are subprocesses of its own: stopping its group at the end stops them too.
+    proc = spawn.start([str(BIN / "restoration"), "serve", "--watch", str(watch), "-o", str(outroot),
+                        "--interval", "4", "--denoiser", "nlm"], env=env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    _wait(lambda: _complete(outroot, "first"), 240, "the first dataset", proc)
+    before = _snapshot(outroot / "first.npy")
+    _drop(watch / "second.npy", 2)
+    _wait(lambda: _complete(outroot, "second"), 240, "the second dataset", proc)
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-        from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        # Earlier tests in this process used the temporary API: point this client at the server.
-        with temporary_settings({PREFECT_API_URL: url}), get_client(sync_client=True) as client:
-            dep = client.read_deployment_by_name("restore-dataset/scheduled")
-            assert dep.entrypoint == "restoration_flows.flow.restore_dataset"
-            # Later scheduled runs find nothing new and change nothing.
-            n_before = len([r for r in client.read_flow_runs() if r.deployment_id == dep.id and r.state.is_completed()])
-            _wait(lambda: len([r for r in client.read_flow_runs()
-                               if r.deployment_id == dep.id and r.state.is_completed()]) >= n_before + 2, 120,
-                  "two more scheduled runs", proc)
-            assert _snapshot(outroot / "first.npy") == before
-            # A run triggered by hand, as the README shows, restores a file dropped in just now.
-            _drop(watch / "third.npy", 3)
-            r = subprocess.run([str(BIN / "prefect"), "deployment", "run", "restore-dataset/scheduled"], env=env,
-                               capture_output=True, text=True, timeout=120)
-            assert r.returncode == 0, r.stdout + r.stderr
-            _wait(lambda: _complete(outroot, "third"), 240, "the third dataset", proc)
-            _wait(lambda: any(not r.auto_scheduled and r.state.is_completed() for r in client.read_flow_runs()
-                              if r.deployment_id == dep.id), 120, "the manual run", proc)
-            assert _snapshot(outroot / "first.npy") == before
-            runs = [r for r in client.read_flow_runs() if r.deployment_id == dep.id]
-            completed = [r for r in runs if r.state.is_completed()]
-            assert completed and not [r for r in runs if r.state.is_failed()]
-            # The run that restored the second dataset: every task name ran, all COMPLETED.
-            restoring = None
-            for run in completed:
-                task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
-                if any(t.name == "denoise-second" for t in task_runs):
-                    restoring = (run, task_runs)
-            assert restoring is not None
-            run, task_runs = restoring
-            for name in TASKS:
-                mine = [t for t in task_runs if t.name.startswith(name + "-")]
-                assert mine, name
-                assert all(t.state.is_completed() for t in mine), [(t.name, t.state.type) for t in mine]
-            artifacts = {a.key: a for a in client.read_artifacts(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
-                         if a.key}
-            assert {"noise-profile", "quality-report", "restoration-report"} <= set(artifacts)
-            import json
+    # Earlier tests in this process used the temporary API: point this client at the server.
+    with temporary_settings({PREFECT_API_URL: url}), get_client(sync_client=True) as client:
+        dep = client.read_deployment_by_name("restore-dataset/scheduled")
+        assert dep.entrypoint == "restoration_flows.flow.restore_dataset"
+        # Later scheduled runs find nothing new and change nothing.
+        n_before = len([r for r in client.read_flow_runs() if r.deployment_id == dep.id and r.state.is_completed()])
+        _wait(lambda: len([r for r in client.read_flow_runs()
+                           if r.deployment_id == dep.id and r.state.is_completed()]) >= n_before + 2, 120,
+              "two more scheduled runs", proc)
+        assert _snapshot(outroot / "first.npy") == before
+        # A run triggered by hand, as the README shows, restores a file dropped in just now.
+        _drop(watch / "third.npy", 3)
+        r = subprocess.run([str(BIN / "prefect"), "deployment", "run", "restore-dataset/scheduled"], env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        _wait(lambda: _complete(outroot, "third"), 240, "the third dataset", proc)
+        _wait(lambda: any(not r.auto_scheduled and r.state.is_completed() for r in client.read_flow_runs()
+                          if r.deployment_id == dep.id), 120, "the manual run", proc)
+        assert _snapshot(outroot / "first.npy") == before
+        runs = [r for r in client.read_flow_runs() if r.deployment_id == dep.id]
+        completed = [r for r in runs if r.state.is_completed()]
+        assert completed and not [r for r in runs if r.state.is_failed()]
+        # The run that restored the second dataset: every task name ran, all COMPLETED.
+        restoring = None
+        for run in completed:
+            task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+            if any(t.name == "denoise-second" for t in task_runs):
+                restoring = (run, task_runs)
+        assert restoring is not None
+        run, task_runs = restoring
+        for name in TASKS:
+            mine = [t for t in task_runs if t.name.startswith(name + "-")]
+            assert mine, name
+            assert all(t.state.is_completed() for t in mine), [(t.name, t.state.type) for t in mine]
+        artifacts = {a.key: a for a in client.read_artifacts(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+                     if a.key}
+        assert {"noise-profile", "quality-report", "restoration-report"} <= set(artifacts)
+        import json
 
-            quality = json.loads(artifacts["quality-report"].data) if isinstance(artifacts["quality-report"].data, str) \
-                else artifacts["quality-report"].data
-            assert [row["name"] for row in quality] == ["second"] and quality[0]["status"] == "ok"
-            noise = json.loads(artifacts["noise-profile"].data) if isinstance(artifacts["noise-profile"].data, str) \
-                else artifacts["noise-profile"].data
-            assert noise[0]["noise"] == "gaussian" and abs(noise[0]["sigma"] - 0.1) < 0.02
-            assert "second" in artifacts["restoration-report"].data
-            # the library's own log lines reach the run's logs (and so the UI)
-            from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+        quality = json.loads(artifacts["quality-report"].data) if isinstance(artifacts["quality-report"].data, str) \
+            else artifacts["quality-report"].data
+        assert [row["name"] for row in quality] == ["second"] and quality[0]["status"] == "ok"
+        noise = json.loads(artifacts["noise-profile"].data) if isinstance(artifacts["noise-profile"].data, str) \
+            else artifacts["noise-profile"].data
+        assert noise[0]["noise"] == "gaussian" and abs(noise[0]["sigma"] - 0.1) < 0.02
+        assert "second" in artifacts["restoration-report"].data
+        # the library's own log lines reach the run's logs (and so the UI)
+        from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
-            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
-            assert any("restored second" in entry.message for entry in logs), [e.message for e in logs][:20]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+        assert any("restored second" in entry.message for entry in logs), [e.message for e in logs][:20]
 
 
 def test_serve_refuses_the_ephemeral_api(tmp_path):
