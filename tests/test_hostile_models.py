@@ -25,6 +25,7 @@ import zarr
 from packaging.requirements import Requirement
 from packaging.version import Version
 
+from hostile import complete, err_lines
 from restoration.diffusion.checkpoint import FORMAT, load_model_file
 from restoration.diffusion.model import DiffusionModel
 from restoration.diffusion.unet import UNetConfig
@@ -38,7 +39,7 @@ TINY_RUN = ["--steps", "3", "--patch", "16", "--batch", "2", *TINY_NET]
 
 
 def stderr_lines(text: str) -> list[str]:
-    """The non-empty lines of a captured stderr."""
+    """The non-empty lines of a subprocess's stderr."""
     return [line for line in text.splitlines() if line.strip()]
 
 
@@ -73,7 +74,7 @@ def test_train_refuses_nonfinite_data_up_front(tmp_path, capsys):
     out = tmp_path / "m.pt"
     capsys.readouterr()
     code = main(["train", str(tmp_path / "holes.npy"), "-o", str(out), *TINY_RUN])  # through the flow
-    lines = stderr_lines(capsys.readouterr().err)
+    lines = err_lines(capsys)
     assert code == 2 and len(lines) == 1, lines
     assert "holes.npy" in lines[0] and "NaN" in lines[0] and "Traceback" not in lines[0]
     assert not out.exists() and not Path(f"{out}.state").exists()
@@ -84,7 +85,7 @@ def test_diverging_training_stops_and_writes_nothing_nonfinite(tmp_path, capsys)
     capsys.readouterr()
     code = main(["train", "skimage:text", "-o", str(out), *TINY_RUN, "--steps", "20", "--lr", "1e30",
                  "--checkpoint-every", "1", "--no-flow"])
-    lines = stderr_lines(capsys.readouterr().err)
+    lines = err_lines(capsys)
     assert code == 2 and len(lines) == 1, lines
     assert "--lr" in lines[0] and "diverged" in lines[0]
     for path in (out, Path(f"{out}.state")):   # whatever was checkpointed before it diverged is finite
@@ -101,7 +102,7 @@ def test_model_with_nonfinite_weights_is_refused(tmp_path, capsys):
     out = tmp_path / "out"
     capsys.readouterr()
     code = main(["run", str(image(tmp_path / "x.npy")), "-o", str(out), "--model", str(bad)])
-    lines = stderr_lines(capsys.readouterr().err)
+    lines = err_lines(capsys)
     assert code == 2 and len(lines) == 1, lines
     assert "nan.pt" in lines[0] and "not finite" in lines[0] and "inp.weight" in lines[0]
     assert not out.exists()
@@ -139,16 +140,14 @@ def test_denoiser_returning_nan_fails_that_item_only(tmp_path, plugin_site, caps
     out = tmp_path / "out"
     capsys.readouterr()
     code = main(["run", str(narrow), str(wide), "-o", str(out), "--denoiser", "nan-when-wide"])
-    failures = [line for line in stderr_lines(capsys.readouterr().err) if "failed" in line]
+    failures = [line for line in err_lines(capsys) if "failed" in line]
     assert code == 2
     assert len(failures) == 1 and "wide" in failures[0] and "NaN" in failures[0], failures
     quality = pd.read_csv(out / "quality.csv", keep_default_na=False).set_index("name")
     assert quality.loc["narrow", "status"] == "ok" and quality.loc["wide", "status"] == "failed"
     assert "nan-when-wide" in quality.loc["wide", "error"] and "NaN" in quality.loc["wide", "error"]
-    group = zarr.open_group(str(out / "restored.zarr"), mode="r")
-    assert group["narrow"].attrs["restoration"]["complete"] is True
-    assert np.isfinite(group["narrow"][:]).all()
-    assert "wide" not in group or group["wide"].attrs.get("restoration", {}).get("complete") is not True
+    assert complete(out, "narrow") and not complete(out, "wide")
+    assert np.isfinite(zarr.open_group(str(out / "restored.zarr"), mode="r")["narrow"][:]).all()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,7 +239,7 @@ def test_options_that_cannot_train_are_refused(tmp_path, capsys, option, value):
     out = tmp_path / "m.pt"
     capsys.readouterr()
     code = main(["train", "skimage:text", "-o", str(out), *TINY_RUN, option, value])   # the last one wins
-    lines = stderr_lines(capsys.readouterr().err)
+    lines = err_lines(capsys)
     assert code == 2 and len(lines) == 1, lines
     assert option in lines[0] and "Traceback" not in lines[0]
     assert not out.exists()
