@@ -11,7 +11,8 @@ from .errors import InputError
 from .planning import (characterize_sample, fit_transforms, make_plan, plane_indices,
                        read_plane, sample_planes, write_plane)
 from .plugins import registry
-from .restore import cast_like, check_method, denoiser_options, restore_plane
+from .noise.camera import calibration
+from .restore import cast_like, check_method, denoiser_options, output_dtype as restored_dtype, restore_plane
 
 NOISE_COLUMNS = ["name", "channel", "noise", "score", "clipped_fraction", "missing_fraction"]
 
@@ -36,22 +37,26 @@ def _check_data(data) -> np.ndarray:
 
 
 def noise_frame(rows: list[dict], reg=None) -> pd.DataFrame:
-    """Rows as noise.csv holds them: fixed columns, then one per parameter name present."""
+    """Rows as noise.csv holds them: fixed columns, one per parameter name present, then one per
+    note (a model's text value, e.g. ``offset_basis``)."""
     reg = reg or registry()
     params: list[str] = []
     for r in rows:
         for p in reg.get("noise", r["noise"]).params:
             if p not in params:
                 params.append(p)
+    notes = list(dict.fromkeys(k for r in rows for k, v in r.items()
+                               if isinstance(v, str) and k not in NOISE_COLUMNS + params))
     frame = pd.DataFrame(rows)
     for col in NOISE_COLUMNS + params:
         if col not in frame:
             frame[col] = np.nan
-    return frame[NOISE_COLUMNS + params]
+    return frame[NOISE_COLUMNS + params + notes]
 
 
 def characterize(data, *, axes: str | None = None, noise: str = "auto", sigma: float | None = None,
-                 name: str = "data") -> pd.DataFrame:
+                 gain: float | None = None, read_noise: float | None = None, offset: float | None = None,
+                 dark=None, name: str = "data") -> pd.DataFrame:
     """Characterize the noise of an array: one row per channel, as in noise.csv.
 
     Parameters
@@ -60,12 +65,17 @@ def characterize(data, *, axes: str | None = None, noise: str = "auto", sigma: f
         2-D image, RGB ``(y, x, c)``, stack or time series (see the axes rules).
     axes : str, optional
         OME letters per dimension (``"zyx"``, ``"yxc"``...); inferred when omitted.
+    noise, sigma
+        As for :func:`denoise`.
+    gain, read_noise, offset, dark
+        Camera calibration, as for :func:`denoise`.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``name, channel, noise, score, clipped_fraction, missing_fraction`` then each
-        parameter (``sigma``, ``gain``, ``amount`` ...), in the data's own units.
+        parameter (``sigma``, ``gain``, ``offset``, ``amount`` ...), in the data's own units, then
+        the models' notes (``offset_basis`` for ``poisson-gaussian``).
 
     Examples
     --------
@@ -79,15 +89,20 @@ def characterize(data, *, axes: str | None = None, noise: str = "auto", sigma: f
     arr = _check_data(data)
     ax = _axes_for(arr, axes)
     reg = registry()
-    rows = characterize_sample(sample_planes(arr, ax), "c" in ax, reg, noise=noise, sigma=sigma)
+    fixed = calibration(gain=gain, read_noise=read_noise, offset=offset, dark=dark)
+    rows = characterize_sample(sample_planes(arr, ax), "c" in ax, reg, noise=noise, sigma=sigma, fixed=fixed)
     return noise_frame([{"name": name, **r} for r in rows], reg)
 
 
 def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms: Sequence[str] | None = None,
             denoiser: str | None = None, method: str = "mmse", steps: int | None = None, samples: int = 1,
             model: str | None = None, device: str = "auto", seed: int = 0, return_std: bool = False,
-            axes: str | None = None):
-    """Restore a noisy array; returns an array of the same shape and dtype.
+            axes: str | None = None, gain: float | None = None, read_noise: float | None = None,
+            offset: float | None = None, dark=None, output_dtype: str = "auto"):
+    """Restore a noisy array; returns an array of the same shape, float32 for integer data.
+
+    Integer (detector count) data is restored to float32 by default: rounding back to whole
+    counts would add the quantization error the denoiser removed. Float data keeps its dtype.
 
     Parameters
     ----------
@@ -109,6 +124,18 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
         Seed of every random draw (per plane generators derive from it).
     return_std : bool
         Also return the per-pixel std of the samples (``samples > 1``), in the data's units.
+    axes : str, optional
+        OME letters per dimension; inferred when omitted.
+    gain, read_noise, offset : float, optional
+        Camera calibration in the data's units (ADU per photon, ADU, ADU): fixes these
+        ``poisson-gaussian`` parameters (the model then used with ``noise="auto"``); the others
+        are estimated given them.
+    dark : array_like or str, optional
+        Dark frame(s) (an array or a file path; a stack = several frames): offset = their mean,
+        read noise = their std (per pixel over frames when there are several).
+    output_dtype : str
+        ``"auto"`` (float32 for integer data, else the input's dtype), ``"input"`` (the input's
+        dtype, integers rounded and clipped) or ``"float32"``.
 
     Examples
     --------
@@ -125,21 +152,23 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
     arr = _check_data(data)
     ax = _axes_for(arr, axes)
     check_method(method)
+    out_dtype = restored_dtype(arr.dtype, output_dtype)
     reg = registry()
     den = denoiser or "diffusion"
     reg.get("denoiser", den)
     sample = sample_planes(arr, ax)
     chain = fit_transforms(sample, transforms, reg)
-    rows = characterize_sample(sample, "c" in ax, reg, noise=noise, sigma=sigma)
+    rows = characterize_sample(sample, "c" in ax, reg, noise=noise, sigma=sigma,
+                               fixed=calibration(gain=gain, read_noise=read_noise, offset=offset, dark=dark))
     options = denoiser_options(reg, den, {"method": method, "steps": steps, "samples": samples,
                                           "model": model, "device": device})
     plan = make_plan(sample, rows, chain, transforms, den, options, reg)
-    out = np.empty(arr.shape, dtype=arr.dtype)
+    out = np.empty(arr.shape, dtype=out_dtype)
     std_out = np.zeros(arr.shape, dtype=np.float32) if return_std else None
     for i, index in enumerate(plane_indices(ax, arr.shape)):
         rng = np.random.default_rng([seed, i])
         restored, std = restore_plane(read_plane(arr, ax, index), plan, reg, rng)
-        write_plane(out, ax, index, cast_like(restored, arr.dtype))
+        write_plane(out, ax, index, cast_like(restored, out.dtype))
         if return_std:
             write_plane(std_out, ax, index, (std if std is not None else np.zeros_like(restored)).astype(np.float32))
     return (out, std_out) if return_std else out

@@ -22,12 +22,14 @@ from .errors import InputError, printable
 from .planning import (centre_window, characterize_sample, fit_transforms, make_plan, plane_indices, plane_regions, read_plane,
                        sample_planes, write_plane)
 from .plugins import registry
-from .restore import PlanePlan, cast_like, check_method, denoiser_options, restore_plane
+from .noise.camera import calibration
+from .restore import PlanePlan, cast_like, check_method, denoiser_options, output_dtype, restore_plane
 from .storage import (MANAGED, RUN_FILE, STORE, WORK, chunk_side, clear_outputs, clear_progress, create_item_array, item_provenance,
                       mark_complete, mark_done, open_store, progress_done, read_json, start_progress,
                       write_csv, write_text_atomic)
 
-PARAMS = ("noise", "sigma", "transforms", "denoiser", "method", "steps", "samples", "model_id", "device_kind", "seed", "axes")
+PARAMS = ("noise", "sigma", "transforms", "denoiser", "method", "steps", "samples", "model_id", "device_kind", "seed", "axes",
+          "calibration", "dark", "output_dtype")
 
 
 def _item_obj(item: dict):
@@ -130,6 +132,9 @@ def validate(request: dict) -> dict:
         raise InputError("--seed must be >= 0")
     out = dict(request, denoiser=den)
     out["device_kind"] = request.get("device", "auto")
+    out["calibration"] = calibration(gain=request.get("gain"), read_noise=request.get("read_noise"),
+                                     offset=request.get("offset"), dark=request.get("dark"))
+    output_dtype(np.float32, request.get("output_dtype"))  # an unknown choice exits 2 here
     if den == "diffusion":
         from .diffusion.checkpoint import CheckpointError
         from .diffusion.model import load_model
@@ -243,7 +248,7 @@ def characterize(request: dict, ing: dict) -> dict:
         return {"rows": _stored(request, ing).get("noise_rows", [])}
     sample = sample_planes(_work_array(ing), ing["axes"])
     rows = characterize_sample(sample, "c" in ing["axes"], registry(), noise=request.get("noise", "auto"),
-                               sigma=request.get("sigma"))
+                               sigma=request.get("sigma"), fixed=request.get("calibration"))
     return {"rows": [{"name": ing["name"], **r} for r in rows]}
 
 
@@ -285,7 +290,7 @@ def plan_denoise(request: dict, ing: dict, norm: dict, noise: dict) -> dict:
         clear_progress(outdir, ing["name"])
         done = start_progress(outdir, ing["name"], key)
     if not done:
-        arr = create_item_array(store, ing["name"], shape, dtype, axes)
+        arr = create_item_array(store, ing["name"], shape, output_dtype(dtype, request.get("output_dtype")), axes)
         arr.attrs.update(ing["attrs"] or {})  # OME axes, pixel sizes, resolution: carried over
         if want_std:
             create_item_array(store, ing["name"] + "_std", shape, np.float32, axes)
@@ -308,7 +313,7 @@ def denoise_planes(request: dict, ing: dict, info: dict, batch: list[int]) -> in
     store = open_store(outdir)
     arr = store[ing["name"]]
     std_arr = store[ing["name"] + "_std"] if info["want_std"] else None
-    axes, dtype = ing["axes"], np.dtype(ing["dtype"])
+    axes = ing["axes"]
     indices = plane_indices(axes, tuple(ing["shape"]))
     height = ing["shape"][axes.index("y")]
     for r in batch:
@@ -317,7 +322,7 @@ def denoise_planes(request: dict, ing: dict, info: dict, batch: list[int]) -> in
         rng = np.random.default_rng([int(request.get("seed", 0)), r])  # per region: any order, same result
         restored, std = restore_plane(read_plane(src, axes, indices[i], slice(lo, hi)), plan, reg, rng)
         core = slice(y0 - lo, y1 - lo)
-        write_plane(arr, axes, indices[i], cast_like(restored[core], dtype), slice(y0, y1))
+        write_plane(arr, axes, indices[i], cast_like(restored[core], arr.dtype), slice(y0, y1))
         if std_arr is not None:
             std = std[core] if std is not None else np.zeros_like(restored[core])
             write_plane(std_arr, axes, indices[i], std.astype(np.float32), slice(y0, y1))
@@ -370,6 +375,8 @@ def provenance(request: dict, ing: dict, plan: PlanePlan, rows: list[dict], seco
         "denoiser": plan.denoiser, "options": plan.options, "method": request.get("method", "mmse"),
         "steps": request.get("steps"), "samples": int(request.get("samples") or 1), "model_id": request.get("model_id"),
         "seed": int(request.get("seed", 0)), "seeds": "numpy default_rng([seed, plane index]) per plane",
+        "calibration": request.get("calibration"), "dark": request.get("dark"),
+        "output_dtype": str(output_dtype(ing["dtype"], request.get("output_dtype"))),
         "version": __version__, "seconds": round(seconds, 3),
     }
 

@@ -96,51 +96,41 @@ def fit_transforms(sample: np.ndarray, names: Sequence[str] | None, reg: Registr
 
 
 def characterize_sample(sample: np.ndarray, has_channels: bool, reg: Registry, *, noise: str = "auto",
-                        sigma: float | None = None) -> list[dict]:
+                        sigma: float | None = None, fixed: dict[str, float] | None = None) -> list[dict]:
     """Noise rows, one per channel (the characterize-noise stage). Parameters in input units.
 
     ``sigma`` (the user's ``--sigma``) fixes the model's ``sigma``; with ``noise="auto"`` it means
-    Gaussian noise of that std.
+    Gaussian noise of that std. ``fixed`` holds the camera calibration (``gain``, ``sigma``,
+    ``offset`` from :func:`~restoration.noise.camera.calibration`): it fixes those parameters of
+    the model, ``poisson-gaussian`` with ``noise="auto"``; the others are estimated given them.
     """
     from .noise.select import characterize_array
 
+    params = dict(fixed or {})
+    if params and noise == "auto":
+        noise = "poisson-gaussian"
     if sigma is not None:
         if not np.isfinite(sigma) or sigma <= 0:
             raise InputError(f"--sigma must be a positive number, got {sigma}")
+        if "sigma" in params and params["sigma"] != float(sigma):
+            raise InputError(f"--sigma {sigma} contradicts the read noise {params['sigma']} (--read-noise or --dark)")
         if noise == "auto":
             noise = "gaussian"
         model = reg.get("noise", noise)
         if "sigma" not in model.params:
             raise InputError(f"--sigma given but noise {noise!r} has no sigma parameter (its parameters: {', '.join(model.params)})")
+        params["sigma"] = float(sigma)
     elif noise != "auto":
         reg.get("noise", noise)
     channels = [sample[..., c] for c in range(sample.shape[-1])] if has_channels else [sample]
-    rows = []
-    for c, data in enumerate(channels):
-        params = None
-        if sigma is not None:
-            fixed = reg.get("noise", noise).params
-            params = {"sigma": float(sigma)}
-            if set(fixed) - {"sigma"}:
-                estimated = reg.get("noise", noise).estimate(data)
-                params = {**estimated, "sigma": float(sigma)}
-        row = characterize_array(data, models=reg.noise_models, noise=noise, params=params)
-        rows.append({"channel": c, **row})
-    return rows
-
-
-ROW_FIELDS = ("name", "channel", "noise", "score", "clipped_fraction", "missing_fraction")
+    return [{"channel": c, **characterize_array(data, models=reg.noise_models, noise=noise, params=params or None)}
+            for c, data in enumerate(channels)]
 
 
 def model_params(row: dict, reg: Registry) -> dict[str, float]:
-    """The keyword arguments of the row's noise model: its parameters, plus any extra finite
-    value it estimated (e.g. a pedestal ``offset``) that is not a noise.csv bookkeeping column."""
-    params = reg.get("noise", row["noise"]).params
-    out = {p: float(row[p]) for p in params}
-    for k, v in row.items():
-        if k not in ROW_FIELDS and k not in out and isinstance(v, (int, float)) and np.isfinite(v):
-            out[k] = float(v)
-    return out
+    """The keyword arguments of the row's noise model: its parameters (notes, the text values,
+    are not passed back)."""
+    return {p: float(row[p]) for p in reg.get("noise", row["noise"]).params}
 
 
 def make_plan(sample: np.ndarray, rows: list[dict], chain: list[dict], transform_names: Sequence[str] | None,

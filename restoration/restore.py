@@ -141,8 +141,33 @@ def restore_plane(plane: np.ndarray, plan: PlanePlan, reg: Registry, rng: np.ran
     return restored_in, std_in
 
 
+#: ``--output-dtype`` choices: ``auto`` restores integer (and bool) data to float32 and keeps float
+#: dtypes; ``input`` keeps the input's dtype (integers rounded and clipped); ``float32`` always.
+OUTPUT_DTYPES = ("auto", "input", "float32")
+
+
+def output_dtype(input_dtype: np.dtype, rule: str | None = "auto") -> np.dtype:
+    """The restored array's dtype for data of ``input_dtype`` under ``rule`` (:data:`OUTPUT_DTYPES`).
+
+    Integer detector data becomes float32 by default: rounding the restored values back to whole
+    counts would add the quantization error the denoiser removed (0.8 to 1.7 dB at 5 photons).
+
+    Examples
+    --------
+    >>> output_dtype(np.uint16), output_dtype(np.uint16, "input"), output_dtype(np.float64)
+    (dtype('float32'), dtype('uint16'), dtype('float64'))
+    """
+    rule = rule or "auto"
+    if rule not in OUTPUT_DTYPES:
+        raise InputError(f"unknown output dtype {rule!r} (valid: {', '.join(OUTPUT_DTYPES)})")
+    dtype = np.dtype(input_dtype)
+    if rule == "float32" or (rule == "auto" and dtype.kind not in "fc"):
+        return np.dtype(np.float32)
+    return dtype
+
+
 def cast_like(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Back to the input's dtype: clipped and rounded for integer types."""
+    """To the output dtype: clipped and rounded for integer types."""
     dtype = np.dtype(dtype)
     if dtype.kind in "iu":
         info = np.iinfo(dtype)

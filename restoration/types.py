@@ -45,7 +45,13 @@ class NoiseModel:
         raise NotImplementedError
 
     def estimate(self, noisy: np.ndarray) -> dict[str, float]:
-        """Estimate this model's parameters from noisy data alone."""
+        """Estimate this model's parameters from noisy data alone.
+
+        Optional extensions: a model whose ``estimate`` also takes ``**fixed`` receives the values
+        the user fixed (e.g. ``--sigma``) and should estimate the others consistently with them;
+        text values in the result are notes (e.g. how a parameter was identified), reported as
+        noise.csv columns and never passed back to the model.
+        """
         raise NotImplementedError
 
     def log_likelihood(self, noisy: np.ndarray, clean: np.ndarray, **params: float) -> float:

@@ -29,6 +29,9 @@ def _add_run(sub) -> None:
     p.add_argument("--reference", nargs="+", metavar="REF", help="clean references, paired by item name")
     p.add_argument("--noise", default="auto", help="auto or a noise model name")
     p.add_argument("--sigma", type=float, help="noise std in the input's own units")
+    _add_camera(p)
+    p.add_argument("--output-dtype", default="auto", choices=["auto", "input", "float32"],
+                   help="auto (default): float32 for integer data, else the input's dtype; input: keep it")
     p.add_argument("--transform", action="append", dest="transforms", metavar="NAME",
                    help="replaces the default chain (percentile); repeatable; 'none' disables it")
     p.add_argument("--denoiser", default=None, help="diffusion (default), nlm or a plugin's")
@@ -45,11 +48,27 @@ def _add_run(sub) -> None:
     dask.add_argument("--dask-workers", type=int, metavar="N", help="start a local Dask cluster of N worker processes")
 
 
+def _add_camera(p) -> None:
+    """Camera calibration (poisson-gaussian with --noise auto): fixes parameters, the rest are estimated."""
+    p.add_argument("--gain", type=float, metavar="ADU", help="camera gain, ADU per photon")
+    p.add_argument("--read-noise", type=float, metavar="ADU", help="camera read noise std, ADU")
+    p.add_argument("--offset", type=float, metavar="ADU", help="camera offset (dark level), ADU")
+    p.add_argument("--dark", metavar="FILE", help="dark frame(s): offset = mean, read noise = std")
+
+
+def _calibration(args) -> dict:
+    from restoration.noise.camera import calibration
+
+    return calibration(gain=args.gain, read_noise=args.read_noise, offset=args.offset, dark=args.dark)
+
+
 def _add_other(sub) -> None:
     p = sub.add_parser("characterize", help="print the noise of inputs without restoring")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("--format", default="table", choices=["table", "csv", "json"])
     p.add_argument("--noise", default="auto")
+    p.add_argument("--sigma", type=float, help="noise std in the input's own units")
+    _add_camera(p)
     p.add_argument("--axes")
     p = sub.add_parser("train", help="train a diffusion denoiser (the train-denoiser flow)")
     from restoration.diffusion.train import add_arguments  # light: torch loads lazily inside train()
@@ -95,6 +114,7 @@ def cmd_characterize(args) -> int:
     from restoration.plugins import registry
 
     reg = registry()
+    fixed = _calibration(args)
     rows = []
     for item in discover(args.inputs, axes=args.axes):
         try:
@@ -103,7 +123,8 @@ def cmd_characterize(args) -> int:
             raise
         except Exception as exc:  # a corrupt chunk of a zarr store, a file that went away
             raise InputError(f"cannot read data ({type(exc).__name__}: {exc})", path=item.where) from None
-        rows += [{"name": item.name, **r} for r in characterize_sample(sample, "c" in item.axes, reg, noise=args.noise)]
+        rows += [{"name": item.name, **r}
+                 for r in characterize_sample(sample, "c" in item.axes, reg, noise=args.noise, sigma=args.sigma, fixed=fixed)]
     frame = noise_frame(rows, reg)
     if args.format == "csv":
         sys.stdout.write(frame.to_csv(index=False))
@@ -121,7 +142,8 @@ def cmd_run(args) -> int:
     from .console import console
 
     request = {k: getattr(args, k) for k in ("inputs", "reference", "noise", "sigma", "transforms", "denoiser",
-                                             "method", "steps", "samples", "model", "device", "seed", "axes")}
+                                             "method", "steps", "samples", "model", "device", "seed", "axes",
+                                             "gain", "read_noise", "offset", "dark", "output_dtype")}
     request["outdir"] = args.outdir
     pipeline.validate(request)  # unknown names, bad model file: exit 2 before Prefect starts
     from .flow import restore_dataset

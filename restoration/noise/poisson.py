@@ -1,17 +1,19 @@
 """Poisson and Poisson-Gaussian noise, stabilized by the generalized Anscombe transform (GAT).
 
 Model (data units): ``y = gain * Poisson((x - offset) / gain) + offset + sigma * n``; ``gain`` is
-input units per detected event, ``poisson`` is the case ``sigma = 0``.
+input units per detected event (ADU per photon for a camera), ``sigma`` the read noise and
+``offset`` the dark level (pedestal). ``poisson`` is the case ``sigma = 0``.
 
-Pedestal. Both models accept an optional keyword ``offset`` (default 0), a dark level added to the
-data. It is not in ``params`` (so not a noise.csv column by contract nor a BIC parameter). The
-variance-mean line ``var = gain * mean + b`` only identifies ``b = sigma**2 - gain * offset``, and the
-GAT and its closed-form inverse only depend on ``b``; so ``poisson-gaussian`` reports ``sigma =
-sqrt(b)`` when ``b >= 0`` and otherwise ``sigma = 0`` with ``offset = -b / gain`` (a pedestal), the
-only case in which :meth:`estimate` returns an ``offset`` key; a host must then pass it on to
-:meth:`to_gaussian` / :meth:`from_gaussian` with the other parameters. ``poisson`` assumes no
-pedestal when estimating (a through-origin fit, markedly more accurate); pass ``offset`` to use a
-known one.
+Parameters. ``poisson-gaussian`` has three: ``gain``, ``sigma``, ``offset`` (all noise.csv columns,
+all fixable by the user: ``--gain``, ``--read-noise`` / ``--sigma``, ``--offset``, ``--dark``). The
+variance-mean line ``var = gain * (mean - offset) + sigma**2`` only identifies
+``b = sigma**2 - gain * offset``, and the GAT and its inverse only depend on ``b``; the split is
+estimated by :func:`~.camera.estimate_camera` (the dark background for count data) and
+:meth:`PoissonGaussianNoise.estimate` also returns the note ``offset_basis`` (how the offset was
+found; ``unidentified`` when the data cannot tell, the pair then being one member of the class).
+``estimate`` takes the user's fixed values as keywords and estimates the rest consistently.
+``poisson`` has only ``gain`` and assumes no pedestal when estimating (a through-origin fit,
+markedly more accurate); pass ``offset`` to its maps to use a known one.
 
 Likelihoods. ``poisson`` is discrete: the Poisson pmf of ``k = round((y - offset) / gain)`` minus
 ``log(gain)`` (the log of the unit step), so it is a density in data units; negative counts get a
@@ -20,6 +22,10 @@ steep, finite penalty (10 nats plus the squared count deficit) instead of -inf.
 ``(sigma/gain)**2 + 1/12`` counts (the 1/12 spreads each count over its step and keeps the density
 finite when sigma = 0), summed exactly below 30 mean counts and by its Gaussian approximation
 (variance ``counts + (sigma/gain)**2 + 1/12``) above, minus ``log(gain)``.
+
+Inverse. The closed-form inverse is not clamped at zero counts: with read noise the restored
+dark level fluctuates around the offset, and cutting off its lower half would lift the mean of
+every dark region (an unbiased estimate of the dark level may lie slightly below the offset).
 """
 
 from __future__ import annotations
@@ -27,11 +33,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import gammaln
+from scipy.special import gammaln, ndtr
 
 from ..types import NoiseModel, Observation
+from .camera import clip_floor, estimate_camera, gain_floor as _gain_floor, is_counts
 from .common import LOG_2PI, gaussian_logpdf, mean_finite, observation, pairs, param, simulate_on_finite
-from .estimate import as_float, fit_variance, local_variance_stats, robust_range
+from .estimate import as_float, finite_values, fit_variance, local_variance_stats
 
 _SQRT_3_2 = math.sqrt(1.5)
 _D0 = 2.0 * math.sqrt(3.0 / 8.0)        # E[f(z)] at zero counts: the inverse maps it to 0
@@ -55,8 +62,9 @@ def gat_inverse(d: np.ndarray, gain: float, sigma: float = 0.0, offset: float = 
     """Closed-form approximation of the exact unbiased inverse of :func:`gat` (Makitalo & Foi).
 
     ``1/4 D^2 + 1/4 sqrt(3/2) D^-1 - 11/8 D^-2 + 5/8 sqrt(3/2) D^-3 - 1/8 - (sigma/gain)^2`` counts,
-    which is 0 at ``D = 2 sqrt(3/8)`` (zero counts); lower values map to 0 and the result is clamped
-    at 0 counts, then scaled back to data units.
+    with ``D`` floored at ``2 sqrt(3/8)`` (zero counts when ``sigma = 0``), then scaled back to data
+    units. Not clamped at 0 counts (see the module docstring): the result may lie below ``offset``
+    by up to ``sigma**2 / gain``, so it only depends on ``sigma**2 - gain * offset``.
 
     Examples
     --------
@@ -66,7 +74,8 @@ def gat_inverse(d: np.ndarray, gain: float, sigma: float = 0.0, offset: float = 
     d = np.maximum(as_float(d), _D0)
     counts = (0.25 * d * d + 0.25 * _SQRT_3_2 / d - 1.375 / (d * d)
               + 0.625 * _SQRT_3_2 / (d * d * d) - 0.125 - (sigma / gain) ** 2)
-    return gain * np.maximum(counts, 0.0) + offset
+    # Floored at the value of D0 (exactly 0 counts without read noise, not a rounding below it).
+    return gain * np.maximum(counts, -(sigma / gain) ** 2) + offset
 
 
 _NEGATIVE_PENALTY = 10.0   # nats lost by a pixel below zero counts under the pure Poisson model
@@ -98,11 +107,6 @@ def _poisson_gaussian_logpdf(z: np.ndarray, lam: np.ndarray, s2: float) -> np.nd
     for j in range(span):
         acc += np.exp(np.minimum(term(k0 + j) - ref, 700.0))
     return ref + np.log(acc) - 0.5 * (math.log(s2) + LOG_2PI)
-
-
-def _gain_floor(noisy: np.ndarray) -> float:
-    # A non-positive slope (e.g. Gaussian data) still needs a usable gain.
-    return 1e-6 * robust_range(noisy)
 
 
 class PoissonNoise(NoiseModel):
@@ -164,7 +168,7 @@ class PoissonNoise(NoiseModel):
 
 
 class PoissonGaussianNoise(PoissonNoise):
-    """Poisson-Gaussian noise: ``y = gain * Poisson(x / gain) + sigma * n`` (Foi et al. 2008).
+    """Poisson-Gaussian (camera) noise: ``y = gain * Poisson((x - offset) / gain) + offset + sigma * n``.
 
     Examples
     --------
@@ -177,22 +181,21 @@ class PoissonGaussianNoise(PoissonNoise):
     """
 
     name = "poisson-gaussian"
-    params = ("gain", "sigma")
+    params = ("gain", "sigma", "offset")
 
     def _gs(self, params: dict) -> tuple[float, float, float]:
         return (param(params, "gain", self.name, minimum=None), param(params, "sigma", self.name),
                 float(params.get("offset", 0.0)))
 
-    def estimate(self, noisy: np.ndarray) -> dict[str, float]:
-        """``{"gain", "sigma"}`` (and ``"offset"`` for a pedestal) from a variance-mean line fit."""
-        gain, b = fit_variance(*local_variance_stats(noisy), kind="line")
-        gain = max(gain, _gain_floor(noisy))
-        if b >= 0:
-            return {"gain": gain, "sigma": math.sqrt(b)}
-        return {"gain": gain, "sigma": 0.0, "offset": -b / gain}
+    def estimate(self, noisy: np.ndarray, **fixed: float) -> dict[str, float | str]:
+        """``{"gain", "sigma", "offset", "offset_basis"}`` given any ``fixed`` of them
+        (:func:`~.camera.estimate_camera`)."""
+        return estimate_camera(noisy, **{k: fixed.get(k) for k in self.params})
 
     def log_likelihood(self, noisy: np.ndarray, clean: np.ndarray, **params: float) -> float:
-        """Poisson-Gaussian density per pixel (exact at low counts), in data units."""
+        """Poisson-Gaussian density per pixel (exact at low counts), in data units; count data
+        piled up at its minimum (clipped at the detector's floor) scores the probability of
+        every value at or below it."""
         gain, sigma, offset = self._gs(params)
         gain = max(gain, _gain_floor(noisy))
         y, x = pairs(noisy, clean)
@@ -203,4 +206,9 @@ class PoissonGaussianNoise(PoissonNoise):
         low = lam < _EXACT_BELOW
         if low.any():
             out[low] = _poisson_gaussian_logpdf(z[low], lam[low], s2)
-        return mean_finite(out - math.log(gain))
+        out -= math.log(gain)
+        floor = clip_floor(finite_values(noisy)) if is_counts(noisy) else None
+        if floor is not None:
+            at = y <= floor        # a mass over the unit steps at and below the floor
+            out[at] = np.log(np.maximum(ndtr(((floor + 0.5 - offset) / gain - lam[at]) / np.sqrt(lam[at] + s2)), 1e-300))
+        return mean_finite(out)

@@ -4,7 +4,9 @@ The host treats every model alike (ARCHITECTURE.md, "Likelihood for auto selecti
 
 1. one clean estimate of the data (:func:`~.reference.clean_estimate`), compared only where it is
    trustworthy (:func:`~.reference.smooth_pixels`; at most :data:`LIKELIHOOD_PIXELS` pixels);
-2. each model's own :meth:`~restoration.NoiseModel.estimate` (the parameters reported);
+2. each model's own :meth:`~restoration.NoiseModel.estimate` (the parameters reported), given
+   the user's fixed values when it takes keywords; text values it returns are notes, reported as
+   noise.csv columns and never passed back to the model;
 3. its :meth:`~restoration.NoiseModel.log_likelihood` against the clean estimate, maximized over
    each free parameter within 1/3..3x of its estimate (a profile likelihood: models are compared
    at their best, not at whatever bias their estimator has);
@@ -20,7 +22,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+import inspect
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import optimize
@@ -52,6 +55,7 @@ class NoiseFit:
     params: dict[str, float]
     log_likelihood: float
     score: float   # log_likelihood - k * log(N) / (2 N)
+    notes: dict[str, str] = field(default_factory=dict)   # the estimate's text values (noise.csv columns)
 
 
 def _bic(loglik: float, k: int, n: int) -> float:
@@ -91,13 +95,24 @@ def _profile(model: NoiseModel, sample: np.ndarray, ref: np.ndarray, params: dic
     return top
 
 
+def _estimate(model: NoiseModel, sample: np.ndarray, fixed: Mapping[str, float]) -> dict:
+    """The model's estimates, given the fixed values when its ``estimate`` takes keywords (then
+    it estimates the others consistently with them); a model with every parameter fixed and no
+    such keywords is not asked."""
+    takes_fixed = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(model.estimate).parameters.values())
+    if takes_fixed:
+        return dict(model.estimate(sample, **fixed))
+    return {} if set(model.params) <= set(fixed) else dict(model.estimate(sample))
+
+
 def _fit(name: str, model: NoiseModel, sample: np.ndarray, ref: np.ndarray, n: int,
          fixed: Mapping[str, float]) -> NoiseFit:
-    params = dict(fixed) if set(model.params) <= set(fixed) else {**model.estimate(sample), **fixed}
-    params = {k: float(v) for k, v in params.items()}
+    est = {**_estimate(model, sample, fixed), **fixed}
+    notes = {k: v for k, v in est.items() if isinstance(v, str)}
+    params = {k: float(v) for k, v in est.items() if k not in notes}
     free = [k for k in model.params if k not in fixed and params.get(k, 0.0) > 0]
     loglik = _profile(model, sample, ref, params, free)
-    return NoiseFit(name, params, float(loglik), float(_bic(loglik, len(model.params), n)))
+    return NoiseFit(name, params, float(loglik), float(_bic(loglik, len(model.params), n)), notes)
 
 
 def select_noise(noisy: np.ndarray, models: Mapping[str, NoiseModel], *,
@@ -201,8 +216,8 @@ def characterize_array(data: np.ndarray, *, models: Mapping[str, NoiseModel], no
     Returns
     -------
     dict
-        ``{"noise", "score", "clipped_fraction", "missing_fraction", **params}``; ``params`` may
-        include an auxiliary ``offset`` (a pedestal found by ``poisson-gaussian``).
+        ``{"noise", "score", "clipped_fraction", "missing_fraction", **params, **notes}``: the
+        notes are the model's text values (e.g. ``offset_basis`` of ``poisson-gaussian``).
 
     Raises
     ------
@@ -253,4 +268,4 @@ def characterize_array(data: np.ndarray, *, models: Mapping[str, NoiseModel], no
             best = next((f for f in fits[1:] if f.noise != "salt-and-pepper"), best)
     return {"noise": best.noise, "score": best.score,
             "clipped_fraction": _clipped_fraction(a, finite),
-            "missing_fraction": float(1.0 - finite.mean()), **best.params}
+            "missing_fraction": float(1.0 - finite.mean()), **best.params, **best.notes}

@@ -39,7 +39,7 @@ def test_noisefit_fields_and_bic_score(camera):
     assert best.params["sigma"] == pytest.approx(0.1, rel=0.08)      # the estimate is reported
     penalties = {f.noise: f.log_likelihood - f.score for f in fits}
     # score = loglik - k log(N) / (2N), one N for all: the penalty is proportional to k
-    assert penalties["poisson-gaussian"] == pytest.approx(2 * penalties["gaussian"], rel=1e-9)
+    assert penalties["poisson-gaussian"] == pytest.approx(3 * penalties["gaussian"], rel=1e-9)   # gain, sigma, offset
     # N, the compared pixels, solves log(N) / (2N) = penalty: a good share of the 128x128 image
     n = optimize.brentq(lambda m: math.log(m) / (2 * m) - penalties["gaussian"], 3, 1e9)
     assert 0.2 * camera.size < n <= camera.size

@@ -46,7 +46,7 @@ def test_poisson_gaussian_estimate_and_pedestal(ramp):
     est = PG.estimate(noisy)
     assert est["gain"] == pytest.approx(0.01, rel=0.15)
     assert est["sigma"] == pytest.approx(0.05, rel=0.15)
-    assert "offset" not in est
+    assert est["offset"] == 0.0 and est["offset_basis"] == "unidentified"      # float data: no pedestal
     # A pedestal of 0.5 and no read noise: the fit's intercept is negative, reported as an offset.
     ped = P.simulate(ramp + 0.5, np.random.default_rng(3), gain=0.01, offset=0.5)
     est = PG.estimate(ped)

@@ -1,0 +1,160 @@
+"""Camera noise: gain, read noise and offset estimated separately; calibration; unbiased restoration."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import zarr
+from scipy import ndimage
+
+import restoration
+from restoration.errors import InputError
+from restoration.noise.camera import (calibration, camera_counts, dark_frame, estimate_camera,
+                                      fluorescence_phantom)
+from restoration.noise.poisson import gat, gat_inverse
+
+
+def _camera(seed: int, peak: float, *, size: int = 384, background: float = 0.0, **camera) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    rate = fluorescence_phantom(rng, (size, size), nuclei=size // 12, background=background)
+    return rate, camera_counts(rng, peak * rate, **camera)
+
+
+@pytest.mark.parametrize("gain, sigma, offset, peak", [(2.0, 3.0, 100.0, 100.0), (0.5, 1.0, 1000.0, 1000.0),
+                                                      (10.0, 10.0, 500.0, 20.0), (1.0, 2.0, 0.0, 50.0)])
+def test_estimates_gain_read_noise_and_offset(gain, sigma, offset, peak):
+    _, y = _camera(1, peak, gain=gain, sigma=sigma, offset=offset)
+    est = estimate_camera(y)
+    assert est["gain"] == pytest.approx(gain, rel=0.1)
+    assert est["sigma"] == pytest.approx(sigma, rel=0.2)
+    assert est["offset"] == pytest.approx(offset, abs=2.0)
+
+
+def test_offset_zero_clipped_at_the_floor():
+    """Half the dark pixels read 0: a censored fit, not the moments of the clipped values."""
+    _, y = _camera(2, 50.0, gain=1.0, sigma=3.0, offset=0.0)
+    assert (y == 0).mean() > 0.2
+    est = estimate_camera(y)
+    assert est["offset"] == pytest.approx(0.0, abs=0.5) and est["sigma"] == pytest.approx(3.0, rel=0.1)
+
+
+def test_photons_in_the_dark_region_are_found_by_skewness():
+    """A background of 0.5 photons at a high gain: its mean is the offset plus 5 ADU, and the
+    third cumulant says so."""
+    rng = np.random.default_rng(3)
+    rate = fluorescence_phantom(rng, (512, 512), nuclei=40)
+    y = camera_counts(rng, 100 * rate + 0.5, gain=10.0, sigma=1.5, offset=100.0)
+    est = estimate_camera(y)
+    assert est["offset_basis"] == "skewness"
+    assert est["offset"] == pytest.approx(100.0, abs=2.0)
+
+
+def test_no_dark_region_states_the_equivalence_class():
+    """Dim signal everywhere, read noise dominant: the pair reported is unidentified but
+    stabilizes like the truth (same variance at the darkest level)."""
+    rate, y = _camera(4, 20.0, background=0.3, gain=0.5, sigma=5.0, offset=100.0)
+    est = estimate_camera(y)
+    assert est["offset_basis"] == "unidentified"
+    level = 100.0 + 0.5 * 20.0 * 0.3
+    true_var = 0.5 * (level - 100.0) + 25.0
+    assert est["gain"] * (level - est["offset"]) + est["sigma"] ** 2 == pytest.approx(true_var, rel=0.1)
+
+
+def test_fixed_values_are_kept_and_the_rest_follow():
+    _, y = _camera(5, 100.0, gain=2.0, sigma=3.0, offset=100.0)
+    # A read noise above the truth: the same sigma**2 - gain * offset puts the offset above it.
+    est = estimate_camera(y, sigma=4.0)
+    assert est["sigma"] == 4.0 and est["offset_basis"] == "from read noise"
+    assert est["offset"] == pytest.approx(100.0 + (16.0 - 9.0) / 2.0, abs=1.0)
+    est = estimate_camera(y, gain=2.0, offset=100.0)
+    assert (est["gain"], est["offset"], est["offset_basis"]) == (2.0, 100.0, "given")
+    assert est["sigma"] == pytest.approx(3.0, rel=0.1)
+
+
+def test_auto_selects_poisson_gaussian_with_the_offset_column():
+    _, y = _camera(6, 50.0, gain=2.0, sigma=3.0, offset=100.0, size=256)
+    row = restoration.characterize(y).iloc[0]
+    assert row["noise"] == "poisson-gaussian"
+    # 256 x 256 is too few dark pixels to resolve a quarter photon by skewness: the class is stated.
+    assert row["offset"] == pytest.approx(100.0, abs=2.0) and row["offset_basis"] == "unidentified"
+
+
+def test_characterize_poisson_gaussian_with_sigma_on_raw_data():
+    """`--noise poisson-gaussian --sigma 3` on data with an offset: the offset is estimated."""
+    _, y = _camera(7, 50.0, gain=2.0, sigma=3.0, offset=100.0, size=256)
+    row = restoration.characterize(y, noise="poisson-gaussian", sigma=3.0).iloc[0]
+    assert row["sigma"] == 3.0 and row["offset"] == pytest.approx(100.0, abs=2.0)
+    assert row["gain"] == pytest.approx(2.0, rel=0.15)
+
+
+def test_dark_frames_and_calibration():
+    rng = np.random.default_rng(8)
+    pattern = rng.normal(0, 5, (64, 64))            # fixed per-pixel offsets: not read noise
+    frames = np.rint(100 + pattern + rng.normal(0, 3, (16, 64, 64)))
+    stats = dark_frame(frames)
+    assert stats["offset"] == pytest.approx(100.0, abs=0.5) and stats["sigma"] == pytest.approx(3.0, rel=0.05)
+    assert dark_frame(frames[0])["sigma"] == pytest.approx(math.hypot(3, 5), rel=0.1)
+    assert calibration(gain=2, dark=frames) == {"gain": 2.0, "offset": stats["offset"], "sigma": stats["sigma"]}
+    with pytest.raises(InputError, match="--dark"):
+        calibration(dark=frames, offset=100)
+    with pytest.raises(InputError, match="--gain"):
+        calibration(gain=0)
+
+
+def test_inverse_depends_only_on_the_class():
+    """Without the clamp at zero counts, any (offset, sigma) with the same sigma**2 - gain*offset
+    restores alike: the split cannot bias the result."""
+    d = np.linspace(1.5, 30, 50)
+    a = gat_inverse(d, 2.0, 3.0, 100.0)
+    b = gat_inverse(d, 2.0, math.sqrt(9.0 + 2.0 * 4.0), 104.0)
+    np.testing.assert_allclose(a, b, atol=1e-9)
+    y = np.arange(90.0, 200.0)
+    np.testing.assert_allclose(gat(y, 2.0, 3.0, 100.0), gat(y, 2.0, math.sqrt(17.0), 104.0), atol=1e-12)
+
+
+def test_restored_background_is_unbiased_and_float32():
+    """The shipped model via restoration.denoise: the dark background's mean is the offset within
+    a fraction of an ADU, and uint16 input comes back as float32."""
+    rate, y = _camera(9, 50.0, gain=2.0, sigma=3.0, offset=100.0, size=256)
+    out = restoration.denoise(y, device="cpu")
+    assert out.dtype == np.float32 and out.shape == y.shape
+    background = ndimage.binary_erosion(rate == 0, iterations=6)
+    assert background.mean() > 0.3
+    assert abs(float(out[background].mean()) - 100.0) < 0.3
+    kept = restoration.denoise(y, device="cpu", output_dtype="input")
+    assert kept.dtype == np.uint16
+
+
+def test_cli_camera_options_end_to_end(tmp_path):
+    """The real CLI on a small uint16 file: calibration options, float32 output, noise.csv columns."""
+    from restoration_flows.cli import main
+
+    _, y = _camera(10, 50.0, gain=2.0, sigma=3.0, offset=100.0, size=128)
+    np.save(tmp_path / "cells.npy", y)
+    rng = np.random.default_rng(11)
+    np.save(tmp_path / "dark.npy", np.rint(rng.normal(100, 3, (4, 64, 64))).astype(np.uint16))
+    nlm = ["--denoiser", "nlm"]
+
+    out = tmp_path / "sigma"
+    assert main(["run", str(tmp_path / "cells.npy"), "-o", str(out), "--noise", "poisson-gaussian", "--sigma", "3", *nlm]) == 0
+    noise = pd.read_csv(out / "noise.csv")
+    assert {"gain", "sigma", "offset", "offset_basis"} <= set(noise.columns)
+    assert noise.loc[0, "offset"] == pytest.approx(100.0, abs=2.0) and noise.loc[0, "offset_basis"] == "from read noise"
+    arr = zarr.open_group(str(out / "restored.zarr"), mode="r")["cells"]
+    assert arr.dtype == np.float32 and arr.attrs["restoration"]["output_dtype"] == "float32"
+    quality = pd.read_csv(out / "quality.csv")
+    assert quality.loc[0, "status"] == "ok" and np.isfinite(quality.loc[0, "residual_sigma"])
+
+    out = tmp_path / "dark"
+    assert main(["run", str(tmp_path / "cells.npy"), "-o", str(out), "--dark", str(tmp_path / "dark.npy"),
+                 "--gain", "2", "--output-dtype", "input", *nlm]) == 0
+    noise = pd.read_csv(out / "noise.csv")
+    assert noise.loc[0, "noise"] == "poisson-gaussian" and noise.loc[0, "gain"] == 2.0
+    assert noise.loc[0, "offset"] == pytest.approx(100.0, abs=0.3) and noise.loc[0, "offset_basis"] == "given"
+    arr = zarr.open_group(str(out / "restored.zarr"), mode="r")["cells"]
+    assert arr.dtype == np.uint16
+    prov = arr.attrs["restoration"]
+    assert prov["calibration"]["gain"] == 2.0 and prov["dark"] == str(tmp_path / "dark.npy")
