@@ -157,14 +157,22 @@ class PoissonNoise(NoiseModel):
         return mean_finite(k * np.log(lam) - lam - gammaln(k + 1.0) - penalty - math.log(gain))
 
     def to_gaussian(self, noisy: np.ndarray, **params: float) -> Observation:
-        """GAT of the data; noise std 1 in the stabilized space."""
+        """GAT of the data minus its value at zero counts; noise std 1 in the stabilized space.
+
+        Shifted so that zero counts map to 0 and computed as ``2 z / (sqrt(z + a) + sqrt(a))``: with
+        a small gain (read noise dominating) the plain GAT is a huge constant plus a small signal,
+        which channels of different gains would not share and float32 would round away.
+        """
         gain, sigma, offset = self._gs(params)
-        return observation(gat(noisy, gain, sigma, offset), 1.0)
+        a = 3.0 / 8.0 + (sigma / gain) ** 2
+        z = np.maximum((as_float(noisy) - offset) / gain, -a)
+        return observation(2.0 * z / (np.sqrt(z + a) + math.sqrt(a)), 1.0)
 
     def from_gaussian(self, restored: np.ndarray, **params: float) -> np.ndarray:
-        """Closed-form exact unbiased inverse GAT (:func:`gat_inverse`)."""
+        """Closed-form exact unbiased inverse GAT (:func:`gat_inverse`) of the shifted values."""
         gain, sigma, offset = self._gs(params)
-        return gat_inverse(restored, gain, sigma, offset)
+        shift = 2.0 * math.sqrt(3.0 / 8.0 + (sigma / gain) ** 2)
+        return gat_inverse(as_float(restored) + shift, gain, sigma, offset)
 
 
 class PoissonGaussianNoise(PoissonNoise):
