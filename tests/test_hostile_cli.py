@@ -217,7 +217,7 @@ def test_multi_page_tiff(mixed):
 def test_zarr_declaring_more_pixels_than_allowed(mixed):
     """Case 5: 10^12 declared pixels and no chunk written used to keep the run busy forever."""
     line = _failure(mixed, "huge.zarr")
-    assert "RESTORATION_MAX_PIXELS" in line
+    assert "RESTORATION_MAX_ZARR_PIXELS" in line
     assert mixed["quality"].loc["huge", "status"] == "failed"
 
 

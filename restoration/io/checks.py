@@ -15,24 +15,26 @@ SUPPORTED_DTYPES = tuple(np.dtype(t) for t in (
 #: Smallest accepted extent along y and x.
 MIN_EXTENT = 3
 
-_DEFAULT_MAX_PIXELS = 2**30
+_DEFAULT_MAX_PIXELS = {"RESTORATION_MAX_PIXELS": 2**30, "RESTORATION_MAX_ZARR_PIXELS": 2**36}
 
 
-def max_pixels() -> int:
+def max_pixels(variable: str = "RESTORATION_MAX_PIXELS") -> int:
     """The largest image (in pixels, channels not counted) read: ``RESTORATION_MAX_PIXELS``,
-    default 2**30.
+    default 2**30, for decoded formats; ``RESTORATION_MAX_ZARR_PIXELS``, default 2**36 (69 Gpx),
+    for zarr arrays.
 
-    Guards against decompression bombs: PNG, JPEG and compressed TIFF headers are checked against it
-    before any pixel is decoded. A zarr array is checked against it too: its metadata may declare
-    a size whose missing chunks read as fill values, so a few bytes could keep a run busy forever.
+    Guards against decompression bombs: PNG, JPEG and compressed TIFF headers are checked against
+    the first before any pixel is decoded. A zarr array's metadata may declare a size whose
+    missing chunks read as fill values, so a few bytes could keep a run busy forever; zarr is also
+    the format of data larger than memory, hence its own, larger limit.
     """
-    raw = os.environ.get("RESTORATION_MAX_PIXELS", "").strip()
+    raw = os.environ.get(variable, "").strip()
     if not raw:
-        return _DEFAULT_MAX_PIXELS
+        return _DEFAULT_MAX_PIXELS[variable]
     try:
         value = int(float(raw))
     except ValueError as exc:
-        raise ValueError(f"RESTORATION_MAX_PIXELS={raw!r} is not a number") from exc
+        raise ValueError(f"{variable}={raw!r} is not a number") from exc
     return max(value, 1)
 
 
@@ -66,11 +68,12 @@ def shape_problem(shape: Sequence[int], axes: str) -> str | None:
     return None
 
 
-def pixel_problem(pixels: int, *, why: str = "possible decompression bomb") -> str | None:
+def pixel_problem(pixels: int, *, why: str = "possible decompression bomb",
+                  variable: str = "RESTORATION_MAX_PIXELS") -> str | None:
     """Why an image of ``pixels`` pixels may not be read, or None; ``why`` says what the limit
-    guards against."""
-    limit = max_pixels()
+    (the environment ``variable`` of :func:`max_pixels`) guards against."""
+    limit = max_pixels(variable)
     if pixels > limit:
         return (f"image of {pixels} pixels exceeds the limit of {limit} "
-                f"({why}; raise RESTORATION_MAX_PIXELS to allow it)")
+                f"({why}; raise {variable} to allow it)")
     return None

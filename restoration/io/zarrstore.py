@@ -81,7 +81,7 @@ def _item(source: str, array: Any, name: str, array_path: str | None,
     except ValueError as exc:
         raise InputError(str(exc), path=where) from None
     problem = pixel_problem(math.prod(n for n, a in zip(shape, axes) if a != "c"),
-                            why="the store may declare far more than it holds")
+                            why="the store may declare far more than it holds", variable="RESTORATION_MAX_ZARR_PIXELS")
     if problem:
         raise InputError(problem, path=where)
     if dim_names:
