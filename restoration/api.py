@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .planning import (characterize_sample, fit_transforms, make_plan, plane_indices,
+from .planning import (characterize_sample, colour_mode, fit_transforms, make_plan, plane_indices,
                        read_plane, sample_planes, write_plane)
 from .plugins import registry
 from .noise.camera import calibration
@@ -98,7 +98,8 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
             denoiser: str | None = None, method: str = "mmse", steps: int | None = None, samples: int = 1,
             model: str | None = None, device: str = "auto", seed: int = 0, return_std: bool = False,
             axes: str | None = None, gain: float | None = None, read_noise: float | None = None,
-            offset: float | None = None, dark=None, output_dtype: str = "auto"):
+            offset: float | None = None, dark=None, output_dtype: str = "auto", colour: str = "auto",
+            ensemble: bool = False):
     """Restore a noisy array; returns an array of the same shape, float32 for integer data.
 
     Integer (detector count) data is restored to float32 by default: rounding back to whole
@@ -136,6 +137,14 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
     output_dtype : str
         ``"auto"`` (float32 for integer data, else the input's dtype), ``"input"`` (the input's
         dtype, integers rounded and clipped) or ``"float32"``.
+    colour : {"auto", "joint", "per-channel"}
+        RGB ``(y, x, 3)`` data is restored jointly in an opponent colour space (luminance and two
+        chroma planes, whose noise stays white) when ``"auto"`` finds the channels' noise
+        comparable; ``"per-channel"`` restores each channel as an image of its own. Data with
+        another number of channels is always per channel.
+    ensemble : bool
+        Average the restorations of the 8 flips and rotations (geometric self-ensemble): higher
+        PSNR for 8 times the time.
 
     Examples
     --------
@@ -160,8 +169,9 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
     chain = fit_transforms(sample, transforms, reg)
     rows = characterize_sample(sample, "c" in ax, reg, noise=noise, sigma=sigma,
                                fixed=calibration(gain=gain, read_noise=read_noise, offset=offset, dark=dark))
-    options = denoiser_options(reg, den, {"method": method, "steps": steps, "samples": samples,
-                                          "model": model, "device": device})
+    options = denoiser_options(reg, den, {"method": method, "steps": steps, "samples": samples, "model": model,
+                                          "device": device, "ensemble": ensemble,
+                                          "colour": colour_mode(colour, "npy", None, ax, arr.shape)})
     plan = make_plan(sample, rows, chain, transforms, den, options, reg)
     out = np.empty(arr.shape, dtype=out_dtype)
     std_out = np.zeros(arr.shape, dtype=np.float32) if return_std else None

@@ -19,7 +19,8 @@ import numpy as np
 
 from . import __version__
 from .errors import InputError, printable
-from .planning import (centre_window, characterize_sample, fit_transforms, make_plan, plane_indices, plane_regions, read_plane,
+from .denoisers.colour import MODES as COLOUR_MODES
+from .planning import (colour_mode, centre_window, characterize_sample, fit_transforms, make_plan, plane_indices, plane_regions, read_plane,
                        sample_planes, write_plane)
 from .plugins import registry
 from .noise.camera import calibration
@@ -29,7 +30,7 @@ from .storage import (MANAGED, RUN_FILE, STORE, WORK, chunk_side, clear_outputs,
                       write_csv, write_text_atomic)
 
 PARAMS = ("noise", "sigma", "transforms", "denoiser", "method", "steps", "samples", "model_id", "device_kind", "seed", "axes",
-          "calibration", "dark", "output_dtype")
+          "calibration", "dark", "output_dtype", "colour", "ensemble")
 
 
 def _item_obj(item: dict):
@@ -125,6 +126,8 @@ def validate(request: dict) -> dict:
     den = request.get("denoiser") or "diffusion"
     reg.get("denoiser", den)
     check_method(request.get("method", "mmse"))
+    if (request.get("colour") or "auto") not in COLOUR_MODES:
+        raise InputError(f"unknown colour mode {request['colour']!r} (valid: {', '.join(COLOUR_MODES)})")
     for key in ("steps", "samples"):
         if request.get(key) is not None and int(request[key]) < 1:
             raise InputError(f"--{key} must be >= 1")
@@ -274,7 +277,9 @@ def plan_denoise(request: dict, ing: dict, norm: dict, noise: dict) -> dict:
     reg = registry()
     src = _work_array(ing)
     axes, shape, dtype = ing["axes"], tuple(ing["shape"]), np.dtype(ing["dtype"])
-    options = denoiser_options(reg, request["denoiser"], {k: request.get(k) for k in ("method", "steps", "samples", "model", "device")})
+    options = denoiser_options(reg, request["denoiser"], {k: request.get(k) for k in ("method", "steps", "samples", "model", "device",
+                                                                                      "ensemble")}
+                               | {"colour": colour_mode(request.get("colour"), ing["format"], ing["attrs"], axes, shape)})
     plan = make_plan(sample_planes(src, axes), noise["rows"], norm["transforms"], request.get("transforms"),
                      request["denoiser"], options, reg)
     outdir = Path(request["outdir"])
@@ -295,10 +300,12 @@ def plan_denoise(request: dict, ing: dict, norm: dict, noise: dict) -> dict:
         if want_std:
             create_item_array(store, ing["name"] + "_std", shape, np.float32, axes)
     split = len(regions) > len(plane_indices(axes, shape))
-    margin = reg.get("denoiser", request["denoiser"]).context(**options, masked=plan.masked) if split else 0
+    den = reg.get("denoiser", request["denoiser"])
+    margin = den.context(**options, masked=plan.masked) if split else 0
     todo = [r for r in range(len(regions)) if r not in done]
     size = max(1, -(-len(todo) // BATCHES))
     return {"plan": plan.to_dict(), "want_std": want_std, "total": len(regions), "regions": regions, "margin": margin,
+            "grid": den.grid(**options) if split else 1,
             "batches": [todo[i:i + size] for i in range(0, len(todo), size)], "started": time.time()}
 
 
@@ -318,9 +325,14 @@ def denoise_planes(request: dict, ing: dict, info: dict, batch: list[int]) -> in
     height = ing["shape"][axes.index("y")]
     for r in batch:
         i, y0, y1 = info["regions"][r]
-        lo, hi = max(0, y0 - info["margin"]), min(height, y1 + info["margin"])
-        rng = np.random.default_rng([int(request.get("seed", 0)), r])  # per region: any order, same result
-        restored, std = restore_plane(read_plane(src, axes, indices[i], slice(lo, hi)), plan, reg, rng)
+        # The read starts and ends on the denoiser's grid counted from either edge of the plane,
+        # so the band (and any flip of it) is seen as in the whole plane; the generator is the
+        # plane's (random numbers are keyed by absolute row): any split gives the same result.
+        g = info["grid"]
+        lo = max(0, y0 - info["margin"]) // g * g
+        hi = height - (height - min(height, y1 + info["margin"])) // g * g
+        rng = np.random.default_rng([int(request.get("seed", 0)), i])
+        restored, std = restore_plane(read_plane(src, axes, indices[i], slice(lo, hi)), plan, reg, rng, origin=lo)
         core = slice(y0 - lo, y1 - lo)
         write_plane(arr, axes, indices[i], cast_like(restored[core], arr.dtype), slice(y0, y1))
         if std_arr is not None:

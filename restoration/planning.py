@@ -81,6 +81,21 @@ def sample_planes(arr, axes: str) -> np.ndarray:
     return np.stack([read_plane(arr, axes, indices[i], rows, cols).astype(np.float64) for i in pick])
 
 
+def colour_mode(requested: str | None, fmt: str, attrs: dict | None, axes: str, shape: Sequence[int]) -> str:
+    """The ``colour`` option for an item: joint restoration is the default only for RGB data.
+
+    RGB means three channels from a PNG/JPEG, a ``.npy`` (or an in-memory array) with a last axis
+    of 3, or a TIFF whose photometric tag is RGB; other multi-channel data (fluorescence channels,
+    spectra) is restored per channel unless the user asks for ``joint``.
+    """
+    requested = requested or "auto"
+    if requested != "auto" or "c" not in axes:
+        return requested
+    rgb = shape[axes.index("c")] == 3 and (fmt in ("png", "jpeg", "npy") or
+                                           (fmt == "tiff" and (attrs or {}).get("photometric") == "rgb"))
+    return "auto" if rgb else "per-channel"
+
+
 def fit_transforms(sample: np.ndarray, names: Sequence[str] | None, reg: Registry) -> list[dict]:
     """Fit the transform chain on ``sample`` (the normalize stage). ``["none"]`` disables it."""
     names = list(DEFAULT_TRANSFORMS if not names else names)
@@ -162,3 +177,25 @@ def make_plan(sample: np.ndarray, rows: list[dict], chain: list[dict], transform
     if not hi > lo:
         hi = lo + 1.0
     return PlanePlan(channels, chain, space, sig_t, (lo, hi), denoiser, options, masked)
+
+
+def plan_array(arr, axes: str, reg: Registry, *, noise: str = "auto", sigma: float | None = None,
+               fixed: dict[str, float] | None = None, transforms: Sequence[str] | None = None,
+               denoiser: str = "diffusion", options: dict[str, Any] | None = None) -> tuple[list[dict], PlanePlan]:
+    """Noise rows and plane plan of one array: normalize, characterize-noise and plan in one call.
+
+    The decisions ``restoration run`` makes for an item, from the same sample; for in-memory use
+    (the Python API, self-supervised adaptation). Arguments as for :func:`characterize_sample`
+    and :func:`make_plan`.
+
+    Returns
+    -------
+    rows : list of dict
+        One noise row per channel, parameters in input units.
+    plan : PlanePlan
+        How every plane of the array is restored.
+    """
+    sample = sample_planes(arr, axes)
+    chain = fit_transforms(sample, transforms, reg)
+    rows = characterize_sample(sample, "c" in axes, reg, noise=noise, sigma=sigma, fixed=fixed)
+    return rows, make_plan(sample, rows, chain, transforms, denoiser, options or {}, reg)

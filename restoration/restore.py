@@ -101,8 +101,10 @@ def check_finite(values: np.ndarray, what: str) -> None:
         raise RuntimeError(f"{what} returned NaN or infinite values ({bad} of {np.size(values)})")
 
 
-def restore_plane(plane: np.ndarray, plan: PlanePlan, reg: Registry, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
-    """Restore one ``(y, x)`` or ``(y, x, c)`` plane in input units (float64 result).
+def restore_plane(plane: np.ndarray, plan: PlanePlan, reg: Registry, rng: np.random.Generator, *,
+                  origin: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+    """Restore one ``(y, x)`` or ``(y, x, c)`` plane, or the band of rows of one starting at row
+    ``origin``, in input units (float64 result).
 
     Returns ``(restored, std)``; ``std`` is the per-pixel uncertainty in input units when the
     denoiser drew several samples, else None.
@@ -114,7 +116,7 @@ def restore_plane(plane: np.ndarray, plan: PlanePlan, reg: Registry, rng: np.ran
     transformed = [apply_transforms(d, plan.transforms, reg) for d in datas]
     stacked = np.stack(transformed, axis=-1) if plane.ndim == 3 else transformed[0]
     sigma = np.asarray(plan.sigma, dtype=np.float64)
-    obs = Observation(stacked.astype(np.float32), sigma if plane.ndim == 3 else float(sigma[0]), mask)
+    obs = Observation(stacked.astype(np.float32), sigma if plane.ndim == 3 else float(sigma[0]), mask, origin)
     shape = stacked.shape
     del datas, transformed, stacked   # float64 copies: free them before the denoiser's peak
     denoiser = reg.get("denoiser", plan.denoiser)

@@ -24,11 +24,16 @@ class Observation:
     mask : ndarray of bool, optional
         Same ``(y, x)`` shape; True marks pixels with no information (impulses, NaN) that the
         denoiser must reconstruct.
+    origin : int
+        Row of the full plane that ``data``'s first row is (0 for a whole plane). A denoiser that
+        draws random numbers keys them by absolute position (row ``origin + r``), so a band of
+        rows restores exactly as the same rows of the whole plane.
     """
 
     data: np.ndarray
     sigma: float | np.ndarray
     mask: np.ndarray | None = None
+    origin: int = 0
 
 
 class NoiseModel:
@@ -103,3 +108,9 @@ class Denoiser:
         a whole-plane run (the host splits planes too large for memory into such regions). The
         host adds ``masked=True`` to the options when the data has pixels to reconstruct."""
         return 32
+
+    def grid(self, **options: Any) -> int:
+        """Rows whose multiples a region must start on to restore as in a whole-plane run (a
+        network that downsamples by 8 sees another phase of its grid elsewhere). The host starts
+        every region's read at a multiple of it; 1 for denoisers without such a grid."""
+        return 1

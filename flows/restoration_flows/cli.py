@@ -38,6 +38,9 @@ def _add_run(sub) -> None:
     p.add_argument("--method", default="mmse", choices=["mmse", "ddim", "posterior"])
     p.add_argument("--steps", type=int)
     p.add_argument("--samples", type=int, default=1)
+    p.add_argument("--colour", default="auto", choices=["auto", "joint", "per-channel"],
+                   help="RGB restored jointly in an opponent colour space (auto: RGB input with comparable noise)")
+    p.add_argument("--ensemble", action="store_true", help="average the 8 flips/rotations: better, 8x the time")
     p.add_argument("--model", help="diffusion model file (default: the shipped model)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--seed", type=int, default=0)
@@ -143,7 +146,8 @@ def cmd_run(args) -> int:
 
     request = {k: getattr(args, k) for k in ("inputs", "reference", "noise", "sigma", "transforms", "denoiser",
                                              "method", "steps", "samples", "model", "device", "seed", "axes",
-                                             "gain", "read_noise", "offset", "dark", "output_dtype")}
+                                             "gain", "read_noise", "offset", "dark", "output_dtype", "colour",
+                                             "ensemble")}
     request["outdir"] = args.outdir
     pipeline.validate(request)  # unknown names, bad model file: exit 2 before Prefect starts
     from .flow import restore_dataset

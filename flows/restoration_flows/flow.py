@@ -185,7 +185,8 @@ def _run_request(request: dict, distributed: bool = False) -> dict:
         for item in plan["items"]:
             results.append(_restore_item(request, item, distributed))
         run_info = {k: request.get(k) for k in ("inputs", "outdir", "noise", "sigma", "transforms", "denoiser", "method",
-                                                 "steps", "samples", "model_id", "seed", "calibration", "output_dtype")}
+                                                 "steps", "samples", "model_id", "seed", "calibration", "output_dtype",
+                                                 "colour", "ensemble")}
         run_info.update(version=__version__, started=started.isoformat(),
                         finished=dt.datetime.now(dt.timezone.utc).isoformat())
         return summary_task.with_options(task_run_name=f"quality-report-summary-{Path(outdir).name}")(request, results, run_info)
@@ -252,7 +253,8 @@ def restore_dataset(inputs: list[str] | None = None, outdir: str | None = None, 
                     model: str | None = None, device: str = "auto", seed: int = 0, axes: str | None = None,
                     overwrite: bool = False, watch: str | None = None, outroot: str | None = None,
                     distributed: bool = False, gain: float | None = None, read_noise: float | None = None,
-                    offset: float | None = None, dark: str | None = None, output_dtype: str = "auto") -> Any:
+                    offset: float | None = None, dark: str | None = None, output_dtype: str = "auto",
+                    colour: str = "auto", ensemble: bool = False) -> Any:
     """Restore ``inputs`` into ``outdir`` (ingest, normalize, characterize-noise, denoise,
     quality-report) and publish the noise-profile, quality-report and restoration-report artifacts.
 
@@ -262,13 +264,15 @@ def restore_dataset(inputs: list[str] | None = None, outdir: str | None = None, 
     ``restore_dataset.with_options(task_runner=...)``) instead of denoising in this process.
     ``gain``, ``read_noise``, ``offset`` (ADU) and ``dark`` (a dark-frame file) fix camera
     parameters; ``output_dtype`` is ``auto`` (float32 for integer data), ``input`` or ``float32``.
+    ``colour`` (``auto``, ``joint``, ``per-channel``) and ``ensemble`` are the diffusion
+    denoiser's colour handling and geometric self-ensemble.
     """
     request = {"inputs": list(inputs or []), "outdir": str(outdir) if outdir else None,
                "reference": list(reference) if reference else None, "noise": noise, "sigma": sigma,
                "transforms": list(transforms) if transforms else None, "denoiser": denoiser, "method": method,
                "steps": steps, "samples": samples, "model": model, "device": device, "seed": seed, "axes": axes,
                "overwrite": overwrite, "gain": gain, "read_noise": read_noise, "offset": offset, "dark": dark,
-               "output_dtype": output_dtype}
+               "output_dtype": output_dtype, "colour": colour, "ensemble": ensemble}
     if watch:
         if not outroot:
             raise InputError("watch needs outroot")

@@ -28,11 +28,13 @@ def add_serve_parser(sub) -> None:
     p.add_argument("--steps", type=int)
     p.add_argument("--samples", type=int)
     p.add_argument("--seed", type=int)
+    p.add_argument("--colour", choices=["auto", "joint", "per-channel"])
+    p.add_argument("--ensemble", action="store_true", default=None)
 
 
 def parameters(args) -> dict:
     params = {"watch": str(Path(args.watch).resolve()), "outroot": str(Path(args.outroot).resolve())}
-    for key in ("noise", "denoiser", "method", "model", "device", "sigma", "steps", "samples", "seed"):
+    for key in ("noise", "denoiser", "method", "model", "device", "sigma", "steps", "samples", "seed", "colour", "ensemble"):
         value = getattr(args, key, None)
         if value is not None:
             params[key] = str(Path(value).resolve()) if key == "model" else value

@@ -4,7 +4,7 @@ import torch
 
 from restoration.denoisers.diffusion import DiffusionDenoiser
 from restoration.diffusion.model import load_model
-from restoration.diffusion.sampler import restore
+from restoration.diffusion.sampler import NoiseField, restore
 from restoration.diffusion.tiling import TiledNetwork
 from restoration.types import Observation
 
@@ -75,4 +75,31 @@ def test_rgb_with_grayscale_model(tiny_model):
 def test_unknown_method_rejected(tiny_model):
     net = TiledNetwork(load_model(tiny_model), torch.device("cpu"))
     with pytest.raises(ValueError, match="unknown method"):
-        restore(net, torch.zeros(1, 1, 16, 16), np.array([0.1]), method="bogus", generator=torch.Generator())
+        restore(net, torch.zeros(1, 1, 16, 16), np.array([0.1]), method="bogus", noise=NoiseField(0))
+
+
+def test_noise_field_is_keyed_by_absolute_row():
+    """A band of rows draws exactly the noise the whole plane draws there, draw after draw."""
+    whole, band = NoiseField(7), NoiseField(7, row0=100)
+    for _ in range(3):
+        a, b = whole((2, 1, 300, 40)), band((2, 1, 150, 40))
+        assert torch.equal(a[:, :, 100:250], b)
+    assert not torch.equal(NoiseField(8)((1, 1, 64, 8)), NoiseField(7)((1, 1, 64, 8)))
+
+
+def test_ensemble_views_invert_and_average(tiny_model):
+    from restoration.diffusion.ensemble import VIEWS, restore_ensemble, unview, view
+
+    t = torch.arange(2 * 3 * 5.0).reshape(1, 2, 3, 5)
+    assert all(torch.equal(unview(view(t, k), k), t) for k in range(VIEWS))
+    assert len({tuple(view(t, k).flatten().tolist()) for k in range(VIEWS)}) == VIEWS  # 8 distinct views
+    net = TiledNetwork(load_model(tiny_model), torch.device("cpu"))
+    rng = np.random.default_rng(0)
+    y = torch.from_numpy(rng.normal(0, 0.2, (1, 1, 40, 56)).astype(np.float32))
+    with torch.inference_mode():
+        single = restore(net, y, np.array([0.2]), noise=NoiseField(0)).mean
+        views = [unview(restore(net, view(y, k), np.array([0.2]), noise=NoiseField(0)).mean, k) for k in range(VIEWS)]
+        ens = restore_ensemble(net, y, np.array([0.2]), noise=NoiseField(0)).mean
+    assert torch.equal(views[0], single)
+    assert float((ens - torch.stack(views).mean(0)).abs().max()) < 1e-5
+    assert float((ens - single).abs().max()) > 1e-4   # the views really differ

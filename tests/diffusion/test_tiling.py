@@ -2,7 +2,7 @@ import numpy as np
 import torch
 
 from restoration.diffusion.model import load_model
-from restoration.diffusion.sampler import restore
+from restoration.diffusion.sampler import NoiseField, restore
 from restoration.diffusion.tiling import TiledNetwork, receptive_radius
 
 
@@ -29,8 +29,8 @@ def test_tiled_mmse_equals_whole(tiny_model):
     tiled = TiledNetwork(model, torch.device("cpu"), tile=32, batch=3)
     assert len(tiled._windows(y.shape[-1])) > 3  # really tiled
     with torch.inference_mode():
-        a = restore(whole, y, sigma, generator=torch.Generator().manual_seed(0)).mean
-        b = restore(tiled, y, sigma, generator=torch.Generator().manual_seed(0)).mean
+        a = restore(whole, y, sigma, noise=NoiseField(0)).mean
+        b = restore(tiled, y, sigma, noise=NoiseField(0)).mean
     assert float((a - b).abs().max()) < 1e-4
 
 
@@ -42,8 +42,8 @@ def test_tiled_ddim_and_posterior_equal_whole(tiny_model):
     tiled = TiledNetwork(model, torch.device("cpu"), tile=32, batch=2)
     with torch.inference_mode():
         for method in ("ddim", "posterior"):
-            a = restore(whole, y, sigma, method=method, steps=4, generator=torch.Generator().manual_seed(5)).mean
-            b = restore(tiled, y, sigma, method=method, steps=4, generator=torch.Generator().manual_seed(5)).mean
+            a = restore(whole, y, sigma, method=method, steps=4, noise=NoiseField(5)).mean
+            b = restore(tiled, y, sigma, method=method, steps=4, noise=NoiseField(5)).mean
             assert float((a - b).abs().max()) < 1e-3, method
 
 
