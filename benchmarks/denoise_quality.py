@@ -1,12 +1,23 @@
-"""Denoising quality and speed on held-out images: classical baselines, BM3D and the diffusion model.
+"""Denoising quality and speed on held-out images against the classical anchors, in one run.
 
-Protocol (fixed; research/diffusion_denoising.md): the scikit-image images held out of training
-(restoration.diffusion.data.HELD_OUT), grayscale, float in [0, 1], centre crops of CROP x CROP;
-float Gaussian noise sigma 15, 25, 50 (/255), no clipping, no quantization, seed per (image, sigma).
-PSNR with data_range=1; SSIM with gaussian_weights=True, sigma=1.5, use_sample_covariance=False.
-Every method sees the same noisy images in the same run; seconds per megapixel are wall time.
+Sections (every method of a section sees the same noisy images, drawn with a seed per image and
+level; float noise, no clipping, no quantization; 256x256 centre crops):
 
-Usage: python benchmarks/denoise_quality.py [--model PATH] [--crop 256] [--out FILE]
+- ``gray``: grayscale, Gaussian sigma 15 / 25 / 50 (/255), against BM3D (``bm3d.bm3d``);
+- ``colour``: RGB, Gaussian sigma 15 / 25 / 50, against CBM3D (``bm3d.bm3d_rgb``), the diffusion
+  model per channel and jointly in the opponent colour space;
+- ``poisson``: grayscale, Poisson counts at peak 10 / 30 / 100 photons, against the generalized
+  Anscombe transform + BM3D + the closed-form exact unbiased inverse; the diffusion model runs in
+  the same stabilized space with the same inverse (the path ``--noise poisson`` takes).
+
+Quality options: the geometric self-ensemble (``ensemble``, 8 flips/rotations) and DDIM steps.
+Images: the scikit-image pictures held out of training (restoration.diffusion.data.HELD_OUT) and
+this project's held-out photographs from Debian packages (``data/debian_photos.py -o train/photos``
+writes them to ``train/photos/held_out``). PSNR with data_range=1; SSIM with gaussian_weights=True,
+sigma=1.5, use_sample_covariance=False. Seconds per megapixel are wall time on this machine.
+
+Usage: python benchmarks/denoise_quality.py [--model PATH] [--sections gray,colour,poisson]
+       [--photos DIR] [--crop 256] [--out FILE]
 BM3D comes from the optional `bench` extra (`pip install -e '.[bench]'`; non-commercial licence).
 """
 
@@ -24,9 +35,12 @@ import torch
 from restoration.denoisers.diffusion import DiffusionDenoiser
 from restoration.diffusion.data import HELD_OUT, skimage_image, to_gray
 from restoration.diffusion.model import load_model
+from restoration.noise.poisson import gat, gat_inverse
 from restoration.types import Observation
 
-SIGMAS = (15, 25, 50)
+LEVELS = {"gray": (15, 25, 50), "colour": (15, 25, 50), "poisson": (10, 30, 100)}
+ANCHOR = {"gray": "bm3d", "colour": "cbm3d", "poisson": "gat+bm3d"}
+UNIT = {"gray": "σ", "colour": "σ", "poisson": "peak"}
 
 
 def psnr(x, ref):
@@ -37,92 +51,135 @@ def ssim(x, ref):
     from skimage.metrics import structural_similarity
 
     return float(structural_similarity(ref, np.asarray(x, np.float64), data_range=1.0, gaussian_weights=True,
-                                       sigma=1.5, use_sample_covariance=False))
+                                       sigma=1.5, use_sample_covariance=False, channel_axis=-1 if x.ndim == 3 else None))
 
 
-def methods(model: str | None):
-    from skimage.restoration import denoise_nl_means, denoise_tv_chambolle, denoise_wavelet
+def crop(img: np.ndarray, side: int) -> np.ndarray:
+    y0, x0 = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
+    return img[y0:y0 + side, x0:x0 + side]
 
-    diff = DiffusionDenoiser()
 
-    def diffusion(method, steps=None, samples=1):
-        def run(y, s, seed):
-            out = diff.denoise(Observation(y.astype(np.float32), s), rng=np.random.default_rng(seed), method=method,
-                               steps=steps, samples=samples, model=model)
-            return out[0] if isinstance(out, tuple) else out
+def load_images(photos: Path | None, side: int) -> dict[str, np.ndarray]:
+    """Held-out images, float64 in [0, 1], (y, x) or (y, x, 3)."""
+    from skimage.io import imread
+
+    images = {name: skimage_image(name).astype(np.float64) for name in HELD_OUT}
+    if photos is not None and photos.is_dir():
+        for f in sorted(photos.glob("*.png")):
+            images[f.stem] = imread(f).astype(np.float64) / 255.0
+    return {k: crop(v, side) for k, v in images.items()}
+
+
+def diffusion(model: str | None, **options):
+    den = DiffusionDenoiser()
+
+    def run(y, s, seed, value_range=(0.0, 1.0)):
+        out = den.denoise(Observation(y.astype(np.float32), s if np.ndim(y) == 2 else np.full(3, s)),
+                          rng=np.random.default_rng(seed), model=model, value_range=value_range, **options)
+        return np.asarray(out, np.float64)
+    return run
+
+
+def gaussian_methods(model: str | None, colour: bool):
+    import bm3d
+
+    table = {"noisy input": lambda y, s, seed: y}
+    if colour:
+        table["cbm3d"] = lambda y, s, seed: bm3d.bm3d_rgb(y, s)
+        table["diffusion mmse, per channel"] = diffusion(model, colour="per-channel")
+        table["diffusion mmse"] = diffusion(model, colour="joint")
+        table["diffusion mmse + ensemble"] = diffusion(model, colour="joint", ensemble=True)
+        table["diffusion ddim K=2"] = diffusion(model, colour="joint", method="ddim", steps=2)
+    else:
+        table["bm3d"] = lambda y, s, seed: bm3d.bm3d(y, s)
+        table["diffusion mmse"] = diffusion(model)
+        table["diffusion mmse + ensemble"] = diffusion(model, ensemble=True)
+        for k in (2, 3):
+            table[f"diffusion ddim K={k}"] = diffusion(model, method="ddim", steps=k)
+        table["diffusion ddim K=2 + ensemble"] = diffusion(model, method="ddim", steps=2, ensemble=True)
+    return table
+
+
+def poisson_methods(model: str | None):
+    import bm3d
+
+    def stabilized(denoise):
+        def run(counts, peak, seed):
+            d = gat(counts, 1.0)
+            return gat_inverse(denoise(d, seed), 1.0) / peak
         return run
 
-    table = {
-        "noisy input": lambda y, s, seed: y,
-        "nlm": lambda y, s, seed: denoise_nl_means(y, h=0.8 * s, sigma=s, patch_size=5, patch_distance=6, fast_mode=True),
-        "tv": lambda y, s, seed: denoise_tv_chambolle(y, weight=1.1 * s),
-        "wavelet": lambda y, s, seed: denoise_wavelet(y, sigma=s, method="BayesShrink", mode="soft", rescale_sigma=True),
-    }
-    try:
-        import bm3d
+    def diff(**options):
+        fn = diffusion(model, **options)
+        # The data range the percentile transform would give: the stabilized values' 0.1-99.9 %.
+        return stabilized(lambda d, seed: fn(d, 1.0, seed, value_range=tuple(np.quantile(d, [0.001, 0.999]))))
 
-        table["bm3d"] = lambda y, s, seed: bm3d.bm3d(y, s)
-    except ImportError:
-        print("bm3d not installed (pip install -e '.[bench]'): skipped", file=sys.stderr)
-    table["diffusion mmse"] = diffusion("mmse")
-    for k in (2, 3, 4):
-        table[f"diffusion ddim K={k}"] = diffusion("ddim", steps=k)
-    table["diffusion posterior"] = diffusion("posterior")
-    table["diffusion posterior x8 mean"] = diffusion("posterior", samples=8)
-    return table
+    return {"noisy input": lambda counts, peak, seed: counts / peak,
+            "gat+bm3d": stabilized(lambda d, seed: bm3d.bm3d(d, 1.0)),
+            "diffusion mmse": diff(),
+            "diffusion mmse + ensemble": diff(ensemble=True),
+            "diffusion ddim K=2": diff(method="ddim", steps=2)}
+
+
+def run_section(section: str, images: dict[str, np.ndarray], model: str | None) -> list[str]:
+    colour = section == "colour"
+    pool = {k: v for k, v in images.items() if v.ndim == 3} if colour else \
+        {k: (to_gray(v.astype(np.float32)).astype(np.float64) if v.ndim == 3 else v) for k, v in images.items()}
+    table = poisson_methods(model) if section == "poisson" else gaussian_methods(model, colour)
+    levels = LEVELS[section]
+    rows = {m: {lv: [] for lv in levels} for m in table}
+    secs = {m: 0.0 for m in table}
+    for lv in levels:
+        for i, (name, clean) in enumerate(pool.items()):
+            rng = np.random.default_rng(1000 * lv + i)
+            if section == "poisson":
+                noisy, arg = rng.poisson(clean * lv).astype(np.float64), lv
+            else:
+                noisy, arg = clean + rng.normal(0, lv / 255, clean.shape), lv / 255
+            for m, fn in table.items():
+                t = time.perf_counter()
+                out = fn(noisy, arg, seed=i)
+                secs[m] += time.perf_counter() - t
+                rows[m][lv].append((psnr(out, clean), ssim(out, clean)))
+                print(f"{section} {UNIT[section]} {lv:>3} {name:<36} {m:<30} {rows[m][lv][-1][0]:6.2f} dB", file=sys.stderr)
+    mpx = sum(v.shape[0] * v.shape[1] for v in pool.values()) * len(levels) / 1e6
+    u = UNIT[section]
+    lines = [f"## {section}: {len(pool)} images ({', '.join(pool)})", "",
+             "| method | " + " | ".join(f"{u}={lv} PSNR / SSIM" for lv in levels) + " | s/Mpx |",
+             "|---|" + "---|" * len(levels) + "---|"]
+    for m in table:
+        cells = [f"{np.mean([r[0] for r in rows[m][lv]]):.2f} / {np.mean([r[1] for r in rows[m][lv]]):.4f}" for lv in levels]
+        lines.append(f"| {m} | " + " | ".join(cells) + f" | {secs[m] / mpx:.2f} |")
+    anchor = ANCHOR[section]
+    lines += ["", f"Against {anchor} (same images, same noise; mean of per-image differences, min..max):", ""]
+    for m in [k for k in table if k.startswith("diffusion")]:
+        parts = []
+        for lv in levels:
+            d = np.array([a[0] - b[0] for a, b in zip(rows[m][lv], rows[anchor][lv])])
+            parts.append(f"{u}={lv}: {d.mean():+.2f} dB ({d.min():+.2f}..{d.max():+.2f})")
+        lines.append(f"- {m}: " + ", ".join(parts) + f"; speed {secs[anchor] / max(secs[m], 1e-9):.1f}x {anchor}")
+    return lines + [""]
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", help="model file (default: the shipped one)")
+    p.add_argument("--sections", default="gray,colour,poisson")
+    p.add_argument("--photos", type=Path, default=Path("train/photos/held_out"),
+                   help="held-out photographs (data/debian_photos.py); skipped when absent")
     p.add_argument("--crop", type=int, default=256)
-    p.add_argument("--out", help="also write the markdown table here")
+    p.add_argument("--out", help="also write the markdown here")
     args = p.parse_args()
-    images = {}
-    for name in HELD_OUT:
-        img = to_gray(skimage_image(name)).astype(np.float64)
-        y0, x0 = (img.shape[0] - args.crop) // 2, (img.shape[1] - args.crop) // 2
-        images[name] = img[y0:y0 + args.crop, x0:x0 + args.crop]
-    table = methods(args.model)
-    rows = {m: {s: [] for s in SIGMAS} for m in table}
-    secs = {m: 0.0 for m in table}
-    pixels = 0
-    for s255 in SIGMAS:
-        s = s255 / 255
-        for i, (name, clean) in enumerate(images.items()):
-            noisy = clean + np.random.default_rng(1000 * s255 + i).normal(0, s, clean.shape)
-            pixels += clean.size if s255 == SIGMAS[0] else 0
-            for m, fn in table.items():
-                t = time.perf_counter()
-                out = fn(noisy, s, seed=i)
-                secs[m] += time.perf_counter() - t
-                rows[m][s255].append((psnr(out, clean), ssim(out, clean)))
-                print(f"sigma {s255:>2} {name:<10} {m:<28} {rows[m][s255][-1][0]:6.2f} dB", file=sys.stderr)
-    mpx = pixels * len(SIGMAS) / 1e6
+    images = load_images(args.photos, args.crop)
     model = load_model(args.model)
-    lines = [f"# Denoising quality on held-out images ({', '.join(HELD_OUT)}; {args.crop}x{args.crop} centre crops, grayscale)", "",
-             f"Command: `python benchmarks/denoise_quality.py{' --model ' + args.model if args.model else ''} --crop {args.crop}`",
-             f"Model: {model.model_id}, {model.provenance.get('steps')} training steps"
-             + (f" (fine-tuned from {init})" if (init := model.provenance.get("train_config", {}).get("init")) else "")
-             + f"; torch {torch.__version__}, "
-             f"{torch.get_num_threads()} threads, Python {platform.python_version()}, {platform.machine()}", "",
-             "PSNR (dB, data_range=1) / SSIM, mean over images; seconds per megapixel (wall, this machine).", "",
-             "| method | " + " | ".join(f"σ={s} PSNR / SSIM" for s in SIGMAS) + " | s/Mpx |",
-             "|---|" + "---|" * len(SIGMAS) + "---|"]
-    for m in table:
-        cells = [f"{np.mean([r[0] for r in rows[m][s]]):.2f} / {np.mean([r[1] for r in rows[m][s]]):.4f}" for s in SIGMAS]
-        lines.append(f"| {m} | " + " | ".join(cells) + f" | {secs[m] / mpx:.2f} |")
-    if "bm3d" in table:
-        lines += ["", "Against BM3D (same images, same noise):", ""]
-        for m in [k for k in table if k.startswith("diffusion")]:
-            d = [np.mean([r[0] for r in rows[m][s]]) - np.mean([r[0] for r in rows["bm3d"][s]]) for s in SIGMAS]
-            lines.append(f"- {m}: " + ", ".join(f"σ={s}: {v:+.2f} dB" for s, v in zip(SIGMAS, d))
-                         + f"; speed {secs['bm3d'] / max(secs[m], 1e-9):.1f}x BM3D")
-    mm = {s: np.mean([r[0] for r in rows["diffusion mmse"][s]]) for s in SIGMAS}
-    for m in ("diffusion posterior", "diffusion posterior x8 mean"):
-        lines.append(f"- {m} vs mmse: " + ", ".join(
-            f"σ={s}: {np.mean([r[0] for r in rows[m][s]]) - mm[s]:+.2f} dB" for s in SIGMAS))
-    text = "\n".join(lines) + "\n"
+    command = " ".join(["python benchmarks/denoise_quality.py", *sys.argv[1:]])
+    lines = [f"# Denoising quality on held-out images ({args.crop}x{args.crop} centre crops)", "",
+             f"Command: `{command}`", "",
+             f"Model: {model.model_id}, {model.provenance.get('steps')} training steps; torch {torch.__version__}, "
+             f"{torch.get_num_threads()} threads, Python {platform.python_version()}, {platform.machine()}", ""]
+    for section in args.sections.split(","):
+        lines += run_section(section, images, args.model)
+    text = "\n".join(lines)
     print(text)
     if args.out:
         Path(args.out).write_text(text)
