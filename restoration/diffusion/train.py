@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -58,6 +59,9 @@ class TrainConfig:
     init: str | None = None
     threads: int | None = None
     stop_at: int | None = None   # stop (resumably) after this step; the schedule still spans `steps`
+    max_seconds: float | None = None  # wall-clock budget of this call: stop (resumably) once it is spent
+    fit_steps: bool = False      # with max_seconds: at the warm-up's end, fit `steps` to the time left
+    compile: bool = False        # torch.compile the network for the training steps
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -97,6 +101,10 @@ def check_config(cfg: TrainConfig) -> None:
         raise InputError("--steps must be >= 1 (0 only with --init: writes the base model as it is)")
     if not (math.isfinite(cfg.lr) and cfg.lr > 0):
         raise InputError(f"--lr must be a positive number, not {cfg.lr}")
+    if cfg.max_seconds is not None and not (math.isfinite(cfg.max_seconds) and cfg.max_seconds > 0):
+        raise InputError(f"--max-seconds must be a positive number, not {cfg.max_seconds}")
+    if cfg.fit_steps and cfg.max_seconds is None:
+        raise InputError("--fit-steps needs --max-seconds (the budget the schedule is fitted to)")
     if cfg.channels not in (1, 3):
         raise InputError("--channels must be 1 (grayscale) or 3 (RGB)")
     if not cfg.widths or len(cfg.widths) != len(cfg.blocks) or min(cfg.widths) < 1 or min(cfg.blocks) < 1:
@@ -130,6 +138,26 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def fitted_steps(step: int, seconds_left: float, seconds_per_step: float) -> int:
+    """The schedule length that ends within ``seconds_left`` at the measured speed, from ``step`` on.
+
+    Parameters
+    ----------
+    step : int
+        Steps done (the end of the warm-up, where the schedule does not yet depend on its length).
+    seconds_left : float
+        Wall-clock budget remaining.
+    seconds_per_step : float
+        Measured time of one step, checkpoints included.
+
+    Returns
+    -------
+    int
+        At least ``step``; 5 % of the time left is kept for speed changes and the last checkpoint.
+    """
+    return step + max(0, int(0.95 * seconds_left / seconds_per_step))
+
+
 def git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -150,7 +178,15 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     weights, optimizer, step, random generators) are written atomically; ``resume=True`` continues
     from that state bit-for-bit on the same machine and settings. A loss log goes to
     ``OUTPUT.log.csv``. Returns the provenance written into the model file.
+
+    ``cfg.max_seconds`` stops the call (resumably, checkpoint written) after the first step that
+    ends past that many seconds from its start; with ``cfg.fit_steps`` the schedule's length is set
+    at the warm-up's end (before which the learning rate does not depend on it) from the speed
+    measured since the call's first step, and kept in the resume state. On CUDA the steps run under
+    bf16 autocast with channels-last weights and draw their noise on the device; on the CPU every
+    number is what it was without these options.
     """
+    clock = time.monotonic()   # before the data is read: the budget covers the whole call
     check_config(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -170,11 +206,19 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         model = DiffusionModel(UNetConfig(channels=cfg.channels, widths=tuple(cfg.widths),
                                           blocks=tuple(cfg.blocks), prediction=cfg.prediction))
     model.to(device)
+    cuda = device.type == "cuda"
+    # channels_last is what cuDNN's fast bf16 kernels want; on the CPU every tensor stays as it was.
+    memory_format = torch.channels_last if cuda else torch.preserve_format
+    if cuda:
+        model.to(memory_format=memory_format)
+        torch.backends.cudnn.benchmark = True   # one patch shape: pick the fastest kernels once
     ema = copy.deepcopy(model.net).requires_grad_(False)
+    net = torch.compile(model.net) if cfg.compile else model.net
     opt = torch.optim.Adam(model.net.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
     step, started = 0, time.time()
     elapsed_before = 0.0
     state_path = _state_path(cfg.output)
+    fitted = False   # whether cfg.steps is the schedule fitted to the budget (kept in the resume state)
     if resume and state_path.is_file():
         st = torch.load(state_path, map_location=device, weights_only=True)
         model.net.load_state_dict(st["net"])
@@ -183,12 +227,15 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         step = int(st["step"])
         elapsed_before = float(st["elapsed"])
         rng.bit_generator.state = json.loads(st["numpy_rng"])
-        torch.set_rng_state(st["torch_rng"])
+        torch.set_rng_state(st["torch_rng"].cpu())   # map_location moved it; the generator is the CPU's
+        if cfg.fit_steps and "fitted_steps" in st:   # a fitted schedule continues as it was fitted
+            cfg, fitted = dataclasses.replace(cfg, steps=int(st["fitted_steps"])), True
     log_path = Path(str(cfg.output) + ".log.csv")
     if step == 0 or not log_path.exists():
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text("step,loss,lr,seconds\n")
-    gen = torch.Generator(device="cpu")
+    # Reseeded from `rng` every step, so the resume state needs no generator of its own.
+    gen = torch.Generator(device=device)
 
     def provenance() -> dict:
         return {"training_data": described, "steps": step, "seed": cfg.seed, "commit": git_commit(),
@@ -203,20 +250,25 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         atomic_torch_save({"net": model.net.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                            "step": step, "elapsed": elapsed_before + time.time() - started,
                            "numpy_rng": json.dumps(rng.bit_generator.state),
-                           "torch_rng": torch.get_rng_state()}, state_path)
+                           "torch_rng": torch.get_rng_state(),
+                           **({"fitted_steps": cfg.steps} if fitted else {})}, state_path)
 
-    losses: list[float] = []
+    losses: list[torch.Tensor] = []   # read back at logging only: no GPU wait per step for it
     model.net.train()
+    first_step = step
+    speed_mark: tuple[int, float] | None = None   # (step, time) after this call's first step
     end = min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps
     while step < end:
         for group in opt.param_groups:
             group["lr"] = learning_rate(step, cfg)
-        x0 = torch.from_numpy(sampler.batch(cfg.batch)).to(device) * 2 - 1
+        x0 = torch.from_numpy(sampler.batch(cfg.batch)).to(device, memory_format=memory_format) * 2 - 1
         sigma = torch.from_numpy(sample_sigmas(cfg.batch, model, rng).astype(np.float32)).to(device)
         gen.manual_seed(int(rng.integers(2**62)))
-        eps = torch.randn(x0.shape, generator=gen).to(device)
+        eps = torch.randn(x0.shape, generator=gen, device=device).to(memory_format=memory_format)
         z = x0 + sigma[:, None, None, None] * eps
-        out = model.net(z, sigma)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+            out = net(z, sigma)
+        out = out.float()
         if model.config.prediction == "eps":
             target = eps
         else:
@@ -235,16 +287,28 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         with torch.no_grad():
             for pe, pm in zip(ema.parameters(), model.net.parameters()):
                 pe.lerp_(pm, 1 - decay)
-        losses.append(float(loss.detach()))
-        if step % 50 == 0 or step == end:
+        losses.append(loss.detach())
+        if cfg.fit_steps and not fitted:
+            if step == first_step + 1:   # after the first step: compilation and kernel choice are done
+                speed_mark = (step, time.monotonic())
+            elif step == cfg.warmup and speed_mark:
+                per_step = (time.monotonic() - speed_mark[1]) / (step - speed_mark[0])
+                left = cfg.max_seconds - (time.monotonic() - clock)
+                cfg = dataclasses.replace(cfg, steps=fitted_steps(step, left, per_step))
+                end, fitted = (min(cfg.steps, cfg.stop_at) if cfg.stop_at else cfg.steps), True
+        out_of_time = cfg.max_seconds is not None and time.monotonic() - clock >= cfg.max_seconds
+        if step % 50 == 0 or step == end or out_of_time:
+            mean_loss = float(np.mean([float(v) for v in losses]))
             with log_path.open("a") as f:
-                csv.writer(f).writerow([step, f"{np.mean(losses):.6f}", f"{learning_rate(step - 1, cfg):.3e}",
+                csv.writer(f).writerow([step, f"{mean_loss:.6f}", f"{learning_rate(step - 1, cfg):.3e}",
                                         round(elapsed_before + time.time() - started, 1)])
             if progress:
-                progress(step, cfg.steps, float(np.mean(losses)))
+                progress(step, cfg.steps, mean_loss)
             losses.clear()
-        if step % cfg.checkpoint_every == 0 or step == end:
+        if step % cfg.checkpoint_every == 0 or step == end or out_of_time:
             checkpoint()
+        if out_of_time:
+            break
     if step == 0 or not Path(cfg.output).exists():
         checkpoint()
     return provenance()
@@ -283,6 +347,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int)
     p.add_argument("--stop-at", type=int, help="stop after this step, resumable with --resume (time-boxed sessions)")
+    p.add_argument("--max-seconds", type=float,
+                   help="wall-clock budget of this call: stop (resumably, checkpoint written) once it is spent")
+    p.add_argument("--fit-steps", action="store_true",
+                   help="with --max-seconds: at the warm-up's end, set --steps so the schedule ends within the budget")
+    p.add_argument("--compile", action="store_true", help="torch.compile the network for training (pays on a GPU)")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -291,7 +360,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                        batch=args.batch, channels=args.channels, widths=ints(args.widths),
                        blocks=ints(args.blocks), prediction=args.prediction, lr=args.lr, seed=args.seed,
                        synthetic=args.synthetic, checkpoint_every=args.checkpoint_every,
-                       device=args.device, init=args.init, threads=args.threads, stop_at=args.stop_at)
+                       device=args.device, init=args.init, threads=args.threads, stop_at=args.stop_at,
+                       max_seconds=args.max_seconds, fit_steps=args.fit_steps, compile=args.compile)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -299,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(p)
     args = p.parse_args(argv)
     prov = train(config_from_args(args), resume=args.resume, progress=_print_progress)
+    schedule = prov["train_config"]["steps"]
+    if prov["steps"] < schedule and not args.stop_at:
+        sys.stderr.write(f"\nstopped at step {prov['steps']} of {schedule} (--max-seconds): continue with --resume\n")
     print(f"wrote {args.output} ({prov['parameters']} parameters, {prov['steps']} steps, {prov['seconds']} s)")
     return 0
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from restoration.diffusion.checkpoint import load_model_file
-from restoration.diffusion.train import TrainConfig, train
+from restoration.diffusion.train import TrainConfig, check_config, fitted_steps, learning_rate, train
+from restoration.errors import InputError
 
 
 def _images(folder):
@@ -68,3 +71,39 @@ def test_cli_train_runs_the_flow(tmp_path):
     noisy = np.random.default_rng(1).normal(0.5, 0.1, (32, 32)).astype(np.float32)
     np.save(tmp_path / "n.npy", noisy)
     assert main(["run", str(tmp_path / "n.npy"), "-o", str(tmp_path / "o"), "--model", str(out)]) == 0
+
+
+def test_budget_stop_is_resumable_bit_for_bit(tmp_path):
+    src = _images(tmp_path / "imgs")
+    train(_cfg(tmp_path, src, "a.pt", 20))
+    # A budget spent before the first step ends: stops after it, checkpoint and state written.
+    stopped = train(_cfg(tmp_path, src, "b.pt", 20, max_seconds=1e-6))
+    assert stopped["steps"] == 1 and (tmp_path / "b.pt.state").is_file()
+    assert train(_cfg(tmp_path, src, "b.pt", 20), resume=True)["steps"] == 20
+    a, _, _ = load_model_file(tmp_path / "a.pt")
+    b, _, _ = load_model_file(tmp_path / "b.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_fit_steps_sets_the_schedule_at_the_warm_up_end_and_keeps_it(tmp_path):
+    src = _images(tmp_path / "imgs")
+    cfg = _cfg(tmp_path, src, "f.pt", 100_000, max_seconds=4.0, fit_steps=True)
+    prov = train(cfg)
+    fitted = prov["train_config"]["steps"]
+    assert 5 <= fitted < 100_000 and prov["steps"] <= fitted      # fitted at step 5, the warm-up's end
+    assert torch.load(tmp_path / "f.pt.state", weights_only=True)["fitted_steps"] == fitted
+    # the learning rate followed the fitted schedule
+    step, _, lr, _ = (tmp_path / "f.pt.log.csv").read_text().splitlines()[-1].split(",")
+    assert int(step) == prov["steps"] and lr == f"{learning_rate(prov['steps'] - 1, replace(cfg, steps=fitted)):.3e}"
+    # resuming keeps the fitted length, whatever --steps says
+    assert train(cfg, resume=True)["train_config"]["steps"] == fitted
+
+
+def test_fitted_steps_and_budget_options():
+    assert fitted_steps(500, 100.0, 0.01) == 500 + 9500     # 5 % of the time left is kept
+    assert fitted_steps(500, -3.0, 0.01) == 500              # budget already spent: end now
+    base = dict(sources=["skimage"], output="x.pt")
+    for bad, match in ((dict(max_seconds=0.0), "--max-seconds"), (dict(max_seconds=float("nan")), "--max-seconds"),
+                       (dict(fit_steps=True), "--fit-steps needs --max-seconds")):
+        with pytest.raises(InputError, match=match):
+            check_config(TrainConfig(**base, **bad))
