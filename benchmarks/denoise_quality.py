@@ -89,14 +89,12 @@ def gaussian_methods(model: str | None, colour: bool):
         table["diffusion mmse, per channel"] = diffusion(model, colour="per-channel")
         table["diffusion mmse"] = diffusion(model, colour="joint")
         table["diffusion mmse + ensemble"] = diffusion(model, colour="joint", ensemble=True)
-        table["diffusion ddim K=2"] = diffusion(model, colour="joint", method="ddim", steps=2)
     else:
         table["bm3d"] = lambda y, s, seed: bm3d.bm3d(y, s)
         table["diffusion mmse"] = diffusion(model)
         table["diffusion mmse + ensemble"] = diffusion(model, ensemble=True)
         for k in (2, 3):
             table[f"diffusion ddim K={k}"] = diffusion(model, method="ddim", steps=k)
-        table["diffusion ddim K=2 + ensemble"] = diffusion(model, method="ddim", steps=2, ensemble=True)
     return table
 
 
@@ -117,8 +115,7 @@ def poisson_methods(model: str | None):
     return {"noisy input": lambda counts, peak, seed: counts / peak,
             "gat+bm3d": stabilized(lambda d, seed: bm3d.bm3d(d, 1.0)),
             "diffusion mmse": diff(),
-            "diffusion mmse + ensemble": diff(ensemble=True),
-            "diffusion ddim K=2": diff(method="ddim", steps=2)}
+            "diffusion mmse + ensemble": diff(ensemble=True)}
 
 
 def run_section(section: str, images: dict[str, np.ndarray], model: str | None) -> list[str]:
