@@ -1,8 +1,18 @@
 """Plugin loading: built-ins and entry points of group ``restoration``, validated and isolated.
 
-A plugin that fails to import (an exception or ``sys.exit``; Ctrl-C still stops the host) or
-returns garbage is listed with its error and never takes the host down, unless
-``RESTORATION_PLUGINS_STRICT=1``. ``RESTORATION_DISABLE_PLUGINS=a,b`` skips entry points by name.
+One pluggy :class:`~pluggy.PluginManager` holds every plugin (the built-in modules and each entry
+point's module or object) and calls their ``@hookimpl`` functions through pluggy, so markers,
+``specname=``, ``tryfirst``/``trylast`` and tracing work as pluggy documents. Each plugin's share
+of a hook is called on its own (a subset hook caller), in pluggy's order: the built-ins first (they
+are registered last, and pluggy calls the last registered first), then entry points by name, with
+``tryfirst``/``trylast`` impls moved as pluggy moves them. So one plugin that raises, calls
+``sys.exit`` or returns garbage fails alone (Ctrl-C still stops the host) and is listed with its
+error, unless ``RESTORATION_PLUGINS_STRICT=1``. ``RESTORATION_DISABLE_PLUGINS=a,b`` skips entry
+points by name; ``RESTORATION_TRACE_PLUGINS=1`` prints pluggy's trace of the hook calls to stderr.
+
+A function named like a hook but without ``@hookimpl`` is not a hook implementation: it is never
+called and its plugin is listed as failed (it was written for a loader that called functions by
+name; decorating it with ``@restoration.hookimpl`` fixes it).
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Callable
 from contextlib import redirect_stderr
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -54,6 +65,8 @@ class Registry:
     denoisers: dict[str, Denoiser] = field(default_factory=dict)
     sources: dict[tuple[str, str], Source] = field(default_factory=dict)  # (kind, name) -> source
     failures: list[tuple[str, str]] = field(default_factory=list)        # (plugin, error)
+    #: The plugin manager the hooks were called through (plugins stay registered on it).
+    manager: pluggy.PluginManager | None = None
 
     def table(self, kind: str) -> dict:
         return {"noise": self.noise_models, "transform": self.transforms, "denoiser": self.denoisers}[kind]
@@ -70,75 +83,138 @@ _lock = threading.Lock()
 _registry: Registry | None = None
 
 
-def _strict() -> bool:
-    return os.environ.get("RESTORATION_PLUGINS_STRICT", "") not in ("", "0", "false", "no")
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false", "no")
 
 
 def _fail(reg: Registry, plugin: str, error: str) -> None:
-    if _strict():
+    if _flag("RESTORATION_PLUGINS_STRICT"):
         raise PluginError(f"plugin {plugin}: {error}")
     reg.failures.append((plugin, error))
 
 
-def _collect(reg: Registry, plugin_name: str, module, source: Source) -> None:
+def _guarded(call: Callable[[], object]) -> tuple[object, str | None]:
+    """``(call(), None)``, or ``(None, reason)`` when it raised or called ``sys.exit``.
+
+    What the plugin printed to stderr is held back while it runs: usage text of an argparse that
+    exits must not reach the host's stderr (its last line goes into the reason instead), while a
+    working plugin's own messages are passed on.
+    """
+    printed = io.StringIO()
+    try:
+        with redirect_stderr(printed):
+            result = call()
+    except SystemExit as exc:  # e.g. its own argparse: the plugin fails, not the host
+        said = printed.getvalue().strip().splitlines()
+        return None, f"it called sys.exit({exc.code!r})" + (f" after printing {said[-1]!r}" if said else "")
+    except Exception as exc:   # a broken plugin must not take the host down
+        return None, f"{type(exc).__name__}: {exc}"
+    sys.stderr.write(printed.getvalue())
+    return result, None
+
+
+def _register(reg: Registry, pm: pluggy.PluginManager, plugin: object, name: str) -> bool:
+    """Register ``plugin`` under ``name``; a plugin pluggy refuses is listed as failed.
+
+    Beyond pluggy's own checks at registration (arguments a spec does not have), a hookimpl for a
+    hook that does not exist (a misspelt name) and a hook-named function without ``@hookimpl``
+    fail the plugin.
+    """
+    if isinstance(plugin, type):
+        _fail(reg, name, f"the entry point names the class {plugin.__name__}: point it at a module or "
+                         f"an instance (e.g. `plugin = {plugin.__name__}()`)")
+        return False
+    try:
+        pm.register(plugin, name=name)
+        pm.check_pending()   # earlier plugins passed it, so an error here is this plugin's
+    except (pluggy.PluginValidationError, ValueError) as exc:
+        if pm.is_registered(plugin):
+            pm.unregister(plugin)
+        _fail(reg, name, "; ".join(line.strip() for line in str(exc).splitlines()))   # one line
+        return False
+    unmarked = [hook for hook in KINDS
+                if callable(getattr(plugin, hook, None)) and pm.parse_hookimpl_opts(plugin, hook) is None]
+    if unmarked:
+        _fail(reg, name, f"{', '.join(unmarked)} lacks @restoration.hookimpl, so it is not a hook "
+                         "implementation and is not called (decorate it: `from restoration import hookimpl`)")
+    return True
+
+
+def _call_order(pm: pluggy.PluginManager, hook: str) -> list[object]:
+    """The plugins implementing ``hook``, in the order pluggy calls their impls."""
+    order: list[object] = []
+    for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
+        if not any(p is impl.plugin for p in order):
+            order.append(impl.plugin)
+    return order
+
+
+def _collect(reg: Registry, pm: pluggy.PluginManager, sources: dict[str, Source]) -> None:
+    """Call every hook plugin by plugin (each through a subset hook caller) and validate the items."""
     for hook, (kind, base) in KINDS.items():
-        impl = getattr(module, hook, None)
-        if impl is None:
-            continue
-        try:
-            items = impl()
-        except (Exception, SystemExit) as exc:  # a broken plugin must not take the host down
-            _fail(reg, plugin_name, f"{hook}() raised {type(exc).__name__}: {exc}")
-            continue
-        if not isinstance(items, (list, tuple)):
-            _fail(reg, plugin_name, f"{hook}() returned {type(items).__name__}, not a list")
-            continue
         table = reg.table(kind)
-        for item in items:
-            if not isinstance(item, base):
-                _fail(reg, plugin_name, f"{hook}() returned {item!r}, not a {base.__name__} instance")
+        plugins = _call_order(pm, hook)
+        for plugin in plugins:
+            name = pm.get_name(plugin)
+            source = sources[name]
+            caller = pm.subset_hook_caller(hook, [p for p in plugins if p is not plugin])
+            results, error = _guarded(caller)
+            if error:
+                _fail(reg, name, f"{hook}() raised {error}")
                 continue
-            name = getattr(item, "name", None)
-            if not isinstance(name, str) or not NAME_RE.match(name):
-                _fail(reg, plugin_name, f"{kind} name {name!r} is not lowercase [a-z0-9-]")
-                continue
-            if name in table:
-                _fail(reg, plugin_name, f"{kind} {name!r} from {source} is already registered by {reg.sources[(kind, name)]}")
-                continue
-            table[name] = item
-            reg.sources[(kind, name)] = source
+            returning = [i for i in caller.get_hookimpls() if i.plugin is plugin and not (i.wrapper or i.hookwrapper)]
+            if len(results) < len(returning):   # pluggy drops None results
+                _fail(reg, name, f"{hook}() returned None, not a list")
+            for items in results:
+                if not isinstance(items, (list, tuple)):
+                    _fail(reg, name, f"{hook}() returned {type(items).__name__}, not a list")
+                    continue
+                for item in items:
+                    _add(reg, name, kind, base, table, item, source, hook)
+
+
+def _add(reg: Registry, plugin: str, kind: str, base: type, table: dict, item: object, source: Source,
+         hook: str) -> None:
+    if not isinstance(item, base):
+        _fail(reg, plugin, f"{hook}() returned {item!r}, not a {base.__name__} instance")
+        return
+    name = getattr(item, "name", None)
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        _fail(reg, plugin, f"{kind} name {name!r} is not lowercase [a-z0-9-]")
+        return
+    if name in table:   # the one pluggy called first keeps the name
+        _fail(reg, plugin, f"{kind} {name!r} from {source} is already registered by {reg.sources[(kind, name)]}")
+        return
+    table[name] = item
+    reg.sources[(kind, name)] = source
 
 
 def load_plugins() -> Registry:
     """Load built-ins and every enabled entry point into a fresh :class:`Registry`."""
-    reg = Registry()
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
-    pkg_version = _dist_version("restoration")
-    for modname in BUILTIN_MODULES:
-        module = import_module(modname)
-        pm.register(module, name=modname)
-        _collect(reg, modname, module, Source("builtin", "restoration", pkg_version))
+    reg = Registry(manager=pm)
+    if _flag("RESTORATION_TRACE_PLUGINS"):
+        pm.trace.root.setwriter(sys.stderr.write)
+        pm.enable_tracing()
+    sources: dict[str, Source] = {}
     disabled = {s.strip() for s in os.environ.get("RESTORATION_DISABLE_PLUGINS", "").split(",") if s.strip()}
-    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+    # pluggy calls the last registered first: entry points in reverse name order, then built-ins.
+    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name, reverse=True):
         if ep.name in disabled:
             continue
-        dist = ep.dist.name if ep.dist else "unknown"
-        printed = io.StringIO()
-        try:
-            with redirect_stderr(printed):  # a plugin's usage text must not reach the host's stderr
-                module = ep.load()
-            pm.register(module, name=ep.name)
-        except SystemExit as exc:  # e.g. its own argparse at import: the plugin fails, not the host
-            said = printed.getvalue().strip().splitlines()
-            _fail(reg, ep.name, f"failed to load {ep.value!r}: it called sys.exit({exc.code!r})"
-                                + (f" after printing {said[-1]!r}" if said else ""))
+        plugin, error = _guarded(ep.load)
+        if error:
+            _fail(reg, ep.name, f"failed to load {ep.value!r}: {error}")
             continue
-        except Exception as exc:
-            _fail(reg, ep.name, f"failed to load {ep.value!r}: {type(exc).__name__}: {exc}")
-            continue
-        sys.stderr.write(printed.getvalue())  # a working plugin's own messages still show
-        _collect(reg, ep.name, module, Source(ep.name, dist, ep.dist.version if ep.dist else "?"))
+        if _register(reg, pm, plugin, ep.name):
+            sources[ep.name] = Source(ep.name, ep.dist.name if ep.dist else "unknown",
+                                      ep.dist.version if ep.dist else "?")
+    builtin = Source("builtin", "restoration", _dist_version("restoration"))
+    for modname in reversed(BUILTIN_MODULES):
+        if _register(reg, pm, import_module(modname), modname):
+            sources[modname] = builtin
+    _collect(reg, pm, sources)
     return reg
 
 

@@ -92,20 +92,21 @@ def module_spawn():
 
 @pytest.fixture
 def plugin_site(tmp_path, monkeypatch):
-    """``add(module, code, version="0.1")``: a real distribution with a ``restoration`` entry point
-    named ``module`` in a site directory on ``sys.path`` (pass it as ``PYTHONPATH`` to subprocesses)."""
+    """``add(module, code, version="0.1", target=None)``: a real distribution with a ``restoration``
+    entry point named ``module`` (pointing at ``target``, e.g. ``"mod:plugin"``, else the module) in a
+    site directory on ``sys.path`` (pass it as ``PYTHONPATH`` to subprocesses)."""
     from restoration import plugins
 
     site = tmp_path / "site"
     site.mkdir()
     added = []
 
-    def add(module: str, code: str, version: str = "0.1") -> Path:
+    def add(module: str, code: str, version: str = "0.1", target: str | None = None) -> Path:
         (site / f"{module}.py").write_text(textwrap.dedent(code))
         dist = site / f"plugin_{module}-{version}.dist-info"
         dist.mkdir()
         (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: plugin-{module}\nVersion: {version}\n")
-        (dist / "entry_points.txt").write_text(f"[restoration]\n{module} = {module}\n")
+        (dist / "entry_points.txt").write_text(f"[restoration]\n{module} = {target or module}\n")
         added.append(module)
         return site
 

@@ -83,6 +83,122 @@ def test_disable_skips_entry_points(plugin_dir, monkeypatch):
     assert "double" in reg.transforms
 
 
+# A transform class plugins below share (a real one: the contract tests would accept it).
+TRANSFORM = """
+    from restoration import hookimpl, Transform
+    class Named(Transform):
+        def __init__(self, name): self.name = name
+        def fit(self, x): return {}
+        def forward(self, x, state): return x
+        def inverse(self, y, state): return y
+"""
+
+
+def _plugin(code: str) -> str:
+    return textwrap.dedent(TRANSFORM) + textwrap.dedent(code)
+
+
+def test_specname_impl_is_called(plugin_site):
+    plugin_site("spec_named", _plugin("""
+        @hookimpl(specname="restoration_transforms")
+        def my_transforms():
+            return [Named("spec-named")]
+    """))
+    reg = plugins.load_plugins()
+    assert "spec-named" in reg.transforms and reg.failures == []
+
+
+def test_plugin_object_and_class(plugin_site):
+    code = _plugin("""
+        class Plugin:
+            def __init__(self, prefix): self.prefix = prefix
+            @hookimpl
+            def restoration_transforms(self):
+                return [Named(self.prefix + "-object")]
+        plugin = Plugin("mine")
+    """)
+    plugin_site("object_plugin", code, target="object_plugin:plugin")
+    plugin_site("class_plugin", code.replace("object_plugin", "class_plugin"), target="class_plugin:Plugin")
+    reg = plugins.load_plugins()
+    assert reg.sources[("transform", "mine-object")].plugin == "object_plugin"
+    assert "point it at a module or an instance" in dict(reg.failures)["class_plugin"]
+
+
+def test_function_without_hookimpl_is_not_called(plugin_site, monkeypatch):
+    monkeypatch.delenv("RESTORATION_PLUGINS_STRICT", raising=False)
+    plugin_site("legacy", _plugin("""
+        def restoration_transforms():          # no marker: written for a loader calling by name
+            return [Named("unmarked")]
+        @hookimpl
+        def restoration_denoisers():
+            return []
+    """))
+    reg = plugins.load_plugins()
+    assert "unmarked" not in reg.transforms
+    assert "restoration_transforms lacks @restoration.hookimpl" in dict(reg.failures)["legacy"]
+    assert reg.manager.get_plugin("legacy") is not None       # its marked hooks still count
+    monkeypatch.setenv("RESTORATION_PLUGINS_STRICT", "1")
+    with pytest.raises(plugins.PluginError, match="legacy: restoration_transforms lacks"):
+        plugins.load_plugins()
+
+
+@pytest.mark.parametrize("tryfirst", [False, True])
+def test_call_order_is_pluggys(plugin_site, tryfirst):
+    """Entry points are called by name after the built-ins, unless an impl asks for tryfirst."""
+    plugin_site("alpha", _plugin("""
+        @hookimpl
+        def restoration_transforms():
+            return [Named("shared"), Named("alpha-only")]
+    """))
+    plugin_site("omega", _plugin(f"""
+        @hookimpl(tryfirst={tryfirst})
+        def restoration_transforms():
+            return [Named("shared")]
+    """))
+    reg = plugins.load_plugins()
+    order = list(reg.transforms)
+    keeper, loser = ("omega", "alpha") if tryfirst else ("alpha", "omega")
+    assert reg.sources[("transform", "shared")].plugin == keeper
+    assert "'shared' from plugin-" + loser in dict(reg.failures)[loser]
+    if tryfirst:
+        assert order[0] == "shared"                       # before the built-ins
+    else:
+        assert order.index("percentile") < order.index("shared") < order.index("alpha-only")
+
+
+def test_hook_failures_are_isolated(plugin_site):
+    plugin_site("exits_in_hook", """
+        import sys
+        from restoration import hookimpl
+        @hookimpl
+        def restoration_transforms():
+            print("usage: nope", file=sys.stderr)
+            sys.exit(2)
+    """)
+    plugin_site("returns_none", "from restoration import hookimpl\n@hookimpl\ndef restoration_transforms():\n    pass\n")
+    plugin_site("misspelt", "from restoration import hookimpl\n@hookimpl\ndef restoration_noise_model():\n    return []\n")
+    plugin_site("wrong_args", "from restoration import hookimpl\n@hookimpl\ndef restoration_transforms(cfg):\n    return []\n")
+    plugin_site("fine", _plugin("@hookimpl\ndef restoration_transforms():\n    return [Named('fine')]\n"))
+    reg = plugins.load_plugins()
+    errors = dict(reg.failures)
+    assert errors["exits_in_hook"] == "restoration_transforms() raised it called sys.exit(2) after printing 'usage: nope'"
+    assert errors["returns_none"] == "restoration_transforms() returned None, not a list"
+    assert "unknown hook 'restoration_noise_model'" in errors["misspelt"]
+    assert "{'cfg'} are declared in the hookimpl but can not be found in the hookspec" in errors["wrong_args"]
+    assert "\n" not in errors["wrong_args"]                        # one line in `restoration plugins`
+    assert "fine" in reg.transforms and "gaussian" in reg.noise_models
+
+
+def test_hook_calls_go_through_pluggy(plugin_site, monkeypatch, capsys):
+    """pluggy's tracing sees every call, so the hooks are not called around it."""
+    plugin_site("traced", _plugin("@hookimpl\ndef restoration_transforms():\n    return [Named('traced')]\n"))
+    monkeypatch.setenv("RESTORATION_TRACE_PLUGINS", "1")
+    reg = plugins.load_plugins()
+    err = capsys.readouterr().err
+    assert "traced" in reg.transforms
+    assert err.count("restoration_transforms") >= 2 and err.count("restoration_noise_models") >= 2
+
+
 def test_unknown_name_lists_valid_ones():
     with pytest.raises(InputError, match="unknown noise 'nope' .*gaussian.*speckle"):
         plugins.registry().get("noise", "nope")
