@@ -8,10 +8,14 @@ pandas and zarr load when a function needs them.
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from .errors import InputError
 from .hookspecs import hookimpl
 from .types import Denoiser, NoiseModel, Observation, Transform
+
+if TYPE_CHECKING:  # type checkers and IDEs see them; at run time they load on first use (below)
+    from .api import characterize, denoise
 
 try:
     __version__ = version("restoration")
@@ -22,8 +26,15 @@ __all__ = ["Denoiser", "InputError", "NoiseModel", "Observation", "Transform", "
            "characterize", "denoise", "hookimpl"]
 
 
+_LAZY = ("characterize", "denoise")  # restoration.api imports pandas and scipy: 0.7 s, this package 0.1 s
+
+
 def __getattr__(name: str):
-    if name in ("denoise", "characterize"):
+    if name in _LAZY:
         from . import api
         return getattr(api, name)
     raise AttributeError(f"module 'restoration' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

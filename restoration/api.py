@@ -124,7 +124,8 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
     seed : int
         Seed of every random draw (per plane generators derive from it).
     return_std : bool
-        Also return the per-pixel std of the samples (``samples > 1``), in the data's units.
+        Also return the per-pixel std of the samples, in the data's units: needs ``samples > 1``
+        and a denoiser that draws samples (``diffusion``).
     axes : str, optional
         OME letters per dimension; inferred when omitted.
     gain, read_noise, offset : float, optional
@@ -146,6 +147,11 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
         Average the restorations of the 8 flips and rotations (geometric self-ensemble): higher
         PSNR for 8 times the time.
 
+    Raises
+    ------
+    InputError
+        Bad data, options or files, in one line; ``return_std=True`` without ``samples > 1``.
+
     Examples
     --------
     >>> import numpy as np, restoration
@@ -164,6 +170,12 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
     out_dtype = restored_dtype(arr.dtype, output_dtype)
     reg = registry()
     den = denoiser or "diffusion"
+    if return_std:  # else the std would be all zeros: no samples to spread
+        if "samples" not in getattr(reg.get("denoiser", den), "options", ()):
+            raise InputError(f"return_std=True: the {den} denoiser draws no samples; use denoiser='diffusion'")
+        if int(samples) < 2:
+            raise InputError(f"return_std=True needs samples > 1 (the std is that of the posterior samples), "
+                             f"got samples={samples}; e.g. denoise(x, samples=8, return_std=True)")
     reg.get("denoiser", den)
     sample = sample_planes(arr, ax)
     chain = fit_transforms(sample, transforms, reg)
