@@ -22,7 +22,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import redirect_stderr
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -189,8 +189,16 @@ def _add(reg: Registry, plugin: str, kind: str, base: type, table: dict, item: o
     reg.sources[(kind, name)] = source
 
 
-def load_plugins() -> Registry:
-    """Load built-ins and every enabled entry point into a fresh :class:`Registry`."""
+def load_plugins(extra: Iterable[object] = ()) -> Registry:
+    """Load built-ins and every enabled entry point into a fresh :class:`Registry`.
+
+    Parameters
+    ----------
+    extra : iterable of plugin objects
+        Modules or instances with ``@hookimpl`` methods registered in-process as well (like
+        ``pytest.main(plugins=...)``), each under its ``__name__`` or its class name; called after
+        the built-ins, before the entry points.
+    """
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
     reg = Registry(manager=pm)
@@ -210,6 +218,10 @@ def load_plugins() -> Registry:
         if _register(reg, pm, plugin, ep.name):
             sources[ep.name] = Source(ep.name, ep.dist.name if ep.dist else "unknown",
                                       ep.dist.version if ep.dist else "?")
+    for plugin in extra:
+        name = getattr(plugin, "__name__", None) or type(plugin).__name__
+        if _register(reg, pm, plugin, name):
+            sources[name] = Source(name, "in-process", "-")
     builtin = Source("builtin", "restoration", _dist_version("restoration"))
     for modname in reversed(BUILTIN_MODULES):
         if _register(reg, pm, import_module(modname), modname):

@@ -29,6 +29,7 @@ class GaussianNoise(NoiseModel):
 
     name = "gaussian"
     params = ("sigma",)
+    example_params = {"sigma": 0.1}
 
     def simulate(self, clean: np.ndarray, rng: np.random.Generator, **params: float) -> np.ndarray:
         """``clean + sigma * n``; missing (non-finite) pixels stay NaN."""

@@ -123,6 +123,7 @@ class PoissonNoise(NoiseModel):
 
     name = "poisson"
     params = ("gain",)
+    example_params = {"gain": 0.01}
 
     def _gs(self, params: dict) -> tuple[float, float, float]:
         return param(params, "gain", self.name, minimum=None), 0.0, float(params.get("offset", 0.0))
@@ -190,6 +191,8 @@ class PoissonGaussianNoise(PoissonNoise):
 
     name = "poisson-gaussian"
     params = ("gain", "sigma", "offset")
+    nests = ("gaussian", "poisson")   # gain -> 0; sigma = 0
+    example_params = {"gain": 0.01, "sigma": 0.03, "offset": 0.0}
 
     def _gs(self, params: dict) -> tuple[float, float, float]:
         return (param(params, "gain", self.name, minimum=None), param(params, "sigma", self.name),

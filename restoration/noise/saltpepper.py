@@ -79,6 +79,9 @@ class SaltPepperNoise(NoiseModel):
 
     name = "salt-and-pepper"
     params = ("amount",)
+    nests = ("gaussian",)          # amount = 0
+    impulse_fraction = "amount"
+    example_params = {"amount": 0.1}
 
     def simulate(self, clean: np.ndarray, rng: np.random.Generator, **params: float) -> np.ndarray:
         """Replace each finite pixel with probability ``amount/2`` by the max, ``amount/2`` by the min."""

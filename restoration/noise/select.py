@@ -12,17 +12,20 @@ The host treats every model alike (ARCHITECTURE.md, "Likelihood for auto selecti
    at their best, not at whatever bias their estimator has);
 4. a BIC penalty ``k log(N) / (2N)`` for ``k`` parameters over the ``N`` compared pixels.
 
-Fits within :data:`TIE_TOLERANCE` of the best are a tie, reported as the one with the fewest
-parameters, then the earliest registered (built-ins first: gaussian, poisson, poisson-gaussian,
-speckle, salt-and-pepper), e.g. ``gaussian`` over ``salt-and-pepper`` with no impulses.
+What a likelihood cannot tell comes from the models' class attributes, never from their names
+(:class:`~restoration.NoiseModel`): a fit within :data:`TIE_TOLERANCE` of a model it ``nests`` is
+reported as that simpler model (``gaussian`` over ``salt-and-pepper`` with no impulses, over
+``poisson-gaussian`` with no shot noise); a model with an ``impulse_fraction`` that wins on
+clipped data without the impulses to account for the pile-up gives way to the best model without
+impulses; constant data (no noise) is reported as the model the most others nest, noise-free.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 from collections.abc import Mapping
-import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,7 +112,7 @@ def _fit(name: str, model: NoiseModel, sample: np.ndarray, ref: np.ndarray, n: i
          fixed: Mapping[str, float]) -> NoiseFit:
     est = {**_estimate(model, sample, fixed), **fixed}
     notes = {k: v for k, v in est.items() if isinstance(v, str)}
-    params = {k: float(v) for k, v in est.items() if k not in notes}
+    params = {k: float(est[k]) for k in model.params}     # a missing one skips the model
     free = [k for k in model.params if k not in fixed and params.get(k, 0.0) > 0]
     loglik = _profile(model, sample, ref, params, free)
     return NoiseFit(name, params, float(loglik), float(_bic(loglik, len(model.params), n)), notes)
@@ -133,8 +136,9 @@ def select_noise(noisy: np.ndarray, models: Mapping[str, NoiseModel], *,
     Returns
     -------
     list of NoiseFit
-        Best first: the highest score, except that a fit within :data:`TIE_TOLERANCE` of it with
-        fewer parameters is preferred; then the rest by score.
+        Best first: the highest score, except that among the fits within :data:`TIE_TOLERANCE`
+        of it a model nested in another (``NoiseModel.nests``) is preferred to it; then the rest
+        by score.
 
     Examples
     --------
@@ -171,11 +175,16 @@ def select_noise(noisy: np.ndarray, models: Mapping[str, NoiseModel], *,
     if not fits:
         raise InputError("no noise model could be fitted" + (f" with parameters {sorted(fixed)}" if fixed else ""))
     fits.sort(key=lambda f: -f.score)
-    ties = [f for f in fits if f.score >= fits[0].score - TIE_TOLERANCE]
-    # Ties go to the fewest parameters, then to the earlier model (built-ins come first, simplest first).
-    order = {name: i for i, name in enumerate(models)}
-    best = min(ties, key=lambda f: (len(models[f.noise].params), order[f.noise]))
+    tied = {f.noise for f in fits if f.score >= fits[0].score - TIE_TOLERANCE}
+    # A tie between a model and one it nests is no evidence for the larger one: the simpler wins.
+    best = next((f for f in fits if f.noise in tied and not tied & set(models[f.noise].nests)), fits[0])
     return [best] + [f for f in fits if f is not best]
+
+
+def _base_model(models: Mapping[str, NoiseModel]) -> str:
+    """The model the most others nest (the first registered of those): the plainest noise."""
+    nested_by = {name: sum(name in m.nests for m in models.values()) for name in models}
+    return max(models, key=lambda name: nested_by[name])
 
 
 def _clipped_fraction(data: np.ndarray, finite: np.ndarray) -> float:
@@ -254,18 +263,19 @@ def characterize_array(data: np.ndarray, *, models: Mapping[str, NoiseModel], no
     else:
         raise InputError(f"unknown noise {noise!r} (valid: auto, {', '.join(sorted(models))})")
     values = a[finite]
-    if noise == "auto" and not fixed and "gaussian" in models and values.min() == values.max():
-        # Constant data carries no noise to tell models apart: report noise-free Gaussian.
-        best = NoiseFit("gaussian", {"sigma": 0.0}, 0.0, 0.0)
+    clipped = _clipped_fraction(a, finite)
+    if noise == "auto" and not fixed and values.min() == values.max():
+        # Constant data carries no noise to tell models apart: the plainest model, noise-free.
+        base = _base_model(models)
+        best = NoiseFit(base, dict.fromkeys(models[base].params, 0.0), 0.0, 0.0)
     else:
         fits = select_noise(a, candidates, params=fixed)
         best = fits[0]
-        clipped = _clipped_fraction(a, finite)
-        if noise == "auto" and best.noise == "salt-and-pepper" and best.params.get("amount", 0.0) < 0.5 * clipped:
+        impulses = models[best.noise].impulse_fraction
+        if noise == "auto" and impulses and best.params.get(impulses, 0.0) < 0.5 * clipped:
             # Saturation, not impulses: clipped data piles up at its extremes in whole regions,
             # which a point mass explains better than any continuous model. Impulse noise makes
             # most of the extreme values itself, isolated ones.
-            best = next((f for f in fits[1:] if f.noise != "salt-and-pepper"), best)
-    return {"noise": best.noise, "score": best.score,
-            "clipped_fraction": _clipped_fraction(a, finite),
+            best = next((f for f in fits[1:] if not models[f.noise].impulse_fraction), best)
+    return {"noise": best.noise, "score": best.score, "clipped_fraction": clipped,
             "missing_fraction": float(1.0 - finite.mean()), **best.params, **best.notes}

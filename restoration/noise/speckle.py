@@ -61,6 +61,7 @@ class SpeckleNoise(NoiseModel):
 
     name = "speckle"
     params = ("sigma",)
+    example_params = {"sigma": 0.2}
 
     def simulate(self, clean: np.ndarray, rng: np.random.Generator, **params: float) -> np.ndarray:
         """``clean * (1 + sigma n)``; missing pixels stay NaN."""
