@@ -81,12 +81,43 @@ def _add_other(sub) -> None:
     sub.add_parser("plugins", help="list noise models, transforms, denoisers and failed plugins")
 
 
+def _add_adapt(sub) -> None:
+    p = sub.add_parser("adapt", help="fine-tune the diffusion model on noisy data alone (the adapt-denoiser flow)")
+    from restoration.diffusion.adapt import LOSSES, AdaptConfig as A
+
+    p.add_argument("data", nargs="+", metavar="DATA", help="noisy inputs, as for run")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL", help="adapted model file to write")
+    p.add_argument("--init", metavar="MODEL", help="base model (default: the shipped model)")
+    p.add_argument("--steps", type=int, default=A.steps, help="steps the learning-rate schedule spans")
+    p.add_argument("--stop-at", type=int, help="stop after this step, resumable with --resume")
+    p.add_argument("--max-minutes", type=float, help="stop after this much training time, resumable with --resume")
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT.state")
+    p.add_argument("--seed", type=int, default=A.seed)
+    p.add_argument("--loss", choices=LOSSES, default=A.loss, help="n2n (Neighbor2Neighbor, default) or r2r")
+    p.add_argument("--alpha", type=float, default=A.alpha, help="r2r recorruption strength a")
+    p.add_argument("--extra", type=float, default=A.extra, help="r2r: share of samples trained at higher levels")
+    p.add_argument("--patch", type=int, default=A.patch)
+    p.add_argument("--batch", type=int, default=A.batch)
+    p.add_argument("--lr", type=float, default=A.lr)
+    p.add_argument("--warmup", type=int, default=A.warmup)
+    p.add_argument("--checkpoint-every", type=int, default=A.checkpoint_every)
+    p.add_argument("--noise", default="auto", help="auto or a noise model name, as for run")
+    p.add_argument("--sigma", type=float, help="noise std in the input's own units")
+    _add_camera(p)
+    p.add_argument("--transform", action="append", dest="transforms", metavar="NAME", help="as for run")
+    p.add_argument("--axes", help="override axis inference, e.g. zyx")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int)
+    p.add_argument("--no-flow", action="store_true", help="adapt without Prefect (same core function)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Usage(prog="restoration", description="Restore noisy images and arrays with diffusion models.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and Prefect logs")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Usage)
     _add_run(sub)
     _add_other(sub)
+    _add_adapt(sub)
     from .serve import add_serve_parser
 
     add_serve_parser(sub)
@@ -215,6 +246,26 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_adapt(args) -> int:
+    from restoration.diffusion.adapt import AdaptConfig, check_config
+
+    cfg = AdaptConfig(sources=list(args.data), **{k: getattr(args, k) for k in AdaptConfig.__dataclass_fields__
+                                                   if k != "sources" and hasattr(args, k)})
+    check_config(cfg)  # bad options and --init files: exit 2 before Prefect starts
+    if args.no_flow:
+        from restoration.diffusion.adapt import adapt
+        from restoration.diffusion.train import _print_progress
+
+        prov = adapt(cfg, resume=args.resume, progress=_print_progress)
+    else:
+        from .adapt_flow import adapt_denoiser
+
+        prov = adapt_denoiser(cfg.to_dict(), resume=args.resume)
+    print(f"wrote {args.output} ({prov['steps']} of {cfg.steps} steps on {len(prov['adapted_on'])} inputs, "
+          f"{prov['seconds']} s)")
+    return 0
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that the same clean-up runs: the flow run ends, the
     temporary Prefect API server stops (Prefect re-sends the signal to this handler once its
@@ -225,7 +276,8 @@ def _terminate(signum, frame) -> None:
     raise Terminated()
 
 
-COMMANDS = {"run": cmd_run, "characterize": cmd_characterize, "train": cmd_train, "plugins": cmd_plugins}
+COMMANDS = {"run": cmd_run, "characterize": cmd_characterize, "train": cmd_train, "adapt": cmd_adapt,
+            "plugins": cmd_plugins}
 
 
 def main(argv: list[str] | None = None) -> int:
