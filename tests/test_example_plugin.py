@@ -41,6 +41,15 @@ def test_auto_selected_on_its_own_data(seed):
     assert restoration.characterize(gauss).iloc[0]["noise"] == "gaussian"
 
 
+def test_the_plugins_own_tests_pass():
+    """Its tests call restoration.testing, as a plugin author's would; run them as its author does."""
+    plugin = Path(__file__).resolve().parent.parent / "plugins" / "restoration-uniform"
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=plugin,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert "4 passed" in r.stdout
+
+
 def test_used_end_to_end_by_run(tmp_path):
     from restoration_flows.cli import main
 

@@ -41,6 +41,7 @@ class UniformNoise(NoiseModel):
 
     name: ClassVar[str] = "uniform"
     params: ClassVar[tuple[str, ...]] = ("amplitude",)
+    example_params: ClassVar[dict[str, float]] = {"amplitude": 0.15}
 
     def simulate(self, clean, rng, *, amplitude: float):
         clean = np.asarray(clean, dtype=np.float64)
@@ -62,8 +63,12 @@ class UniformNoise(NoiseModel):
 
     def to_gaussian(self, noisy, *, amplitude: float):
         # Same variance: a Gaussian denoiser handles it well (the residual is near-Gaussian after
-        # any averaging, and a diffusion model's Tweedie step only needs the variance).
-        return Observation(np.asarray(noisy, dtype=np.float64), amplitude / SQRT3)
+        # any averaging, and a diffusion model's Tweedie step only needs the variance). Missing
+        # pixels are filled and masked: the denoiser reconstructs them.
+        y = np.asarray(noisy, dtype=np.float64)
+        missing = ~np.isfinite(y)
+        data = np.where(missing, np.median(y[~missing]) if (~missing).any() else 0.0, y)
+        return Observation(data, amplitude / SQRT3, missing if missing.any() else None)
 
     def from_gaussian(self, restored, *, amplitude: float):
         return restored
