@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -114,8 +115,22 @@ def check_outdir(request: dict) -> None:
     _check_writable(spec, outdir)
 
 
-def validate(request: dict) -> dict:
-    """Check option values (exit 2 on unknown names) and fill derived fields (model id)."""
+def check_options(request: dict) -> dict:
+    """Check option values and OUTDIR and fill derived fields (model id), without torch (seconds).
+
+    Returns
+    -------
+    dict
+        ``request`` with ``denoiser``, ``device_kind``, ``calibration``, ``model_id`` and
+        ``inputs_resolved`` filled in.
+
+    Raises
+    ------
+    InputError
+        Naming the option: unknown names, values out of range, OUTDIR (see :func:`check_outdir`).
+    """
+    from .diffusion.files import model_file, model_id
+
     check_outdir(request)
     reg = registry()
     if request.get("noise", "auto") != "auto":
@@ -124,55 +139,134 @@ def validate(request: dict) -> dict:
         if name != "none":
             reg.get("transform", name)
     den = request.get("denoiser") or "diffusion"
-    reg.get("denoiser", den)
+    accepted = getattr(reg.get("denoiser", den), "options", ())
     check_method(request.get("method", "mmse"))
     if (request.get("colour") or "auto") not in COLOUR_MODES:
         raise InputError(f"unknown colour mode {request['colour']!r} (valid: {', '.join(COLOUR_MODES)})")
     for key in ("steps", "samples"):
         if request.get(key) is not None and int(request[key]) < 1:
             raise InputError(f"--{key} must be >= 1")
+    if int(request.get("samples") or 1) > 1 and "samples" not in accepted:  # its std would be all zeros
+        raise InputError(f"--samples: the {den} denoiser draws no samples (use --denoiser diffusion)")
     if int(request.get("seed") or 0) < 0:  # numpy's generators take non-negative seeds only
         raise InputError("--seed must be >= 0")
+    sigma = request.get("sigma")
+    if sigma is not None and not (math.isfinite(float(sigma)) and float(sigma) > 0):
+        raise InputError(f"--sigma must be a positive number (a noise std), got {sigma}")
     out = dict(request, denoiser=den)
     out["device_kind"] = request.get("device", "auto")
     out["calibration"] = calibration(gain=request.get("gain"), read_noise=request.get("read_noise"),
                                      offset=request.get("offset"), dark=request.get("dark"))
     output_dtype(np.float32, request.get("output_dtype"))  # an unknown choice exits 2 here
-    if den == "diffusion":
-        from .diffusion.checkpoint import CheckpointError
-        from .diffusion.model import load_model
-        try:
-            out["model_id"] = load_model(request.get("model")).model_id
-        except CheckpointError as exc:
-            raise InputError(str(exc)) from None
-    else:
-        out["model_id"] = None
+    out["model_id"] = model_id(model_file(request.get("model"))) if den == "diffusion" else None
     out["inputs_resolved"] = [os.path.realpath(p) if "://" not in p else p for p in request["inputs"]]
     return out
 
 
-def prepare(request: dict) -> dict:
-    """Discover items and references, and settle resume versus ``--overwrite`` of OUTDIR.
+def _no_cuda_driver() -> bool:
+    """Whether this Linux machine has no CUDA driver library: torch could not use a GPU either, and
+    saying so then needs no torch import (seconds)."""
+    import ctypes
+    import sys
 
-    Returns ``{"request": ..., "items": [...], "failed": [...]}``; a problem with one input becomes a
-    failed item, a problem with the run as a whole raises :class:`InputError`.
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return True
+    return False
+
+
+def check_runtime(request: dict) -> None:
+    """The checks that need torch: the device exists and the model file loads (``request`` as
+    :func:`check_options` returns it).
+
+    Raises
+    ------
+    InputError
+        ``--device cuda`` without a CUDA device, or a model file that is not a usable model.
+    """
+    den = request["denoiser"]
+    device = request.get("device") or "auto"
+    if device.startswith("cuda") and "device" in getattr(registry().get("denoiser", den), "options", ()):
+        if _no_cuda_driver():
+            raise InputError(f"--device {device}: no CUDA device is available (no CUDA driver on this machine)")
+        from .diffusion.train import resolve_device
+
+        resolve_device(device)
+    if den == "diffusion":
+        from .diffusion.checkpoint import CheckpointError
+        from .diffusion.model import load_model
+        try:
+            load_model(request.get("model"))
+        except CheckpointError as exc:
+            raise InputError(str(exc)) from None
+
+
+def validate(request: dict) -> dict:
+    """:func:`check_options` then :func:`check_runtime`: every option checked, derived fields filled."""
+    out = check_options(request)
+    check_runtime(out)
+    return out
+
+
+def _holds_complete(outdir: Path) -> bool:
+    """Whether OUTDIR's restored.zarr holds an item marked complete (an unreadable one is assumed
+    to: it is not a run's to delete without ``--overwrite``)."""
+    try:
+        store = open_store(outdir, mode="r")
+        return any((item_provenance(store, name) or {}).get("complete") is True for name in store.array_keys())
+    except Exception:
+        return True
+
+
+def stale_outputs(request: dict) -> bool:
+    """Whether OUTDIR's outputs are to be cleared before the run (``request`` as
+    :func:`check_options` returns it): with ``overwrite``, or when they come from another request
+    and nothing in them completed (a run in which every item failed never blocks the next).
+
+    Raises
+    ------
+    InputError
+        Naming OUTDIR, when it holds complete items of another request and ``overwrite`` is not set.
+    """
+    outdir = Path(request["outdir"])
+    if request.get("overwrite"):
+        return True
+    if not (outdir / STORE).exists():
+        return False
+    previous = read_json(outdir / RUN_FILE)
+    if isinstance(previous, dict) and previous.get("signature") == request_signature(request):
+        return False
+    if _holds_complete(outdir):
+        raise InputError("holds a restoration made with other inputs or parameters; use --overwrite to replace it",
+                         path=str(outdir))
+    return True
+
+
+def _item_dict(it) -> dict:
+    return {"name": it.name, "source": it.source, "array_path": it.array_path, "format": it.format,
+            "shape": list(it.shape), "dtype": str(it.dtype), "axes": it.axes, "attrs": it.attrs}
+
+
+def discover_items(request: dict) -> tuple[list[dict], list[dict]]:
+    """The items of the request's inputs, paired with their references; header reads only.
+
+    Returns
+    -------
+    items : list of dict
+        JSON-able; ``error`` is set on an item whose reference is missing or of another shape.
+    failed : list of dict
+        ``{"name", "error"}`` per input, or entry of a directory, glob or zarr group, that cannot
+        be restored: it fails alone.
+
+    Raises
+    ------
+    InputError
+        For the run as a whole: two items with one name, or references that cannot be read.
     """
     from .io import discover
-
-    request = validate(request)
-    outdir = Path(request["outdir"])  # validate() has checked it is not inside an input directory
-    sig = request_signature(request)
-    previous = read_json(outdir / RUN_FILE)
-    has_outputs = (outdir / STORE).exists()
-    if has_outputs and (not isinstance(previous, dict) or previous.get("signature") != sig):
-        if not request.get("overwrite"):
-            raise InputError("holds a restoration made with other inputs or parameters; use --overwrite to replace it",
-                             path=str(outdir))
-        clear_outputs(outdir)
-    elif request.get("overwrite"):
-        clear_outputs(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(outdir / RUN_FILE, json.dumps({"signature": sig, "version": __version__}, indent=1))
 
     items, failed, seen = [], [], {}
     for inp in request["inputs"]:
@@ -186,9 +280,7 @@ def prepare(request: dict) -> dict:
             if it.name in seen:
                 raise InputError(f"two items named {it.name!r}: {seen[it.name]} and {it.source}")
             seen[it.name] = it.source
-            items.append({"name": it.name, "source": it.source, "array_path": it.array_path, "format": it.format,
-                          "shape": list(it.shape), "dtype": str(it.dtype), "axes": it.axes, "attrs": it.attrs,
-                          "reference": None})
+            items.append(_item_dict(it) | {"reference": None})
     if request.get("reference"):
         refs = {r.name: r for r in discover(list(request["reference"]))}
         for item in items:
@@ -198,8 +290,77 @@ def prepare(request: dict) -> dict:
             elif list(ref.shape) != item["shape"]:
                 item["error"] = f"{ref.source}: reference shape {tuple(ref.shape)} differs from the input's {tuple(item['shape'])}"
             else:
-                item["reference"] = {"name": ref.name, "source": ref.source, "array_path": ref.array_path, "format": ref.format,
-                                     "shape": list(ref.shape), "dtype": str(ref.dtype), "axes": ref.axes, "attrs": ref.attrs}
+                item["reference"] = _item_dict(ref)
+    return items, failed
+
+
+#: ``--samples N`` over more pixels than this in all (channels not counted) warns of its cost.
+SAMPLES_WARN_PIXELS = 1 << 22
+
+
+def _cost_warnings(request: dict, items: list[dict]) -> list[str]:
+    """One line when ``--samples`` > 1 on large data: how many times the cost of ``--samples 1``."""
+    samples = int(request.get("samples") or 1)
+    pixels = sum(math.prod(n for n, a in zip(it["shape"], it["axes"]) if a != "c") for it in items)
+    if samples <= 1 or pixels <= SAMPLES_WARN_PIXELS:
+        return []
+    factor, how = samples, f"{samples} restorations"
+    if request["denoiser"] == "diffusion":
+        from .denoisers.diffusion import chain_calls
+
+        method, steps = request.get("method", "mmse"), request.get("steps")
+        calls = chain_calls(method=method, steps=steps, samples=samples)
+        factor = samples * calls / chain_calls(method=method, steps=steps)
+        how = f"{samples} posterior chains of up to {calls} network passes each"
+    return [f"--samples {samples} on {pixels / 1e6:.1f} Mpx takes about {factor:.0f}x the time of --samples 1 ({how})"]
+
+
+def preflight(request: dict) -> dict:
+    """Every mistake that can be known before any work, found in seconds (header reads only).
+
+    Options and OUTDIR (:func:`check_options`), a foreign restoration in OUTDIR
+    (:func:`stale_outputs`), the inputs and references (:func:`discover_items`), then the device
+    and the model file (:func:`check_runtime`). Nothing is created or modified.
+
+    Returns
+    -------
+    dict
+        ``{"request", "items", "failed", "warnings"}``: the checked request, the items, the entries
+        that will fail alone (the others are still restored) and one-line cost warnings.
+
+    Raises
+    ------
+    InputError
+        One line naming the file or option; also when no input holds anything to restore.
+    """
+    req = check_options(request)
+    stale_outputs(req)
+    items, failed = discover_items(req)
+    usable = [it for it in items if not it.get("error")]
+    if not usable:
+        problems = [f["error"] for f in failed] + [it["error"] for it in items]
+        if len(problems) == 1:
+            raise InputError(problems[0])
+        more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise InputError(f"nothing to restore: {'; '.join(problems[:3])}{more}")
+    check_runtime(req)
+    return {"request": req, "items": items, "failed": failed, "warnings": _cost_warnings(req, usable)}
+
+
+def prepare(request: dict) -> dict:
+    """Discover items and references, and settle resume versus ``--overwrite`` of OUTDIR.
+
+    Returns ``{"request": ..., "items": [...], "failed": [...]}``; a problem with one input becomes a
+    failed item, a problem with the run as a whole raises :class:`InputError`.
+    """
+    request = validate(request)
+    outdir = Path(request["outdir"])  # validate() has checked it is not inside an input directory
+    if stale_outputs(request):
+        clear_outputs(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(outdir / RUN_FILE, json.dumps({"signature": request_signature(request), "version": __version__},
+                                                    indent=1))
+    items, failed = discover_items(request)
     return {"request": request, "items": items, "failed": failed}
 
 
@@ -469,6 +630,7 @@ def finish(request: dict, results: list[dict], run_info: dict) -> dict:
     """Write noise.csv, quality.csv and report.html; drop the working store when all succeeded.
 
     ``results``: per item ``{"item": item or ingest dict, "quality": row, "noise_rows": [...]}``.
+    The summary's ``ok`` counts the items complete before this run too; ``skipped`` names them.
     """
     import shutil
 
@@ -494,6 +656,7 @@ def finish(request: dict, results: list[dict], run_info: dict) -> dict:
         shutil.rmtree(outdir / WORK)
     return {"noise_csv": str(outdir / "noise.csv"), "quality_csv": str(outdir / "quality.csv"),
             "report": str(report), "ok": len(results) - len(failed), "failed": len(failed),
+            "skipped": [res["quality"]["name"] for res in results if res["item"].get("skip")],
             "noise_table": frame.to_dict(orient="records"), "quality_table": quality.to_dict(orient="records")}
 
 

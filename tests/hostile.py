@@ -10,6 +10,30 @@ import zarr
 
 NLM = ["--denoiser", "nlm"]  # a fast denoiser, for tests where which one does not matter
 
+#: A plugin module (for the ``plugin_site`` fixture): the denoiser ``nan-when-wide`` fails every
+#: plane wider than 40 px at the denoise stage, after the item's output arrays exist.
+NAN_DENOISER = """
+    import numpy as np
+    from restoration import Denoiser, hookimpl
+
+    class NanWhenWide(Denoiser):
+        '''Passes planes through, but returns NaN for planes wider than 40 px.'''
+        name = "nan-when-wide"
+
+        def denoise(self, obs, *, rng, **options):
+            out = np.array(obs.data, dtype=np.float32)
+            if out.shape[1] > 40:
+                out[:] = np.nan
+            return out
+
+        def context(self, **options):
+            return 0
+
+    @hookimpl
+    def restoration_denoisers():
+        return [NanWhenWide()]
+"""
+
 
 def garbage(n: int = 4096, seed: int = 0) -> bytes:
     """``n`` random bytes: no valid file of any supported format."""

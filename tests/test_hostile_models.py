@@ -25,7 +25,7 @@ import zarr
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from hostile import complete, err_lines
+from hostile import NAN_DENOISER, complete, err_lines
 from restoration.diffusion.checkpoint import FORMAT, load_model_file
 from restoration.diffusion.model import DiffusionModel
 from restoration.diffusion.unet import UNetConfig
@@ -109,30 +109,7 @@ def test_model_with_nonfinite_weights_is_refused(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------------------------------------
-# 2. A plugin denoiser returning NaN
-
-NAN_DENOISER = """
-    import numpy as np
-    from restoration import Denoiser, hookimpl
-
-    class NanWhenWide(Denoiser):
-        '''Passes planes through, but returns NaN for planes wider than 40 px.'''
-        name = "nan-when-wide"
-
-        def denoise(self, obs, *, rng, **options):
-            out = np.array(obs.data, dtype=np.float32)
-            if out.shape[1] > 40:
-                out[:] = np.nan
-            return out
-
-        def context(self, **options):
-            return 0
-
-    @hookimpl
-    def restoration_denoisers():
-        return [NanWhenWide()]
-"""
-
+# 2. A plugin denoiser returning NaN (hostile.NAN_DENOISER)
 
 def test_denoiser_returning_nan_fails_that_item_only(tmp_path, plugin_site, capsys):
     plugin_site("nan_denoiser", NAN_DENOISER)

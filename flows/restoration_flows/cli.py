@@ -14,10 +14,25 @@ import threading
 import traceback
 from pathlib import Path
 
+from restoration import __version__
 from restoration.errors import InputError, printable
 
 
 class Usage(argparse.ArgumentParser):
+    """Errors as one line (exit 2); ``populate(parser)``, if given, adds the arguments when the
+    subcommand is used: ``train``'s come from a module that imports torch (seconds), which no other
+    subcommand should wait for."""
+
+    def __init__(self, *args, populate=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._populate = populate
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._populate is not None:
+            populate, self._populate = self._populate, None
+            populate(self)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too)
         raise InputError(f"{self.prog}: {message}")
 
@@ -73,16 +88,16 @@ def _add_other(sub) -> None:
     p.add_argument("--sigma", type=float, help="noise std in the input's own units")
     _add_camera(p)
     p.add_argument("--axes")
-    p = sub.add_parser("train", help="train a diffusion denoiser (the train-denoiser flow)")
-    from restoration.diffusion.train import add_arguments  # light: torch loads lazily inside train()
-
-    add_arguments(p)
-    p.add_argument("--no-flow", action="store_true", help="train without Prefect (same core function)")
+    sub.add_parser("train", help="train a diffusion denoiser (the train-denoiser flow)", populate=_train_arguments)
     sub.add_parser("plugins", help="list noise models, transforms, denoisers and failed plugins")
 
 
 def _add_adapt(sub) -> None:
-    p = sub.add_parser("adapt", help="fine-tune the diffusion model on noisy data alone (the adapt-denoiser flow)")
+    sub.add_parser("adapt", help="fine-tune the diffusion model on noisy data alone (the adapt-denoiser flow)",
+                   populate=_adapt_arguments)
+
+
+def _adapt_arguments(p) -> None:  # added when `adapt` is used: restoration.diffusion.adapt imports torch
     from restoration.diffusion.adapt import LOSSES, AdaptConfig as A
 
     p.add_argument("data", nargs="+", metavar="DATA", help="noisy inputs, as for run")
@@ -111,9 +126,17 @@ def _add_adapt(sub) -> None:
     p.add_argument("--no-flow", action="store_true", help="adapt without Prefect (same core function)")
 
 
+def _train_arguments(p) -> None:
+    from restoration.diffusion.train import add_arguments
+
+    add_arguments(p)
+    p.add_argument("--no-flow", action="store_true", help="train without Prefect (same core function)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Usage(prog="restoration", description="Restore noisy images and arrays with diffusion models.")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and Prefect logs")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and Prefect logs (anywhere on the line)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Usage)
     _add_run(sub)
     _add_other(sub)
@@ -180,8 +203,13 @@ def cmd_run(args) -> int:
                                              "gain", "read_noise", "offset", "dark", "output_dtype", "colour",
                                              "ensemble")}
     request["outdir"] = args.outdir
-    pipeline.validate(request)  # unknown names, bad model file: exit 2 before Prefect starts
-    from .flow import restore_dataset
+    if args.dask_workers is not None and args.dask_workers < 1:
+        raise InputError("--dask-workers must be >= 1")
+    # Every mistake that can be known before any work, in seconds: exit 2 before Prefect starts.
+    check = pipeline.preflight({**request, "overwrite": args.overwrite})
+    for warning in check["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    from .flow import outcome, restore_dataset
 
     console.enabled = True
     print(f"restoring into {args.outdir} (Prefect flow restore-dataset)", flush=True)
@@ -199,13 +227,14 @@ def cmd_run(args) -> int:
         raise summary
     summary = summary["summaries"][0]
     out = Path(args.outdir)
-    print(f"{summary['ok']} restored, {summary['failed']} failed")
-    for row in summary["quality_table"]:
+    print(outcome([summary]))
+    skipped = set(summary["skipped"])
+    for row in summary["quality_table"]:  # failures were printed, once each, as they happened
+        if row["status"] != "ok":
+            continue
         figures = f"psnr {row['psnr']:.2f} dB, ssim {row['ssim']:.3f}" if row.get("psnr") == row.get("psnr") and row.get("psnr") is not None else ""
-        if row["status"] == "ok":
-            print(f"  {row['name']:<24} {row['noise']:<18} {figures}  {row['seconds']:.1f} s")
-        else:
-            print(f"  {row['name']:<24} FAILED: {row['error']}")
+        when = "already complete" if row["name"] in skipped else f"{row['seconds']:.1f} s"
+        print(f"  {row['name']:<24} {row['noise']:<18} {figures}  {when}")
     print(f"outputs: {out / 'restored.zarr'}, {out / 'noise.csv'}, {out / 'quality.csv'}, {out / 'report.html'}")
     return 2 if summary["failed"] else 0
 
@@ -219,7 +248,7 @@ def dask_runner(address: str | None, workers: int | None):
 
     if address:
         return DaskTaskRunner(address=address)
-    if workers < 1:
+    if workers < 1:  # the CLI refuses it before any work; other callers get the same line
         raise InputError("--dask-workers must be >= 1")
     # Set before the nannies spawn the workers: glibc reads it at process start only.
     dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in worker_environment().items()})
@@ -280,9 +309,16 @@ COMMANDS = {"run": cmd_run, "characterize": cmd_characterize, "train": cmd_train
             "plugins": cmd_plugins}
 
 
+def _without_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """``argv`` without its ``--debug`` options (before a ``--``), and whether there was one: it
+    may follow the subcommand, where argparse would refuse the top level's option."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    kept = [a for a in argv[:end] if a != "--debug"] + argv[end:]
+    return kept, len(kept) < len(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in argv
+    argv, debug = _without_debug(sys.argv[1:] if argv is None else list(argv))
     from .settings import configure
 
     configure(debug=debug)

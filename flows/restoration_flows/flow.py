@@ -209,15 +209,23 @@ def _publish(summaries: list[dict], where: str) -> list[dict]:
     return failed
 
 
+def outcome(summaries: list[dict]) -> str:
+    """What runs did, e.g. ``4 already complete, 2 restored, 0 failed`` (complete items of a
+    resumed run are skipped)."""
+    rows = [r for s in summaries for r in s["quality_table"]]
+    failed = sum(r["status"] != "ok" for r in rows)
+    skipped = sum(len(s.get("skipped", [])) for s in summaries)
+    return (f"{skipped} already complete, " if skipped else "") + f"{len(rows) - failed - skipped} restored, {failed} failed"
+
+
 def _final_state(summaries: list[dict], where: str):
     failed = [r for s in summaries for r in s["quality_table"] if r["status"] != "ok"]
-    total = sum(len(s["quality_table"]) for s in summaries)
     data = {"summaries": summaries}
     if failed:
         names = ", ".join(f"{r['name']} ({r['error']})" for r in failed[:3])
         more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
-        return Failed(message=f"{len(failed)} of {total} items failed: {names}{more}", data=data)
-    return Completed(message=f"restored {total} item(s) into {where}", data=data)
+        return Failed(message=f"{outcome(summaries)} into {where}: {names}{more}", data=data)
+    return Completed(message=f"{outcome(summaries)} into {where}", data=data)
 
 
 def _watch(request: dict, watch: str, outroot: str, distributed: bool = False) -> list[dict]:

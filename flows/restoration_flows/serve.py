@@ -32,6 +32,51 @@ def add_serve_parser(sub) -> None:
     p.add_argument("--ensemble", action="store_true", default=None)
 
 
+def valid_cron(expr: str) -> bool:
+    """Whether Prefect's ``Cron`` schedule accepts ``expr``: its vendored croniter's rule, loaded
+    from its file without importing Prefect (seconds); random and hashed fields (``R``, ``H``)
+    are refused as Prefect refuses them."""
+    import importlib.util
+    from importlib.metadata import distribution
+
+    path = distribution("prefect").locate_file("prefect/_vendor/croniter/croniter.py")
+    if not Path(path).is_file():  # another Prefect layout: its own validator (imports Prefect)
+        from prefect._internal.schemas.validators import validate_cron_string
+        try:
+            validate_cron_string(expr)
+        except ValueError:
+            return False
+        return True
+    spec = importlib.util.spec_from_file_location("restoration_flows._croniter", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.croniter.is_valid(expr) and not any(f.casefold() in ("r", "h") for f in expr.split())
+
+
+def check_schedule(args) -> None:
+    """Refuse the schedule options Prefect would refuse once serving, before any work.
+
+    Raises
+    ------
+    InputError
+        Naming the option: a cron expression that is not valid, or uses the random or hashed
+        fields (``R``, ``H``) Prefect does not support; an unknown ``--timezone``; an
+        ``--interval`` that is not a positive number of seconds.
+    """
+    import math
+    import zoneinfo
+
+    if args.cron is not None and not valid_cron(args.cron):
+        raise InputError(f"--cron {args.cron!r} is not a valid cron expression "
+                         "(five fields: minute hour day month weekday, e.g. '0 2 * * *')")
+    try:
+        zoneinfo.ZoneInfo(args.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"--timezone {args.timezone!r} is not a known time zone (e.g. UTC, Europe/Paris)") from None
+    if args.interval is not None and not (math.isfinite(args.interval) and args.interval > 0):
+        raise InputError(f"--interval must be a positive number of seconds, got {args.interval}")
+
+
 def parameters(args) -> dict:
     params = {"watch": str(Path(args.watch).resolve()), "outroot": str(Path(args.outroot).resolve())}
     for key in ("noise", "denoiser", "method", "model", "device", "sigma", "steps", "samples", "seed", "colour", "ensemble"):
@@ -72,14 +117,15 @@ def require_server() -> str:
 def cmd_serve(args) -> int:
     from restoration import pipeline
 
+    check_schedule(args)
     if not Path(args.watch).is_dir():
         raise InputError("watched folder does not exist or is not a directory", path=args.watch)
     pipeline.check_outdir({"inputs": [args.watch], "outdir": args.outroot})  # runs must not read their output
-    url = require_server()
-    from prefect import serve
-
     pipeline.validate({"inputs": [], "outdir": args.outroot, **{k: v for k, v in parameters(args).items()
                                                                  if k not in ("watch", "outroot")}})
+    url = require_server()  # imports Prefect (seconds): after every check that needs none
+    from prefect import serve
+
     Path(args.outroot).mkdir(parents=True, exist_ok=True)
     deployment = build_deployment(args)
     print(f"serving restore-dataset/{args.name} on {url}: {args.watch} -> {args.outroot} "

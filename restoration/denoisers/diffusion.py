@@ -15,6 +15,15 @@ from .colour import from_opponent, std_from_opponent, to_opponent, use_joint
 from .common import per_channel_sigma
 
 
+def chain_calls(*, method: str = "mmse", steps: int | None = None, samples: int = 1) -> int:
+    """Network calls in sequence of one reverse chain: with ``samples > 1`` each sample is a
+    ``posterior`` chain (at most: a chain stops at the observation's noise level)."""
+    from ..diffusion.sampler import DEFAULT_STEPS
+
+    method = "posterior" if samples > 1 else method
+    return 1 if method == "mmse" else (steps or DEFAULT_STEPS[method])
+
+
 class DiffusionDenoiser(Denoiser):
     """Restore a plane with a DDPM started at the observation's noise level.
 
@@ -55,11 +64,10 @@ class DiffusionDenoiser(Denoiser):
         """The receptive field times the network calls in sequence (each step widens what a pixel
         depends on), the inpainting steps included when the data has pixels to reconstruct."""
         from ..diffusion.model import load_model
-        from ..diffusion.sampler import DEFAULT_STEPS, FILL_RADIUS, FILL_STEPS
+        from ..diffusion.sampler import FILL_RADIUS, FILL_STEPS
         from ..diffusion.tiling import receptive_radius
 
-        method = "posterior" if samples > 1 else method
-        calls = 1 if method == "mmse" else (steps or DEFAULT_STEPS[method])
+        calls = chain_calls(method=method, steps=steps, samples=samples)
         radius = receptive_radius(load_model(model))
         return radius * (calls + (FILL_STEPS if masked else 0)) + (FILL_RADIUS if masked else 0)
 

@@ -11,13 +11,9 @@ from pathlib import Path
 
 import torch
 
-from ..errors import InputError
+from .files import CheckpointError
 
 FORMAT = "restoration-diffusion/1"
-
-
-class CheckpointError(InputError):
-    """The file is not a usable restoration model (corrupt, foreign, incompatible or non-finite)."""
 
 
 def nonfinite_tensor(state_dict: dict) -> str | None:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from functools import lru_cache
-from pathlib import Path
 
 import torch
 
 from .checkpoint import CheckpointError, load_model_file
+from .files import DEFAULT_MODEL, model_file, model_id  # noqa: F401 (DEFAULT_MODEL: imported from here)
 from .schedule import Schedule
 from .unet import UNet, UNetConfig
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default.pt"
 # Far past any useful chain (the shipped model's has 1000): the schedule's tables are that long.
 MAX_SCHEDULE_STEPS = 100_000
 
@@ -99,14 +97,6 @@ class DiffusionModel(torch.nn.Module):
         return model
 
 
-def file_digest(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 @lru_cache(maxsize=4)
 def _load_cached(path: str, mtime: float) -> DiffusionModel:
     state, config, provenance = load_model_file(path)
@@ -115,13 +105,11 @@ def _load_cached(path: str, mtime: float) -> DiffusionModel:
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: model weights do not match its config ({str(exc).splitlines()[0][:160]})") from None
     model.provenance = provenance
-    model.model_id = f"{Path(path).name}@sha256:{file_digest(path)[:16]}"
+    model.model_id = model_id(path)
     return model.eval().requires_grad_(False)
 
 
 def load_model(path: str | os.PathLike | None = None) -> DiffusionModel:
     """Load a model file (default: the shipped model), cached per path and modification time."""
-    path = Path(path) if path is not None else DEFAULT_MODEL
-    if not path.is_file():
-        raise CheckpointError(f"{path}: model file not found")
-    return _load_cached(str(path.resolve()), path.stat().st_mtime)
+    path = model_file(path)
+    return _load_cached(str(path), path.stat().st_mtime)
