@@ -158,3 +158,41 @@ def test_constant_and_tiny_data():
     assert characterize_array(np.full((8, 8), 255, np.uint8), models=models)["clipped_fraction"] == 1.0
     row = characterize_array(np.random.default_rng(0).random((4, 4)), models=models)
     assert np.isfinite(row["score"]) and isinstance(row["score"], float)
+
+
+# The selection reads only the models' class attributes, never their names: renamed copies of the
+# built-ins behave as the built-ins do.
+class Plain(GaussianNoise):
+    name = "plain"
+
+
+class Impulsive(SaltPepperNoise):
+    name = "impulsive"
+    nests = ("plain",)
+
+
+class Loose(SaltPepperNoise):       # the same model, its nesting not declared
+    name = "loose"
+    nests = ()
+
+
+def test_nests_decides_a_tie(camera):
+    noisy = GaussianNoise().simulate(camera, np.random.default_rng(9), sigma=0.05)
+    fits = select_noise(noisy, {"impulsive": Impulsive(), "plain": Plain()})
+    assert fits[0].noise == "plain" and fits[1].score >= fits[0].score - TIE_TOLERANCE
+    undeclared = select_noise(noisy, {"loose": Loose(), "plain": Plain()})
+    assert undeclared[0].score == max(f.score for f in undeclared)      # then the score alone decides
+
+
+def test_impulse_fraction_tells_saturation_from_impulses(camera):
+    models = {"impulsive": Impulsive(), "plain": Plain()}
+    clipped = np.clip(GaussianNoise().simulate(camera, np.random.default_rng(10), sigma=0.1), 0.2, 0.8)
+    assert select_noise(clipped, models)[0].noise == "impulsive"       # a point mass fits the pile-up
+    assert characterize_array(clipped, models=models)["noise"] == "plain"
+    impulses = SaltPepperNoise().simulate(camera, np.random.default_rng(11), amount=0.05)
+    assert characterize_array(impulses, models=models)["noise"] == "impulsive"
+
+
+def test_constant_data_is_the_model_others_nest():
+    row = characterize_array(np.full((32, 32), 0.5), models={"impulsive": Impulsive(), "plain": Plain()})
+    assert (row["noise"], row["sigma"]) == ("plain", 0.0)
