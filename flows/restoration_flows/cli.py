@@ -264,9 +264,9 @@ def cmd_train(args) -> int:
     cfg = config_from_args(args)
     check_config(cfg)  # bad options and --init files: exit 2 before Prefect starts
     if args.no_flow:
-        from restoration.diffusion.train import _print_progress, train
+        from restoration.diffusion.train import print_progress, train
 
-        prov = train(cfg, resume=args.resume, progress=_print_progress)
+        prov = train(cfg, resume=args.resume, progress=print_progress)
     else:
         from .train_flow import train_denoiser
 
@@ -283,9 +283,9 @@ def cmd_adapt(args) -> int:
     check_config(cfg)  # bad options and --init files: exit 2 before Prefect starts
     if args.no_flow:
         from restoration.diffusion.adapt import adapt
-        from restoration.diffusion.train import _print_progress
+        from restoration.diffusion.train import print_progress
 
-        prov = adapt(cfg, resume=args.resume, progress=_print_progress)
+        prov = adapt(cfg, resume=args.resume, progress=print_progress)
     else:
         from .adapt_flow import adapt_denoiser
 

@@ -41,7 +41,7 @@ import torch
 from ..errors import InputError
 from .checkpoint import atomic_torch_save, save_model
 from .model import DiffusionModel, load_model
-from .train import MIN_PATCH, git_commit, learning_rate, resolve_device
+from .train import MIN_PATCH, git_commit, learning_rate, optimizer_step, resolve_device
 from .unet import count_parameters
 
 # Planes read per item, evenly spaced: a long stack adds time to read, not new noise statistics.
@@ -356,15 +356,7 @@ def adapt(cfg: AdaptConfig, *, resume: bool = False,
         loss = (r2r_loss(model, y, sigma, cfg, rng, gen) if cfg.loss == "r2r" else n2n_loss(model, y, sigma, gen))
         if not torch.isfinite(loss):  # stop before the step: the weights (and checkpoints) stay finite
             raise InputError(f"--lr {cfg.lr:g}: adaptation diverged at step {step + 1}; try a lower --lr")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.net.parameters(), 1.0)
-        opt.step()
-        step += 1
-        decay = min(cfg.ema, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.net.parameters()):
-                pe.lerp_(pm, 1 - decay)
+        step = optimizer_step(loss, model, ema, opt, step, cfg.ema)
         losses.append(float(loss.detach()))
         if step % 50 == 0 or step == end:
             with log_path.open("a") as f:

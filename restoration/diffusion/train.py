@@ -121,6 +121,22 @@ def check_config(cfg: TrainConfig) -> None:
                          "(the network's downsampling factor)")
 
 
+def optimizer_step(loss: torch.Tensor, model: DiffusionModel, ema: torch.nn.Module, opt: torch.optim.Optimizer,
+                   step: int, ema_decay: float) -> int:
+    """One update from ``loss``: gradients clipped to norm 1, then the EMA weights follow (with a
+    warm-up of the decay, so early averages are not dominated by the start). Returns the new step."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.net.parameters(), 1.0)
+    opt.step()
+    step += 1
+    decay = min(ema_decay, (1 + step) / (10 + step))
+    with torch.no_grad():
+        for pe, pm in zip(ema.parameters(), model.net.parameters()):
+            pe.lerp_(pm, 1 - decay)
+    return step
+
+
 def sample_sigmas(n: int, model: DiffusionModel, rng: np.random.Generator) -> np.ndarray:
     """Noise levels (model units) for a batch: log-uniform over the restored range, else uniform t."""
     lo, hi = (2 * s for s in SIGMA_RANGE)  # image [0, 1] -> model [-1, 1] doubles sigma
@@ -278,15 +294,7 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         if not torch.isfinite(loss):  # stop before the step: the weights (and checkpoints) stay finite
             raise InputError(f"--lr {cfg.lr:g}: training diverged at step {step + 1} (loss {float(loss.detach())}); "
                              "try a lower --lr")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.net.parameters(), 1.0)
-        opt.step()
-        step += 1
-        decay = min(cfg.ema, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.net.parameters()):
-                pe.lerp_(pm, 1 - decay)
+        step = optimizer_step(loss, model, ema, opt, step, cfg.ema)
         losses.append(loss.detach())
         if cfg.fit_steps and not fitted:
             if step == first_step + 1:   # after the first step: compilation and kernel choice are done
@@ -319,7 +327,8 @@ def _held_out() -> tuple[str, ...]:
     return HELD_OUT
 
 
-def _print_progress(step: int, total: int, loss: float) -> None:
+def print_progress(step: int, total: int, loss: float) -> None:
+    """The trainer's progress bar on stderr (the ``progress`` callback of :func:`train`)."""
     width = 30
     done = int(width * step / total)
     sys.stderr.write(f"\rtrain [{'#' * done}{'.' * (width - done)}] {step}/{total} loss {loss:.4f}")
@@ -368,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m restoration.diffusion.train", description=__doc__)
     add_arguments(p)
     args = p.parse_args(argv)
-    prov = train(config_from_args(args), resume=args.resume, progress=_print_progress)
+    prov = train(config_from_args(args), resume=args.resume, progress=print_progress)
     schedule = prov["train_config"]["steps"]
     if prov["steps"] < schedule and not args.stop_at:
         sys.stderr.write(f"\nstopped at step {prov['steps']} of {schedule} (--max-seconds): continue with --resume\n")
