@@ -74,3 +74,21 @@ def test_dask_bands_equal_local_whole_with_the_shipped_model(tmp_path, monkeypat
     assert main(["run", str(tmp_path / "p.npy"), "-o", str(tmp_path / "whole")]) == 0
     assert main(["run", str(tmp_path / "p.npy"), "-o", str(tmp_path / "dask"), "--dask-workers", "2"]) == 0
     assert np.abs(_restored(tmp_path / "whole") - _restored(tmp_path / "dask")).max() < 1e-4
+
+
+def test_tile_size_does_not_change_the_result():
+    """The shipped model on a plane of several tiles: tile sizes 256 (batches of 3) and 768 give
+    the same pixels. (Region order: the Dask test's workers take the bands in any order.)"""
+    import torch
+
+    from restoration.diffusion.model import load_model
+    from restoration.diffusion.sampler import NoiseField, restore
+    from restoration.diffusion.tiling import TiledNetwork
+
+    model = load_model(None)
+    y = torch.from_numpy(2 * np.nan_to_num(_plane(1024, 1024, False)) - 1)[None, None]
+    with torch.inference_mode():
+        small = restore(TiledNetwork(model, torch.device("cpu"), tile=256, batch=3), y, np.array([0.2]), noise=NoiseField(0))
+        large = restore(TiledNetwork(model, torch.device("cpu"), tile=768), y, np.array([0.2]), noise=NoiseField(0))
+    assert len(TiledNetwork(model, torch.device("cpu"), tile=256)._windows(1024)) == 4
+    assert float((small.mean - large.mean).abs().max()) < 1e-4
