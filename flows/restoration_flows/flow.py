@@ -21,7 +21,7 @@ from prefect.states import Completed, Failed
 
 from restoration import __version__, pipeline
 from restoration.errors import InputError, printable
-from restoration.storage import RunLock
+from restoration.storage import STORE, RunLock
 from restoration.watch import record, scan
 
 from .console import console
@@ -201,7 +201,10 @@ def _publish(summaries: list[dict], where: str) -> list[dict]:
     failed = [r for r in quality_rows if r["status"] != "ok"]
     lines = [f"# Restoration of {len(quality_rows)} item(s) into {where}", "",
              f"- ok: {len(quality_rows) - len(failed)}, failed: {len(failed)}"]
-    lines += [f"- report: `{s['report']}`" for s in summaries]
+    for s in summaries:  # absolute file links: the UI opens them wherever the run was started
+        report = Path(s["report"]).resolve()
+        store = report.parent / STORE
+        lines.append(f"- report: [{report}]({report.as_uri()}); data: [{store}]({store.as_uri()})")
     lines += [f"- **failed** `{r['name']}`: {r['error']}" for r in failed]
     if not summaries:
         lines.append("- nothing new to restore")

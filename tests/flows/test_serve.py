@@ -113,6 +113,8 @@ def test_serve_restores_new_datasets_only(prefect_server, tmp_path, spawn):
             else artifacts["noise-profile"].data
         assert noise[0]["noise"] == "gaussian" and abs(noise[0]["sigma"] - 0.1) < 0.02
         assert "second" in artifacts["restoration-report"].data
+        summary = artifacts["restoration-report"].data
+        assert "(file:///" in summary and "/report.html)" in summary and "/restored.zarr)" in summary, summary
         # the library's own log lines reach the run's logs (and so the UI)
         from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
