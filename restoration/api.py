@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .planning import (characterize_sample, colour_mode, fit_transforms, make_plan, plane_indices,
-                       read_plane, sample_planes, write_plane)
+from .planning import characterize_sample, colour_mode, plan_array, plane_indices, read_plane, sample_planes, write_plane
 from .plugins import registry
 from .noise.camera import calibration
 from .restore import cast_like, check_method, denoiser_options, output_dtype as restored_dtype, restore_plane
@@ -176,15 +175,11 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
         if int(samples) < 2:
             raise InputError(f"return_std=True needs samples > 1 (the std is that of the posterior samples), "
                              f"got samples={samples}; e.g. denoise(x, samples=8, return_std=True)")
-    reg.get("denoiser", den)
-    sample = sample_planes(arr, ax)
-    chain = fit_transforms(sample, transforms, reg)
-    rows = characterize_sample(sample, "c" in ax, reg, noise=noise, sigma=sigma,
-                               fixed=calibration(gain=gain, read_noise=read_noise, offset=offset, dark=dark))
     options = denoiser_options(reg, den, {"method": method, "steps": steps, "samples": samples, "model": model,
                                           "device": device, "ensemble": ensemble,
                                           "colour": colour_mode(colour, "npy", None, ax, arr.shape)})
-    plan = make_plan(sample, rows, chain, transforms, den, options, reg)
+    _, plan = plan_array(arr, ax, reg, noise=noise, sigma=sigma, transforms=transforms, denoiser=den, options=options,
+                         fixed=calibration(gain=gain, read_noise=read_noise, offset=offset, dark=dark))
     out = np.empty(arr.shape, dtype=out_dtype)
     std_out = np.zeros(arr.shape, dtype=np.float32) if return_std else None
     for i, index in enumerate(plane_indices(ax, arr.shape)):
