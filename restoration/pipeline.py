@@ -562,7 +562,7 @@ REPORT_SIDE = 2048
 def _report_view(arr, axes: str) -> tuple[np.ndarray, np.ndarray | None]:
     """The middle plane of ``arr`` (the middle z/t plane of stacks), subsampled to at most
     REPORT_SIDE a side, and its full-resolution centre crop when subsampled (else None)."""
-    from .report_plots import DETAIL_SIDE
+    from .report import DETAIL_SIDE
 
     index = (indices := plane_indices(axes, arr.shape))[len(indices) // 2]
     h, w = arr.shape[axes.index("y")], arr.shape[axes.index("x")]
@@ -575,7 +575,7 @@ def _report_view(arr, axes: str) -> tuple[np.ndarray, np.ndarray | None]:
 
 def assess(request: dict, ing: dict) -> dict:
     """The item's quality.csv row (PSNR/SSIM with a reference; residual noise; seconds)."""
-    from .quality import compare, residual_sigma
+    from .report import compare, residual_sigma
 
     store = open_store(Path(request["outdir"]), mode="r")
     arr = store[ing["name"]]

@@ -4,7 +4,7 @@ import numpy as np
 import zarr
 
 from restoration import pipeline
-from restoration.report_plots import DETAIL_SIDE
+from restoration.report import DETAIL_SIDE
 
 
 def test_report_view_subsamples_large_planes_and_crops_at_full_resolution(tmp_path, monkeypatch):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from restoration.quality import SSIM_SETTINGS, compare, residual_sigma
+from restoration.report.quality import SSIM_SETTINGS, compare, residual_sigma
 
 
 def _whole(ref, out, rng, channel_axis=None):

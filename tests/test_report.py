@@ -22,9 +22,9 @@ from skimage import data, filters
 from skimage.feature import match_template
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from restoration import report_plots as rp
+from restoration.report import plots as rp
 from restoration.report import ReportItem, render_report, write_report
-from restoration.report_figures import model_overlay
+from restoration.report.figures import model_overlay
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]

@@ -17,7 +17,7 @@ from html import escape
 
 import numpy as np
 
-from .planning import centre_window
+from ..planning import centre_window
 
 #: Longest side, in pixels, of a thumbnail (the contract of the report's figures).
 MAX_SIDE = 384

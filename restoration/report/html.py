@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .report_figures import item_figures
-from .report_values import fmt, noise_params, noise_summary, num, nums, one_line, text, to_json
+from .figures import item_figures
+from .values import fmt, noise_params, noise_summary, num, nums, one_line, text, to_json
 
 __all__ = ["ReportItem", "render_report", "write_report"]
 

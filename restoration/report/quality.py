@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .planning import plane_indices, read_plane
+from ..planning import plane_indices, read_plane
 
 
 def data_range(dtype: np.dtype, reference_sample: np.ndarray) -> float:

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from . import report_plots as rp
-from .report_values import fmt, nums
+from . import plots as rp
+from .values import fmt, nums
 
 
 def _img(uri: str, img, alt: str) -> str:

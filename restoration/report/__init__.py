@@ -1,0 +1,16 @@
+"""The quality figures and the self-contained HTML report (``OUTDIR/report.html``).
+
+Modules:
+
+- :mod:`.quality`: PSNR/SSIM against a reference (streamed), the output's noise estimate;
+- :mod:`.html`: the document (:class:`ReportItem`, :func:`render_report`, :func:`write_report`);
+- :mod:`.figures`: the per-item figures; :mod:`.plots`: PNG thumbnails and SVG plots;
+- :mod:`.values`: value formatting.
+"""
+
+from .html import ReportItem, render_report, write_report
+from .plots import DETAIL_SIDE, MAX_SIDE
+from .quality import SSIM_SETTINGS, compare, data_range, residual_sigma
+
+__all__ = ["DETAIL_SIDE", "MAX_SIDE", "ReportItem", "SSIM_SETTINGS", "compare", "data_range", "render_report",
+           "residual_sigma", "write_report"]
