@@ -554,23 +554,7 @@ def provenance(request: dict, ing: dict, plan: PlanePlan, rows: list[dict], seco
     }
 
 
-#: Report planes larger than this on a side are read subsampled (every k-th pixel), plus 1:1 centre
-#: crops: the report never holds a whole large plane.
-REPORT_SIDE = 2048
-
-
-def _report_view(arr, axes: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """The middle plane of ``arr`` (the middle z/t plane of stacks), subsampled to at most
-    REPORT_SIDE a side, and its full-resolution centre crop when subsampled (else None)."""
-    from .report import DETAIL_SIDE
-
-    index = (indices := plane_indices(axes, arr.shape))[len(indices) // 2]
-    h, w = arr.shape[axes.index("y")], arr.shape[axes.index("x")]
-    k = -(-max(h, w) // REPORT_SIDE)
-    if k == 1:
-        return read_plane(arr, axes, index), None
-    crop = read_plane(arr, axes, index, *centre_window(h, w, DETAIL_SIDE))
-    return read_plane(arr, axes, index, slice(None, None, k), slice(None, None, k)), crop
+from .report.views import REPORT_SIDE, _merge_rows, _report_view, report_item  # noqa: E402  (moved to restoration/report)
 
 
 def assess(request: dict, ing: dict) -> dict:
@@ -588,42 +572,6 @@ def assess(request: dict, ing: dict) -> dict:
         ref = _item_obj(ing["reference"]).open()
         row.update(compare(arr, ref, ing["axes"], np.dtype(ing["dtype"])))
     return row
-
-
-def report_item(request: dict, ing: dict, status: str, error: str, noise_rows: list[dict], quality: dict):
-    """Planes and tables of one item for report.html (the middle plane of stacks)."""
-    from .report import ReportItem
-
-    item = ReportItem(name=ing["name"], status=status, error=error, noise=_merge_rows(noise_rows), quality=quality)
-    if status != "ok":
-        return item
-    store = open_store(Path(request["outdir"]), mode="r")
-    axes = ing["axes"]
-    noisy = _item_obj(ing).open()
-    item.noisy, noisy_crop = _report_view(noisy, axes)
-    item.restored, restored_crop = _report_view(store[ing["name"]], axes)
-    reference_crop = None
-    if ing["name"] + "_std" in store:
-        item.std = _report_view(store[ing["name"] + "_std"], axes)[0]
-    if ing.get("reference"):
-        item.reference, reference_crop = _report_view(_item_obj(ing["reference"]).open(), axes)
-    if noisy_crop is not None:
-        item.full_size = (noisy.shape[axes.index("y")], noisy.shape[axes.index("x")])
-        item.crops = (noisy_crop, restored_crop, reference_crop)
-    item.provenance = item_provenance(store, ing["name"]) or {}
-    return item
-
-
-def _merge_rows(rows: list[dict]) -> dict:
-    if not rows:
-        return {}
-    merged = dict(rows[0])
-    if len(rows) > 1:  # per-channel values side by side
-        for key in rows[0]:
-            vals = [r.get(key) for r in rows]
-            if any(v != vals[0] for v in vals):
-                merged[key] = vals
-    return merged
 
 
 def finish(request: dict, results: list[dict], run_info: dict) -> dict:
