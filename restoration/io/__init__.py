@@ -4,9 +4,11 @@
 >>> items = discover(["data/noisy"])                        # doctest: +SKIP
 >>> [(i.name, i.shape, i.axes) for i in items]              # doctest: +SKIP
 
-Formats: ``.npy`` (memory-mapped), TIFF (multi-page = stack), PNG/JPEG, zarr arrays and groups
-(local paths or fsspec URLs). Every problem with an input is an
-:class:`restoration.errors.InputError` whose message names the file.
+Formats (one table, :mod:`restoration.io.formats`): ``.npy`` (memory-mapped), TIFF and OME-TIFF
+(multi-page = stack), PNG/JPEG, zarr arrays and groups and OME-Zarr 0.4/0.5 images (local paths or
+fsspec URLs), and vendor files (``.czi``, ``.nd2``, ``.lif`` ...) with the bioio extra. Pixel sizes
+and channel names reach :attr:`Item.attrs` in one convention (see :class:`Item`). Every problem
+with an input is an :class:`restoration.errors.InputError` whose message names the file.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from __future__ import annotations
 from .axes import infer_axes
 from .blocks import fingerprint, iter_blocks
 from .checks import SUPPORTED_DTYPES, max_pixels
-from .discover import SUFFIXES, discover, read_array
+from .discover import discover, read_array
+from .formats import SUFFIXES
 from .ingest import chunk_shape, ingest
 from .item import Item
 

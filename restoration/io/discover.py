@@ -14,36 +14,39 @@ import numpy as np
 from ..errors import InputError, printable
 from .axes import check_axes
 from .checks import dtype_problem, shape_problem
+from .formats import SUPPORTED, format_named, format_of
 from .item import Item
-from .zarrstore import is_zarr_dir, probe_zarr
+from .zarrstore import is_zarr_dir
 
-#: File suffixes read (lower case) and their format.
-SUFFIXES = {".npy": "npy", ".tif": "tiff", ".tiff": "tiff", ".png": "png", ".jpg": "jpeg",
-            ".jpeg": "jpeg"}
 RESERVED_SUFFIX = "_std"
-_SUPPORTED = ".npy .tif .tiff .png .jpg .jpeg or zarr"
+
+
+def _strip(name: str, suffix: str) -> str:
+    """``name`` without ``suffix`` (any case), unless nothing would be left."""
+    return name[: -len(suffix)] if name.lower().endswith(suffix) and len(name) > len(suffix) else name
 
 
 def _store_stem(path: str) -> str:
-    """The item name of a zarr array given directly: its last path component without ``.zarr``."""
-    last = path.rstrip("/").rsplit("/", 1)[-1]
-    return last[: -len(".zarr")] if last.lower().endswith(".zarr") and len(last) > 5 else last
+    """The item name of a zarr array or OME-Zarr image given directly: its last path component
+    without ``.zarr`` (and ``.ome``)."""
+    return _strip(_strip(path.rstrip("/").rsplit("/", 1)[-1], ".zarr"), ".ome")
 
 
-def _probe_file(path: str) -> Item:
-    fmt = SUFFIXES.get(Path(path).suffix.lower())
+def _file_stem(path: str) -> str:
+    """The item name of a file: its stem, without ``.ome`` (``cells.ome.tif`` -> ``cells``)."""
+    return _strip(Path(path).stem, ".ome")
+
+
+def _probe_zarr(source: str, name: str) -> list[Item]:
+    return format_named("zarr").probe(source, name)
+
+
+def _probe_file(path: str) -> list[Item]:
+    fmt = format_of(path)
     if fmt is None:
         raise InputError(f"unsupported file type {Path(path).suffix or '(no suffix)'!r}; "
-                         f"use {_SUPPORTED}", path=path)
-    name = Path(path).stem
-    if fmt == "npy":
-        from .npy import probe_npy
-        return probe_npy(path, name)
-    if fmt == "tiff":
-        from .tiff import probe_tiff
-        return probe_tiff(path, name)
-    from .pillow import probe_image
-    return probe_image(path, name, fmt)
+                         f"use {SUPPORTED}", path=path)
+    return fmt.probe(path, _file_stem(path))
 
 
 #: Called with an item name and the problem when one entry of a directory, glob or zarr group
@@ -80,7 +83,7 @@ def _candidate(path: str) -> bool:
     """A supported file or a zarr store (other entries of a directory or glob are skipped)."""
     if os.path.isdir(path):
         return is_zarr_dir(path)
-    return os.path.isfile(path) and Path(path).suffix.lower() in SUFFIXES
+    return os.path.isfile(path) and format_of(path) is not None
 
 
 def _entries(paths: Sequence[str], axes: str | None, on_error: OnError | None) -> list[Item]:
@@ -88,9 +91,9 @@ def _entries(paths: Sequence[str], axes: str | None, on_error: OnError | None) -
     items: list[Item] = []
     for path in paths:
         if os.path.isdir(path):
-            found = _guarded(_store_stem(path), on_error, lambda: probe_zarr(path, _store_stem(path)))
+            found = _guarded(_store_stem(path), on_error, lambda: _probe_zarr(path, _store_stem(path)))
         else:
-            found = _guarded(Path(path).stem, on_error, lambda: [_probe_file(path)])
+            found = _guarded(_file_stem(path), on_error, lambda: _probe_file(path))
         items += _checked(found, axes, on_error)
     return items
 
@@ -99,7 +102,7 @@ def _directory(path: str, axes: str | None, on_error: OnError | None) -> list[It
     names = sorted(n for n in os.listdir(path) if not n.startswith("."))
     paths = [p for p in (os.path.join(path, n) for n in names) if _candidate(p)]
     if not paths:
-        raise InputError(f"directory has no supported entries ({_SUPPORTED})", path=path)
+        raise InputError(f"directory has no supported entries ({SUPPORTED})", path=path)
     return _entries(paths, axes, on_error)
 
 
@@ -114,27 +117,28 @@ def _not_found(path: str, spec: str) -> InputError:
             return InputError("broken symbolic link (its target does not exist)", path=spec)
     if path.rstrip("/").lower().endswith(".zarr") or not os.path.exists(path):
         return InputError("no such file or directory", path=spec)
-    return InputError(f"not a regular file, directory or zarr store ({_SUPPORTED})", path=spec)
+    return InputError(f"not a regular file, directory or zarr store ({SUPPORTED})", path=spec)
 
 
 def _expand(spec: str, axes: str | None, on_error: OnError | None) -> list[Item]:
     """The checked items one input names."""
     path = local_path(spec)
     if path is None:
-        return _checked(probe_zarr(spec, _store_stem(urlparse(spec).path or spec)), axes, on_error)
+        return _checked(_probe_zarr(spec, _store_stem(urlparse(spec).path or spec)), axes, on_error)
     if os.path.isdir(path):
         if is_zarr_dir(path):
-            return _checked(probe_zarr(path, _store_stem(path)), axes, on_error)
+            return _checked(_probe_zarr(path, _store_stem(path)), axes, on_error)
         return _directory(path, axes, on_error)
     if os.path.isfile(path):
-        return [_check(_probe_file(path), axes)]
+        found = _probe_file(path)
+        return [_check(found[0], axes)] if len(found) == 1 else _checked(found, axes, on_error)
     if glob.has_magic(path):
         matches = sorted(glob.glob(path))
         if not matches:
             raise InputError("pattern matches nothing", path=spec)
         paths = [p for p in matches if _candidate(p)]
         if not paths:
-            raise InputError(f"pattern matches no supported file ({_SUPPORTED})", path=spec)
+            raise InputError(f"pattern matches no supported file ({SUPPORTED})", path=spec)
         return _entries(paths, axes, on_error)
     raise _not_found(path, spec)
 
@@ -176,9 +180,11 @@ def discover(inputs: str | Sequence[str], *, axes: str | None = None,
     Parameters
     ----------
     inputs : str or sequence of str
-        Each a file (``.npy .tif .tiff .png .jpg .jpeg``), a zarr array or group (local path or
-        fsspec URL such as ``memory://...``), a directory (its supported entries, sorted; zarr
-        stores inside count, other subdirectories are not searched) or a glob pattern.
+        Each a file (``.npy .tif .tiff .png .jpg .jpeg``, OME-TIFF included; vendor files such as
+        ``.czi .nd2 .lif`` with the bioio extra), a zarr array or group (local path or fsspec
+        URL such as ``memory://...``; an OME-Zarr image is one item), a directory (its supported
+        entries, sorted; zarr stores inside count, other subdirectories are not searched) or a
+        glob pattern.
     axes : str, optional
         Axis letters from ``"tczyx"`` overriding inference for every item (``--axes``).
     on_error : callable, optional

@@ -7,8 +7,6 @@ from typing import Any
 
 import numpy as np
 
-FORMATS = ("npy", "tiff", "png", "jpeg", "zarr")
-
 
 @dataclass
 class Item:
@@ -17,13 +15,19 @@ class Item:
     Attributes
     ----------
     name : str
-        The item name: a file's stem, or an array's path inside a zarr group with ``/`` -> ``.``.
+        The item name: a file's stem (without ``.ome`` for OME-TIFF), an array's path inside a
+        zarr group with ``/`` -> ``.``, an OME-Zarr image's group path likewise (the store's
+        stem, without ``.ome.zarr``, for an image at its root), ``<stem>.<scene>`` for one scene
+        of a several-scene bioio file.
     source : str
         The file path, or the zarr store path or URL, it came from.
     array_path : str or None
-        The path of the array inside the zarr store (None for files and root arrays).
+        The path of the array inside the zarr store (an OME-Zarr image's level 0), or the scene
+        index of a several-scene bioio file; None for other files and root arrays.
     format : str
-        ``"npy"``, ``"tiff"``, ``"png"``, ``"jpeg"`` or ``"zarr"``.
+        The name of its row in :data:`restoration.io.formats.FORMATS`: ``"npy"``, ``"tiff"``
+        (OME-TIFF included), ``"png"``, ``"jpeg"``, ``"zarr"`` (OME-Zarr included) or
+        ``"bioio"`` (vendor files, with the bioio extra).
     shape : tuple of int
         The array's shape.
     dtype : numpy.dtype
@@ -31,10 +35,25 @@ class Item:
     axes : str
         OME letters, one per dimension (``"yx"``, ``"yxc"``, ``"zyx"``, ...).
     attrs : dict
-        JSON-serializable metadata to carry to the output. Keys used: ``"axes"`` (OME axes dicts)
-        and ``"scale"`` (pixel size per dimension) from zarr/OME metadata, ``"units"``,
-        ``"resolution"`` (TIFF ``{"x", "y", "unit"}`` in pixels per unit), ``"imagej"``
-        (ImageJ ``spacing``/``unit``), ``"photometric"`` (TIFF), ``"mode"`` (PNG/JPEG).
+        JSON-serializable metadata carried to the output (the ingested array's attributes, the
+        provenance's ``input_attrs``, the output's OME metadata). Pixel sizes and channel names,
+        whatever the format, in one convention:
+
+        - ``"scale"``: list of float, one per dimension of :attr:`axes`, the pixel size along it
+          (1.0 where unknown), from OME-XML ``PhysicalSizeX/Y/Z`` and ``TimeIncrement``, ImageJ
+          ``spacing``/``finterval`` and resolution, TIFF resolution tags (1 / pixels per unit),
+          the OME-Zarr level-0 ``scale`` (times the multiscale's own), zarr array attributes
+          ``scale``/``units``, or bioio ``physical_pixel_sizes``;
+        - ``"units"``: list of str or None, one per dimension, OME-Zarr unit names
+          (``"micrometer"``, ``"nanometer"``, ``"inch"``, ``"second"`` ...), None where unknown;
+        - ``"channel_names"``: list of str, one per entry of the ``c`` axis, when every channel
+          is named (OME-XML ``Channel Name``, OME-Zarr ``omero`` labels, bioio).
+
+        ``"scale"`` and ``"units"`` are both present, or both absent when the input gives no
+        pixel size or unit. Other keys, as the readers find them: ``"axes"`` (OME axes dicts)
+        and ``"translation"`` (OME-Zarr), ``"dimension_names"`` (zarr), ``"resolution"`` (TIFF
+        ``{"x", "y", "unit"}`` in pixels per unit), ``"imagej"`` (ImageJ ``spacing``, ``unit``,
+        ``finterval``), ``"photometric"`` (TIFF), ``"mode"`` (PNG/JPEG), ``"byteorder"``.
     """
 
     name: str
@@ -65,24 +84,15 @@ class Item:
         array-like
             Supports numpy basic slicing, ``.shape`` and ``.dtype``: a read-only ``numpy.memmap``
             for ``.npy`` (and uncompressed TIFF), a read-only ``zarr.Array`` for zarr, an in-memory
-            ``numpy.ndarray`` for PNG, JPEG and compressed TIFF. The byte order may be the file's;
-            the values equal those of :attr:`dtype`.
+            ``numpy.ndarray`` for PNG, JPEG and compressed TIFF, a lazy reader (each slice read
+            when taken) for bioio. The byte order may be the file's; the values equal those of
+            :attr:`dtype`.
 
         Raises
         ------
         InputError
             When the file can no longer be read or its data is corrupt.
         """
-        if self.format == "npy":
-            from .npy import open_npy
-            return open_npy(self)
-        if self.format == "tiff":
-            from .tiff import open_tiff
-            return open_tiff(self)
-        if self.format in ("png", "jpeg"):
-            from .pillow import open_image
-            return open_image(self)
-        if self.format == "zarr":
-            from .zarrstore import open_zarr
-            return open_zarr(self)
-        raise ValueError(f"unknown format {self.format!r}")
+        from .formats import format_named  # at call time: the table imports the readers
+
+        return format_named(self.format).open(self)

@@ -1,4 +1,8 @@
-"""TIFF files through tifffile: a multi-page file is a stack; RGB from the photometric tag."""
+"""TIFF files through tifffile: a multi-page file is a stack; RGB from the photometric tag.
+
+OME-TIFF is read here too: tifffile takes the axes from the OME-XML (``DimensionOrder``), and
+:mod:`restoration.io.tiffmeta` the pixel sizes and channel names.
+"""
 
 from __future__ import annotations
 
@@ -12,27 +16,8 @@ from ..errors import InputError
 from .axes import infer_axes, letters_from_names
 from .checks import pixel_problem
 from .item import Item
-
-_UNITS = {1: "none", 2: "inch", 3: "centimeter"}
-
-
-def _resolution(page: Any) -> dict[str, Any] | None:
-    """The page's resolution tags as ``{"x", "y", "unit"}`` (pixels per unit), if set."""
-    tags = page.tags
-    if "XResolution" not in tags or "YResolution" not in tags:
-        return None
-
-    def value(tag: str) -> float:
-        num, den = tags[tag].value
-        return float(num) / float(den) if den else float(num)
-
-    unit = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 2
-    res = {"x": value("XResolution"), "y": value("YResolution"),
-           "unit": _UNITS.get(unit, str(unit))}
-    if res["unit"] == "none" and res["x"] == 1.0 and res["y"] == 1.0:
-        return None  # tifffile's default: no information
-    return res
-
+from .physical import axis_pixel_attrs, channel_attrs
+from .tiffmeta import imagej_meta, resolution, tiff_sizes
 
 def _truncated(tif: Any, series: Any, size: int) -> bool:
     """Whether any of the series' image data lies beyond the end of the file."""
@@ -94,15 +79,12 @@ def probe_tiff(path: str, name: str) -> Item:
             truncated = any(_truncated(tif, s, size) for s in tif.series)
             mappable = series.dataoffset is not None and len(tif.series) == 1
             attrs: dict[str, Any] = {"photometric": page.photometric.name.lower()}
-            res = _resolution(page)
+            res, imagej = resolution(page), imagej_meta(tif)
             if res:
                 attrs["resolution"] = res
-            if tif.is_imagej and tif.imagej_metadata:
-                meta = {k: v for k, v in tif.imagej_metadata.items()
-                        if k in ("spacing", "unit", "finterval")
-                        and isinstance(v, (int, float, str))}
-                if meta:
-                    attrs["imagej"] = meta
+            if imagej:
+                attrs["imagej"] = imagej
+            sizes, channel_names = tiff_sizes(tif, res, imagej)
     except InputError:
         raise
     except Exception as exc:  # tifffile raises many types on garbage
@@ -120,6 +102,7 @@ def probe_tiff(path: str, name: str) -> Item:
         problem = pixel_problem(pixels)
         if problem:
             raise InputError(problem, path=path)
+    attrs |= axis_pixel_attrs(axes, sizes) | channel_attrs(channel_names, axes, shape)
     if dtype.byteorder == ">":
         attrs["byteorder"] = "big"
     return Item(name=name, source=path, array_path=None, format="tiff", shape=shape,

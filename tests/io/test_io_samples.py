@@ -15,7 +15,7 @@ EXPECTED = {  # name: (format, dtype, shape, axes)
     "camera_saltpepper": ("png", "uint8", (256, 256), "yx"),
     "coffee_speckle": ("tiff", "float32", (200, 300), "yx"),
     "coins_poisson": ("tiff", "uint16", (303, 384), "yx"),
-    "volume": ("zarr", "float32", (8, 128, 128), "zyx"),
+    "stack": ("zarr", "float32", (8, 128, 128), "zyx"),  # an OME-Zarr image: named by its store
 }
 
 
@@ -24,8 +24,9 @@ def test_samples_discover(kind):
     items = discover([str(DATA / kind)])
     got = {i.name: (i.format, i.dtype.name, i.shape, i.axes) for i in items}
     assert got == EXPECTED
-    volume = next(i for i in items if i.name == "volume")
-    assert volume.attrs["scale"] == [2.0, 0.5, 0.5]
+    stack = next(i for i in items if i.name == "stack")
+    assert (stack.array_path, stack.attrs["scale"]) == ("volume", [2.0, 0.5, 0.5])
+    assert stack.attrs["units"] == ["micrometer"] * 3
 
 
 def test_samples_are_small():

@@ -80,9 +80,10 @@ def test_ome_axes_and_scale_are_carried(tmp_path, ramp):
     arr = zarr.create_array(str(tmp_path / "own.zarr"), data=ramp((6, 7), "uint8"),
                             attributes={"scale": [0.1, 0.2], "units": "nm"})
     ome, own = discover([str(tmp_path / "ome.zarr"), str(tmp_path / "own.zarr")])
-    assert ome.name == "0" and ome.axes == "cyx"
+    assert (ome.name, ome.array_path, ome.axes) == ("ome", "0", "cyx")
     assert ome.attrs["axes"] == axes and ome.attrs["scale"] == [1, 0.5, 0.25]
-    assert own.attrs == {"scale": [0.1, 0.2], "units": "nm"}
+    assert ome.attrs["units"] == [None, "micrometer", "micrometer"]
+    assert own.attrs == {"scale": [0.1, 0.2], "units": ["nanometer", "nanometer"]}
     assert arr.shape == own.shape
 
 
