@@ -44,8 +44,8 @@ def _image(path: str) -> Any:
     try:
         return bioio.BioImage(path)
     except UnsupportedFileFormatError:
-        raise InputError(f"no installed bioio plugin reads this {suffix} file "
-                         f"(for {suffix}: pip install {plugin})", path=path) from None
+        raise InputError(f"no installed bioio plugin reads this {suffix} file: pip install {plugin}",
+                         path=path) from None
     except Exception as exc:  # plugins raise many types on garbage
         raise InputError(f"not a readable {suffix} file ({type(exc).__name__}: {exc})",
                          path=path) from None
