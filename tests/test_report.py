@@ -1,19 +1,27 @@
 """Tests of the self-contained HTML report (restoration.report).
 
-The report is checked twice: as text (self-contained, the expected numbers, escaping) and as
-rendered by a real headless Chromium, whose screenshot must show the embedded thumbnails. The
-rendering check is validated against a negative control: the same report with its images removed
-must fail it.
+The report is checked as text (self-contained, the expected numbers, labels, escaping), as rendered
+by a real headless Chromium, whose screenshot must show the embedded thumbnails (validated against
+a negative control: the same report with its images removed must fail it), and as a page driven
+through the Chrome DevTools Protocol: its DOM after real clicks (stepping through a stack, the
+lightbox), the scale bars' rendered widths, the error map, the labels, and no script error or
+Content-Security-Policy violation.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import json
 import re
+import shutil
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -23,12 +31,16 @@ from skimage.feature import match_template
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from restoration.report import plots as rp
-from restoration.report import ReportItem, render_report, write_report
+from restoration.report import ReportItem, ReportPlane, render_report, write_report
+from restoration.report import views
 from restoration.report.figures import model_overlay
+from restoration.report.values import method_label
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[1]
 DATA_URI = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+#: Index of the astronaut's noisy thumbnail among the fixture report's thumbnails.
+ASTRONAUT = 6
 
 
 # --------------------------------------------------------------------------------------------------
@@ -105,17 +117,23 @@ def test_report_is_self_contained(report):
     assert "http://" not in html and "https://" not in html
     for attr, value in re.findall(r'\b(src|href)\s*=\s*"([^"]*)"', html):
         assert value.startswith("data:image/png;base64,") if attr == "src" else value.startswith("#")
-    assert not re.search(r"<script|<link|@import|url\((?!#)", html, re.I)
-    assert "Content-Security-Policy" in html
+    assert not re.search(r"<link|@import|url\((?!#)|<script[^>]*\bsrc", html, re.I)
+    # One inline script, and the policy allows that one only (by its hash): nothing else can run.
+    scripts = re.findall(r"<script>(.*?)</script>", html, re.S)
+    assert len(scripts) == 1 == len(re.findall(r"<script", html))
+    digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', html).group(1)
+    assert f"script-src 'sha256-{digest}'" in csp and "default-src 'none'" in csp
+    assert "unsafe-inline" not in csp.split("script-src")[1] and "unsafe-eval" not in csp
 
 
 def test_report_images_and_numbers(report, items):
     _, html = report
     thumbs = _thumbnails(html)
-    # camera: noisy, restored, reference, difference, std; astronaut: noisy, restored, difference.
-    assert len(thumbs) == 8 == html.count("<img")
+    # camera: noisy, restored, reference, difference, error, std; astronaut: noisy, restored, difference.
+    assert len(thumbs) == 9 == html.count("<img")
     assert all(max(t.size) <= rp.MAX_SIDE for t in thumbs)
-    assert thumbs[0].mode == "L" and thumbs[5].mode == "RGB"          # RGB is shown as colour
+    assert thumbs[0].mode == "L" and thumbs[ASTRONAUT].mode == "RGB"  # RGB is shown as colour
     cam, rgb, failed = items
     q = cam.quality
     for text in (f"{q['psnr']:.2f} dB", f"{q['ssim']:.4f}", f"{q['residual_sigma']:.4g}",
@@ -154,7 +172,7 @@ def test_large_plane_is_reduced_with_full_resolution_crop():
     html = render_report([ReportItem("big", "ok", noisy=plane, restored=plane * 0.5)], {})
     thumbs = _thumbnails(html)
     assert thumbs[0].size == (384, 230)                               # aspect kept, longest 384
-    assert "1:1 centre crop" in html
+    assert "1:1 crop" in html and "centre crop" not in html
     assert any(t.size == (rp.DETAIL_SIDE, rp.DETAIL_SIDE) for t in thumbs)
 
 
@@ -168,7 +186,7 @@ def test_subsampled_plane_shows_full_size_and_given_crops():
     html = render_report([item], {})
     assert "4000×3000" in html and "2000×1500" not in html
     crops = [t for t in _thumbnails(html) if t.size == (rp.DETAIL_SIDE, rp.DETAIL_SIDE)]
-    assert len(crops) == 2 and html.count("1:1 centre crop") == 4        # alt text and caption, x2
+    assert len(crops) == 2 and html.count("1:1 crop") == 4               # alt text and caption, x2
     assert all(np.ptp(np.asarray(t)) == 0 for t in crops)                 # the given crops, not the planes'
 
 
@@ -285,7 +303,7 @@ def test_chromium_shows_thumbnails(report, screenshots):
 def test_chromium_shows_rgb_in_colour(report, screenshots):
     _, html = report
     shown, _ = screenshots
-    thumb = _thumbnails(html)[5]
+    thumb = _thumbnails(html)[ASTRONAUT]
     assert thumb.mode == "RGB"
     _, (y, x) = _best_match(shown, thumb)
     w, h = thumb.size

@@ -3,14 +3,16 @@
 Modules:
 
 - :mod:`.quality`: PSNR/SSIM against a reference (streamed), the output's noise estimate;
-- :mod:`.html`: the document (:class:`ReportItem`, :func:`render_report`, :func:`write_report`);
-- :mod:`.figures`: the per-item figures; :mod:`.plots`: PNG thumbnails and SVG plots;
+- :mod:`.html`: the document (:func:`render_report`, :func:`write_report`); :mod:`.items` what it
+  is given per item (:class:`ReportItem`, :class:`ReportPlane`);
+- :mod:`.views`: the planes of an item read from a run's files (:func:`.views.report_item`);
+- :mod:`.figures`: the per-item figures; :mod:`.plots`: PNG thumbnails, SVG plots, scale bars;
 - :mod:`.values`: value formatting.
 """
 
-from .html import ReportItem, render_report, write_report
+from .html import ReportItem, ReportPlane, render_report, write_report
 from .plots import DETAIL_SIDE, MAX_SIDE
 from .quality import SSIM_SETTINGS, compare, data_range, residual_sigma
 
-__all__ = ["DETAIL_SIDE", "MAX_SIDE", "ReportItem", "SSIM_SETTINGS", "compare", "data_range", "render_report",
+__all__ = ["DETAIL_SIDE", "MAX_SIDE", "ReportItem", "ReportPlane", "SSIM_SETTINGS", "compare", "data_range", "render_report",
            "residual_sigma", "write_report"]

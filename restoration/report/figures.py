@@ -1,29 +1,51 @@
-"""The per-item figures of the HTML report: thumbnails, difference and uncertainty maps, 1:1
-crops and the residual histogram with the fitted noise model's density overlaid."""
+"""The per-item figures of the HTML report: thumbnails, difference, error and uncertainty maps, 1:1
+crops where the plane has detail, scale bars, and the histogram of noisy − restored with the fitted
+noise model's density overlaid. One set per plane shown (several for a stack), one grey panel per
+channel for multi-channel data that is not colour."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
 import numpy as np
 
 from . import plots as rp
+from .items import ReportItem, ReportPlane
 from .values import fmt, nums
+
+#: Channel panels shown at most per plane (the others are named in a note).
+MAX_CHANNELS = 8
+_KINDS = ("noisy", "restored", "reference", "std")
+_LABELS = {"noisy": "Noisy input", "restored": "Restored", "reference": "Reference"}
 
 
 def _img(uri: str, img, alt: str) -> str:
-    """An ``<img>`` at natural size; small images are enlarged (pixelated) to stay legible."""
+    """An ``<img>`` at natural size; small images are enlarged (pixelated) to stay legible. Click
+    enlarges it (the report's script)."""
     w, h = img.size
     k = max(1, math.ceil(rp.MIN_DISPLAY_SIDE / max(w, h)))
-    cls = ' class="pixelated"' if k > 1 else ""
-    return (f'<img src="{uri}" width="{w * k}" height="{h * k}" alt="{escape(alt)}"{cls}>')
+    cls = "zoom pixelated" if k > 1 else "zoom"
+    return (f'<img src="{uri}" width="{w * k}" height="{h * k}" alt="{escape(alt)}" class="{cls}" '
+            'title="click to enlarge">')
 
 
-def _figure(content: str, caption: str) -> str:
-    return f"<figure>{content}<figcaption>{caption}</figcaption></figure>"
+def _pic(img_html: str, bar: tuple[float, str] | None = None) -> str:
+    """The image in a box that carries its scale bar (a fraction of the box, so it stays right
+    when the image is shown larger)."""
+    if bar is None:
+        return f'<div class="pic">{img_html}</div>'
+    fraction, label = bar
+    return (f'<div class="pic">{img_html}<span class="scalebar" style="width:{100 * fraction:.4f}%">'
+            f"<span>{escape(label)}</span></span></div>")
+
+
+def _figure(content: str, caption: str, kind: str = "") -> str:
+    data = f' data-kind="{kind}"' if kind else ""
+    return f"<figure{data}>{content}<figcaption>{caption}</figcaption></figure>"
 
 
 def _finite_mean(x: np.ndarray) -> float:
@@ -76,92 +98,228 @@ def model_overlay(noise: Mapping[str, Any], restored: np.ndarray | None) -> tupl
     return [], "", "No noise model recorded; histogram only."
 
 
-def item_figures(noisy: np.ndarray | None, restored: np.ndarray | None, reference: np.ndarray | None,
-                 std: np.ndarray | None, noise: Mapping[str, Any], *, full_size: tuple[int, int] | None = None,
-                 crops: Sequence[np.ndarray | None] | None = None) -> tuple[str, str]:
-    """Figures of one item.
+# --------------------------------------------------------------------------------------------------
+# Ranges shared by every plane of the item
+# --------------------------------------------------------------------------------------------------
+
+def _pooled(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate([rp.sample_values(a, (1 << 20) // max(1, len(arrays))) for a in arrays]) \
+        if arrays else np.zeros(0)
+
+
+def _upper(arrays: list[np.ndarray]) -> float:
+    """99.5th percentile of values >= 0 pooled over planes (the top of a map's colour scale)."""
+    v = _pooled(arrays)
+    hi = float(np.percentile(v, 99.5)) if v.size else 0.0
+    if not hi > 0:
+        hi = float(v.max()) if v.size else 0.0
+    return hi if hi > 0 else 1.0
+
+
+@dataclass
+class _Channel:
+    """One panel row: all channels (grey or colour) or one channel of multi-channel data."""
+
+    index: int | None
+    name: str
+    lo: float = 0.0
+    hi: float = 1.0
+    dhi: float = 1.0     # |restored − noisy|
+    ehi: float = 1.0     # |restored − reference|
+    shi: float = 1.0     # std
+
+    def take(self, a: np.ndarray | None) -> np.ndarray | None:
+        """This row's values of a plane: its channel, or the whole plane."""
+        if a is None or self.index is None:
+            return a
+        return a[..., self.index]
+
+    def scalar(self, a: np.ndarray | None) -> np.ndarray | None:
+        """One value per pixel for a map: the channel, or the mean over a colour plane's channels."""
+        return None if a is None else rp.magnitude(self.take(a))
+
+
+def _channels(planes: list[dict], colour: bool, names) -> tuple[list[_Channel], str]:
+    first = next(p[k] for p in planes for k in _KINDS if p[k] is not None)
+    if first.ndim == 2 or colour:
+        return [_Channel(None, "")], ""
+    n = first.shape[-1]
+    names = list(names) if names is not None and len(names) == n else [""] * n
+    rows = [_Channel(c, f"channel {c}" + (f" · {names[c]}" if names[c] else "")) for c in range(min(n, MAX_CHANNELS))]
+    note = (f"Channels {MAX_CHANNELS}–{n - 1} of {n} are not shown." if n > MAX_CHANNELS else "")
+    return rows, note
+
+
+def _fit_ranges(rows: list[_Channel], planes: list[dict]) -> None:
+    """Display and map ranges per row, pooled over every plane: a grey level means one value in
+    every plane of a stack."""
+    for row in rows:
+        basis = [row.take(p["noisy"] if p["noisy"] is not None else next(p[k] for k in _KINDS if p[k] is not None))
+                 for p in planes if any(p[k] is not None for k in _KINDS)]
+        row.lo, row.hi = rp.display_range(_pooled(basis))
+        same = [p for p in planes if _same(p["noisy"], p["restored"])]
+        row.dhi = _upper([np.abs(row.scalar(p["restored"] - p["noisy"])) for p in same])
+        refd = [p for p in planes if _same(p["reference"], p["restored"])]
+        row.ehi = _upper([np.abs(row.scalar(p["restored"] - p["reference"])) for p in refd])
+        row.shi = _upper([row.scalar(p["std"]) for p in planes if p["std"] is not None])
+
+
+def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return a is not None and b is not None and a.shape == b.shape
+
+
+# --------------------------------------------------------------------------------------------------
+# One plane
+# --------------------------------------------------------------------------------------------------
+
+def _map_figure(values: np.ndarray, lo: float, hi: float, lut: np.ndarray, title: str, scale: str,
+                kind: str, uid: str) -> str:
+    img = rp.thumbnail(rp.colorize(values, lo, hi, lut))
+    return _figure(_pic(_img(rp.png_data_uri(img), img, title)),
+                   f"{escape(title)}<br>" + rp.colorbar_svg(lo, hi, scale, 200, lut, uid=uid), kind)
+
+
+def _plane_rows(p: dict, rows: list[_Channel], colour: bool, size: tuple[int, int], bar, ctx: str,
+                uid: str) -> list[str]:
+    h, w = size
+    out = []
+    for r, row in enumerate(rows):
+        key = f"{uid}-{r}"
+        figs = []
+        suffix = f", {row.name}" if row.name else ""
+        for kind in ("noisy", "restored", "reference"):
+            a = row.take(p[kind])
+            if a is None:
+                continue
+            img = rp.thumbnail(rp.to_uint8(a, row.lo, row.hi))
+            label = _LABELS[kind] + suffix
+            figs.append(_figure(_pic(_img(rp.png_data_uri(img), img, label + ctx), bar),
+                                f"{escape(label)} <span class='dim'>{w}×{h}</span>", kind))
+        if _same(p["noisy"], p["restored"]):
+            figs.append(_map_figure(np.abs(row.scalar(p["restored"] - p["noisy"])), 0.0, row.dhi, rp.VIRIDIS,
+                                    "|restored − noisy|" + suffix, "input units", "difference", key + "d"))
+        if _same(p["reference"], p["restored"]):
+            mean = " (mean of channels)" if colour else ""
+            figs.append(_map_figure(row.scalar(p["restored"] - p["reference"]), -row.ehi, row.ehi, rp.DIVERGING,
+                                    "Error: restored − reference" + mean + suffix, "input units", "error",
+                                    key + "e"))
+        if p["std"] is not None:
+            figs.append(_map_figure(row.scalar(p["std"]), 0.0, row.shi, rp.VIRIDIS,
+                                    "Uncertainty (per-pixel std)" + suffix, "input units", "std", key + "s"))
+        head = f'<h4 class="channel">{escape(row.name)}</h4>' if row.name else ""
+        out.append(f'{head}<div class="figures">{"".join(figs)}</div>')
+    return out
+
+
+def _crops(view: ReportPlane, p: dict, rgb: bool | None, full: tuple[int, int]) -> tuple[list, tuple[int, int] | None]:
+    """The 1:1 crops of (noisy, restored, reference) and where they are in the full plane."""
+    if view.crops is not None:
+        return [rp.as_plane(c, rgb) for c in view.crops], view.crop_origin
+    # Not subsampled (only reduced for display): the crop is taken here, where the plane has detail.
+    basis = p["restored"] if p["restored"] is not None else next(p[k] for k in _KINDS if p[k] is not None)
+    if basis.shape[:2] != full:
+        return [], None
+    y, x = rp.detail_window(basis, rp.DETAIL_SIDE)
+    window = (slice(y, y + rp.DETAIL_SIDE), slice(x, x + rp.DETAIL_SIDE))
+    return [None if p[k] is None else p[k][window] for k in ("noisy", "restored", "reference")], (y, x)
+
+
+def _crop_rows(crops: list, origin, rows: list[_Channel], pixel_size, unit) -> str:
+    details = []
+    for row in rows:
+        suffix = f", {row.name}" if row.name else ""
+        for kind, crop in zip(("noisy", "restored", "reference"), crops):
+            a = row.take(crop)
+            if a is None:
+                continue
+            ch, cw = a.shape[:2]
+            where = ""
+            if origin is not None:
+                y, x = origin
+                where = f" at x {x}–{x + cw - 1}, y {y}–{y + ch - 1}"
+            img = rp.thumbnail(rp.to_uint8(a, row.lo, row.hi))
+            label = f"{_LABELS[kind]}{suffix}, 1:1 crop"
+            details.append(_figure(_pic(_img(rp.png_data_uri(img), img, label),
+                                        rp.scale_bar(pixel_size, unit, cw)),
+                                   f"{escape(label)}{escape(where)}", "crop"))
+    return f'<div class="figures detail">{"".join(details)}</div>' if details else ""
+
+
+def _histogram(p: dict, noise: Mapping[str, Any], label: str) -> str:
+    if not _same(p["noisy"], p["restored"]):
+        return ""
+    sigmas, model, note = model_overlay(noise, p["restored"])
+    where = f" <span class='dim'>({escape(label)})</span>" if label else ""
+    return ('<div class="histwrap"><h3>Removed noise: noisy − restored' + where + "</h3>"
+            + rp.histogram_svg(p["noisy"] - p["restored"], sigmas, model)
+            + '<p class="note">What the restoration took away: the noise, plus any signal it removed '
+            "(structure in this histogram's tails or in the difference map). It is not the noise left "
+            "in the output (see the glossary).</p>"
+            + (f'<p class="note">{escape(note)}</p>' if note else "") + "</div>")
+
+
+def item_figures(item: ReportItem, uid: str = "") -> tuple[list[str], list[str], str]:
+    """Figures of one item, per plane shown.
 
     Parameters
     ----------
-    noisy, restored, reference, std : numpy.ndarray or None
-        Planes, ``(y, x)`` or ``(y, x, 3)``: the item's plane or a subsample of it.
-    noise : mapping
-        The item's merged noise.csv row.
-    full_size : (int, int), optional
-        ``(height, width)`` of the item's plane when the planes are a subsample of it.
-    crops : sequence of numpy.ndarray or None, optional
-        Full-resolution centre crops of (noisy, restored, reference); taken from the planes when
-        not given (only right when they are not subsampled).
+    item : ReportItem
+        Its planes (:meth:`ReportItem.views`), full size, pixel size, colour flag and noise row.
+    uid : str
+        Unique in the document (the item's section id): makes the colour bars' SVG ids unique.
 
     Returns
     -------
-    images : str
-        Thumbnails, difference/uncertainty maps and, for reduced planes, 1:1 crops.
-    histogram : str
-        The residual histogram (or a note why there is none), shown beside the metrics table.
+    images : list of str
+        Per plane: thumbnails (one row per channel for multi-channel data), the difference,
+        error (with a reference) and uncertainty maps and, for planes reduced for display, 1:1
+        crops where the plane has the most detail. Empty when there is no image data.
+    histograms : list of str
+        Per plane: the histogram of noisy − restored, or ``""``.
+    note : str
+        The display ranges used, for all planes, or why there is nothing to show.
     """
-    noisy, restored = rp.as_plane(noisy), rp.as_plane(restored)
-    reference, std = rp.as_plane(reference), rp.as_plane(std)
-    if crops is None:
-        crops = [None if p is None else rp.center_crop(p) for p in (noisy, restored, reference)]
-    shown = [(p, label, crop) for p, label, crop in zip((noisy, restored, reference),
-                                                         ("Noisy input", "Restored", "Reference"), crops)
-             if p is not None]
-    planes = [(p, label) for p, label, _ in shown]
-    if not planes:
-        return '<p class="note">No image data available for this item.</p>', ""
+    views = item.views()
+    planes = [{k: rp.as_plane(getattr(v, k), item.rgb) for k in _KINDS} for v in views]
+    if not any(p[k] is not None for p in planes for k in _KINDS):
+        return [], [], '<p class="note">No image data available for this item.</p>'
+    first = next(p[k] for p in planes for k in _KINDS if p[k] is not None)
+    colour = rp.is_colour(first, item.rgb)
+    rows, channel_note = _channels(planes, colour, item.channel_names)
+    _fit_ranges(rows, planes)
 
-    # One display range, from the noisy plane, for all three: equal grey levels mean equal values.
-    basis = noisy if noisy is not None else planes[0][0]
-    lo, hi = rp.display_range(basis)
-    figs, reduced = [], False
-    for plane, label in planes:
-        img = rp.thumbnail(rp.to_uint8(plane, lo, hi))
-        h, w = full_size or plane.shape[:2]
-        reduced |= max(h, w) > rp.MAX_SIDE
-        figs.append(_figure(_img(rp.png_data_uri(img), img, label),
-                            f"{escape(label)} <span class='dim'>{w}×{h}</span>"))
+    images, hists = [], []
+    for i, (view, p) in enumerate(zip(views, planes)):
+        basis = next(p[k] for k in _KINDS if p[k] is not None)
+        h, w = item.full_size or basis.shape[:2]
+        bar = rp.scale_bar(item.pixel_size, item.unit, w)
+        ctx = f" ({view.label})" if view.label else ""
+        parts = _plane_rows(p, rows, colour, (h, w), bar, ctx, f"{uid}p{i}")
+        if max(h, w) > rp.MAX_SIDE:
+            # Box-reduced thumbnails average the noise away; a 1:1 crop shows what the eye would see.
+            crops, origin = _crops(view, p, item.rgb, (h, w))
+            parts.append(_crop_rows(crops, origin, rows, item.pixel_size, item.unit))
+        noisy, restored = p["noisy"], p["restored"]
+        if noisy is not None and restored is not None and noisy.shape != restored.shape:
+            parts.append(f'<p class="note">Noisy {noisy.shape} and restored {restored.shape} planes differ '
+                         "in shape: no difference map or histogram.</p>")
+        images.append("".join(parts))
+        hists.append(_histogram(p, item.noise, view.label if len(views) > 1 else ""))
 
-    same = noisy is not None and restored is not None and noisy.shape == restored.shape
-    if same:
-        diff = rp.magnitude(np.abs(restored - noisy))
-        dhi = rp.display_range(diff, (0.0, 99.5))[1]
-        img = rp.thumbnail(rp.colorize(diff, 0.0, dhi))
-        figs.append(_figure(_img(rp.png_data_uri(img), img, "|restored − noisy|"),
-                            "|restored − noisy|<br>" + rp.colorbar_svg(0.0, dhi, "input units", 200)))
-    if std is not None:
-        s = rp.magnitude(std)
-        shi = rp.display_range(s, (0.0, 99.5))[1]
-        img = rp.thumbnail(rp.colorize(s, 0.0, shi))
-        figs.append(_figure(_img(rp.png_data_uri(img), img, "Uncertainty (per-pixel std)"),
-                            "Uncertainty (per-pixel std)<br>"
-                            + rp.colorbar_svg(0.0, shi, "input units", 200)))
-
-    kind = "colour, channels share the range" if basis.ndim == 3 else "grey"
-    out = [f'<div class="figures">{"".join(figs)}</div>',
-           f'<p class="note">Display range [{escape(rp.fmt_num(lo, 4))}, {escape(rp.fmt_num(hi, 4))}] '
-           f'({rp.DISPLAY_PERCENTILES[0]:g}–{rp.DISPLAY_PERCENTILES[1]:g} percentiles of the '
-           f'{"noisy" if noisy is not None else escape(planes[0][1].lower())} plane, {kind}), '
-           "applied identically to the images above.</p>"]
-
-    if reduced:
-        # Box-reduced thumbnails average the noise away; a 1:1 crop shows what the eye would see.
-        details = []
-        for _, label, crop in shown:
-            if crop is None:
-                continue
-            img = rp.thumbnail(rp.to_uint8(crop, lo, hi))
-            details.append(_figure(_img(rp.png_data_uri(img), img, f"{label}, 1:1 centre crop"),
-                                 f"{escape(label)}, 1:1 centre crop"))
-        out.append(f'<div class="figures detail">{"".join(details)}</div>')
-
-    hist = ""
-    if same:
-        sigmas, label, note = model_overlay(noise, restored)
-        hist = ('<div class="histwrap"><h3>Residual noise</h3>'
-                + rp.histogram_svg(noisy - restored, sigmas, label)
-                + (f'<p class="note">{escape(note)}</p>' if note else "") + "</div>")
-    elif noisy is not None and restored is not None:
-        out.append(f'<p class="note">Noisy {noisy.shape} and restored {restored.shape} planes differ '
-                   "in shape: no difference map or residual histogram.</p>")
-    return "".join(out), hist
+    source = next(k for k in _KINDS if any(p[k] is not None for p in planes))
+    planes_txt = " planes shown" if len(planes) > 1 else " plane"
+    if rows[0].index is None:
+        kind = "colour, channels share the range" if colour else "grey"
+        ranges = (f"Display range [{escape(rp.fmt_num(rows[0].lo, 4))}, {escape(rp.fmt_num(rows[0].hi, 4))}] "
+                  f"({rp.DISPLAY_PERCENTILES[0]:g}–{rp.DISPLAY_PERCENTILES[1]:g} percentiles of the "
+                  f"{source}{planes_txt}, {kind}), applied identically to the images above")
+    else:
+        each = "; ".join(f"{escape(r.name)} [{escape(rp.fmt_num(r.lo, 4))}, {escape(rp.fmt_num(r.hi, 4))}]"
+                         for r in rows)
+        ranges = (f"Display range per channel ({rp.DISPLAY_PERCENTILES[0]:g}–{rp.DISPLAY_PERCENTILES[1]:g} "
+                  f"percentiles of the {source}{planes_txt}): {each}; within a channel, applied identically "
+                  "to noisy, restored and reference")
+    if len(planes) > 1:
+        ranges += ", in every plane; the maps' colour scales are shared by all planes too"
+    note = f'<p class="note">{ranges}.{" " + escape(channel_note) if channel_note else ""}</p>'
+    return images, hists, note

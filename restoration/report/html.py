@@ -1,8 +1,10 @@
 """The self-contained HTML quality report (``OUTDIR/report.html``).
 
 One file, no external resources: thumbnails are inline base64 PNGs, plots inline SVG, styles inline
-CSS, and a Content-Security-Policy forbids the browser from fetching anything else. The report opens
-offline, survives being mailed or archived, and cannot leak data by loading a URL.
+CSS, one small inline script (stepping through the planes of a stack, click to enlarge), and a
+Content-Security-Policy forbids the browser from fetching anything else or running any other
+script. The report opens offline, survives being mailed or archived, and cannot leak data by
+loading a URL.
 
 The host (the ``quality-report`` stage) builds one :class:`ReportItem` per input item, from the
 arrays it has at hand and the item's ``noise.csv``/``quality.csv`` rows, and calls
@@ -11,10 +13,11 @@ arrays it has at hand and the item's ``noise.csv``/``quality.csv`` rows, and cal
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -22,88 +25,76 @@ from typing import Any
 import numpy as np
 
 from .figures import item_figures
-from .values import fmt, noise_params, noise_summary, num, nums, one_line, text, to_json
+from .items import ReportItem, ReportPlane
+from .plots import format_length, metres_per_unit
+from .values import fmt, method_label, noise_params, noise_summary, num, nums, one_line, text, to_json
 
-__all__ = ["ReportItem", "render_report", "write_report"]
+__all__ = ["ReportItem", "ReportPlane", "render_report", "write_report"]
 
-@dataclass
-class ReportItem:
-    """What the report shows for one input item.
-
-    Parameters
-    ----------
-    name : str
-        Item name (as in ``restored.zarr`` and the CSV files).
-    status : str
-        ``"ok"`` or ``"failed"``.
-    error : str
-        One-line error when failed.
-    noisy, restored, reference : numpy.ndarray or None
-        One representative plane, ``(y, x)`` or ``(y, x, 3)``, in input units (the host picks the
-        middle z/t plane). Any may be None; a failed item shows no images whatever is given.
-    std : numpy.ndarray or None
-        Per-pixel uncertainty plane, when several samples were drawn.
-    full_size : (int, int) or None
-        ``(height, width)`` of the item's plane when the planes above are a subsample of it (the
-        host subsamples planes too large to hold; sizes shown are the full ones).
-    crops : tuple of (numpy.ndarray or None), or None
-        Full-resolution centre crops of (noisy, restored, reference) for subsampled planes.
-    noise : dict
-        The item's noise.csv row(s) merged, e.g. ``{"noise": "gaussian", "sigma": 0.1,
-        "score": ..., "clipped_fraction": ...}``. A parameter may be a sequence (one value per
-        channel).
-    quality : dict
-        Its quality.csv row: ``psnr``, ``ssim``, ``residual_sigma``, ``seconds``, ``denoiser``,
-        ``method`` (missing or NaN values show as a dash).
-    provenance : dict
-        The item's provenance (``attributes["restoration"]``), shown collapsed.
-    """
-
-    name: str
-    status: str
-    error: str = ""
-    noisy: np.ndarray | None = None
-    restored: np.ndarray | None = None
-    reference: np.ndarray | None = None
-    std: np.ndarray | None = None
-    full_size: tuple[int, int] | None = None
-    crops: tuple[np.ndarray | None, ...] | None = None
-    noise: dict = field(default_factory=dict)
-    quality: dict = field(default_factory=dict)
-    provenance: dict = field(default_factory=dict)
+#: The report's label of quality.csv's ``residual_sigma``: what it is, a noise estimate of the output.
+NOISE_LEFT = "Noise left in output (σ est.)"
 
 
 # --------------------------------------------------------------------------------------------------
 # Values
 # --------------------------------------------------------------------------------------------------
+def _pixel_size(item: ReportItem) -> str:
+    """``0.5 µm`` (a length), ``2 inch`` (a unit without scale bars), or ``""`` when unknown."""
+    size = num(item.pixel_size)
+    if size is None or not item.unit:
+        return ""
+    per = metres_per_unit(item.unit)
+    return escape(format_length(size * per) if per else f"{size:.4g} {item.unit}")
+
+
 def _metrics_table(item: ReportItem, only_known: bool = False) -> str:
     """Quality and noise figures of one item as a two-column table.
 
     With `only_known` (failed items) rows without a value are left out rather than dashed.
     """
     q, n = item.quality, item.noise
-    has_ref = item.reference is not None or nums(q.get("psnr")) or nums(q.get("ssim"))
+    has_ref = (item.reference is not None or any(v.reference is not None for v in item.planes)
+               or nums(q.get("psnr")) or nums(q.get("ssim")))
     rows: list[tuple[str, str]] = []
     if has_ref:
         rows += [("PSNR vs reference", fmt(q.get("psnr"), ".2f", "dB")),
                  ("SSIM vs reference", fmt(q.get("ssim"), ".4f"))]
     else:
         rows.append(("PSNR / SSIM", "no reference given"))
-    rows += [("Residual σ (noisy − restored)", fmt(q.get("residual_sigma"), ".4g")),
+    rows += [(f'<abbr title="wavelet estimate of the noise σ of the restored data (quality.csv: '
+              f'residual_sigma); see the glossary">{NOISE_LEFT}</abbr>', fmt(q.get("residual_sigma"), ".4g")),
              ("Seconds", fmt(q.get("seconds"), ".2f", "s")),
-             ("Denoiser", text(q.get("denoiser"))),
-             ("Method", text(q.get("method"))),
-             ("Noise model", text(n.get("noise") or q.get("noise")))]
+             ("Denoiser", text(q.get("denoiser")))]
+    method = method_label(q, item.provenance)
+    if method:
+        rows.append(("Method", method))
+    rows.append(("Noise model", text(n.get("noise") or q.get("noise"))))
     rows += [(f"Noise {escape(str(k))}", fmt(v)) for k, v in noise_params(n)]
     rows += [("Model score", fmt(n.get("score"))),
              ("Clipped fraction", fmt(n.get("clipped_fraction"), ".3g")),
              ("Missing fraction", fmt(n.get("missing_fraction"), ".3g"))]
+    if item.stack_size and item.stack_size > 1:
+        rows.append(("Planes", f"{item.stack_size} ({len(item.views())} shown)"))
+    if _pixel_size(item):
+        rows.append(("Pixel size (x)", _pixel_size(item)))
     if only_known:
         rows = [(k, v) for k, v in rows if v not in ("—", "no reference given")]
     if not rows:
         return ""
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     return f'<table class="metrics">{body}</table>'
+
+
+def _stack_nav(labels: list[str], current: int, total: int | None) -> str:
+    """Previous/next buttons and a slider over the planes shown (hidden until the script runs)."""
+    n = len(labels)
+    of = f" · stack of {total} planes" if total and total > n else ""
+    return (f'<div class="stacknav" hidden><button type="button" class="prev" aria-label="previous plane">◀ prev</button>'
+            f'<input type="range" class="plane-slider" min="0" max="{n - 1}" value="{current}" step="1" '
+            f'aria-label="plane">'
+            f'<button type="button" class="next" aria-label="next plane">next ▶</button>'
+            f'<span class="plane-label">{escape(labels[current])}</span>'
+            f'<span class="plane-pos dim">{current + 1} / {n} shown{of}</span></div>')
 
 
 def _item_section(idx: int, item: ReportItem) -> str:
@@ -116,17 +107,38 @@ def _item_section(idx: int, item: ReportItem) -> str:
     if item.noise.get("noise"):
         facts.append(f"noise: {noise_summary(item.noise)}")
     if q.get("denoiser"):
-        facts.append(f"denoiser: {text(q.get('denoiser'))}"
-                     + (f" ({text(q.get('method'))})" if q.get("method") else ""))
+        method = method_label(q, item.provenance)
+        facts.append(f"denoiser: {text(q.get('denoiser'))}" + (f" ({method})" if method else ""))
     if nums(q.get("seconds")):
         facts.append(fmt(q.get("seconds"), ".2f", "s"))
     meta = f'<p class="meta">{" · ".join(facts)}</p>' if facts else ""
     parts = [f'<section class="item {status}" id="item-{idx}">', head, meta]
     if ok:
-        images, hist = item_figures(item.noisy, item.restored, item.reference, item.std, item.noise,
-                                    full_size=item.full_size, crops=item.crops)
-        parts.append(images)
-        parts.append(f'<div class="row">{hist}{_metrics_table(item)}</div>')
+        images, hists, note = item_figures(item, f"i{idx}")
+        views = item.views()
+        n = len(images)
+        current = item.current if item.current is not None and 0 <= item.current < n else (n - 1) // 2
+        labels = [v.label or f"plane {i}" for i, v in enumerate(views)][:n]
+
+        def shown(i: int) -> str:
+            return "" if i == current else " hidden"
+
+        body = []
+        if n > 1:
+            body.append(_stack_nav(labels, current, item.stack_size))
+        elif n == 1 and views[0].label:
+            body.append(f'<p class="meta">Plane: <span class="plane-label">{escape(views[0].label)}</span>'
+                        + (f" of a stack of {item.stack_size}" if item.stack_size and item.stack_size > 1 else "")
+                        + "</p>")
+        for i, html in enumerate(images):
+            body.append(f'<div class="plane" data-plane="{i}" data-label="{escape(labels[i], quote=True)}"'
+                        f"{shown(i)}>{html}</div>")
+        body.append(note)
+        hist = "".join(f'<div class="planehist" data-plane="{i}"{shown(i)}>{h}</div>'
+                       for i, h in enumerate(hists) if h)
+        body.append(f'<div class="row">{hist}{_metrics_table(item)}</div>')
+        cls = "stack" if n > 1 else "single"
+        parts.append(f'<div class="{cls}" data-planes="{max(n, 1)}" data-current="{current}">{"".join(body)}</div>')
     else:
         # A failed item's arrays may be partial or absent: show the reason, never stale images.
         parts.append(f'<div class="error" role="alert"><strong>Failed:</strong> '
@@ -188,10 +200,97 @@ details { margin: 10px 0 0; } summary { cursor: pointer; color: var(--dim); }
 pre { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 10px;
       overflow: auto; max-height: 420px; font-size: 12px; }
 a { color: #0969da; text-decoration: none; } a:hover { text-decoration: underline; }
+[hidden] { display: none !important; }
+h4.channel { font-size: 13px; margin: 12px 0 2px; color: var(--dim); font-weight: 600; }
+.pic { position: relative; display: inline-block; line-height: 0; }
+img.zoom { cursor: zoom-in; }
+.scalebar { position: absolute; right: 4%; bottom: 5%; height: 4px; background: #fff;
+            box-shadow: 0 0 0 1px #000; pointer-events: none; }
+.scalebar span { position: absolute; bottom: 7px; left: 50%; transform: translateX(-50%); color: #fff;
+                 font-size: 11px; line-height: 1; white-space: nowrap;
+                 text-shadow: 0 0 2px #000, 0 0 2px #000, 0 0 1px #000; }
+.stacknav { display: flex; gap: 10px; align-items: center; margin: 8px 0; flex-wrap: wrap; }
+.stacknav button { font: inherit; padding: 2px 10px; border: 1px solid var(--line); border-radius: 6px;
+                   background: var(--bg); cursor: pointer; }
+.stacknav button:disabled { opacity: .45; cursor: default; }
+.stacknav input[type=range] { width: 220px; }
+.plane-label { font-weight: 600; font-variant-numeric: tabular-nums; }
+.lightbox { position: fixed; inset: 0; z-index: 10; background: rgba(0, 0, 0, .85); display: flex;
+            flex-direction: column; align-items: center; justify-content: center; cursor: zoom-out; }
+.lightbox img { border-color: #555; max-width: none; }
+.lightbox p { color: #eee; font-size: 13px; margin: 8px 0 0; }
+.glossary dt { font-weight: 600; margin-top: 8px; }
+.glossary dd { margin: 2px 0 0 16px; max-width: 900px; }
+abbr { text-decoration: underline dotted; cursor: help; }
 """
 
-# The browser may load nothing but what is inline: images from data: URIs, inline styles.
-_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+# Stepping through the planes of a stack, and click to enlarge. Inline (the page loads nothing) and
+# allowed by its hash in the Content-Security-Policy, so no other script could run.
+_SCRIPT = """
+(function () {
+  "use strict";
+  function show(stack, i) {
+    var n = parseInt(stack.getAttribute("data-planes"), 10);
+    i = Math.max(0, Math.min(n - 1, i));
+    stack.setAttribute("data-current", String(i));
+    stack.querySelectorAll("[data-plane]").forEach(function (el) {
+      el.hidden = parseInt(el.getAttribute("data-plane"), 10) !== i;
+    });
+    var plane = stack.querySelector('.plane[data-plane="' + i + '"]');
+    var label = stack.querySelector(".plane-label");
+    if (plane && label) { label.textContent = plane.getAttribute("data-label"); }
+    var pos = stack.querySelector(".plane-pos");
+    if (pos) { pos.textContent = pos.textContent.replace(/^\\d+ \\/ \\d+/, (i + 1) + " / " + n); }
+    stack.querySelector("input.plane-slider").value = String(i);
+    stack.querySelector("button.prev").disabled = i === 0;
+    stack.querySelector("button.next").disabled = i === n - 1;
+  }
+  document.querySelectorAll("div.stack").forEach(function (stack) {
+    var current = function () { return parseInt(stack.getAttribute("data-current"), 10); };
+    stack.querySelector(".stacknav").hidden = false;
+    stack.querySelector("button.prev").addEventListener("click", function () { show(stack, current() - 1); });
+    stack.querySelector("button.next").addEventListener("click", function () { show(stack, current() + 1); });
+    stack.querySelector("input.plane-slider").addEventListener("input", function (e) {
+      show(stack, parseInt(e.target.value, 10));
+    });
+    show(stack, current());
+  });
+  var box = document.createElement("div");
+  box.className = "lightbox";
+  box.hidden = true;
+  box.setAttribute("role", "dialog");
+  box.setAttribute("aria-label", "enlarged image");
+  document.body.appendChild(box);
+  function close() { box.hidden = true; box.textContent = ""; }
+  box.addEventListener("click", close);
+  document.addEventListener("keydown", function (e) { if (e.key === "Escape") { close(); } });
+  document.querySelectorAll("img.zoom").forEach(function (img) {
+    img.addEventListener("click", function () {
+      var pic = img.closest(".pic").cloneNode(true);
+      var big = pic.querySelector("img");
+      var w = img.naturalWidth, h = img.naturalHeight;
+      var k = Math.min((window.innerWidth - 48) / w, (window.innerHeight - 96) / h);
+      if (k > 1) { k = Math.floor(k); big.classList.add("pixelated"); }
+      big.width = Math.max(1, Math.round(w * k));
+      big.height = Math.max(1, Math.round(h * k));
+      big.classList.remove("zoom");
+      var caption = document.createElement("p");
+      var fig = img.closest("figure");
+      var text = fig ? fig.querySelector("figcaption").textContent : img.alt;
+      caption.textContent = text + (k > 1 ? " (shown " + k + "x, pixels enlarged)" : "") + " · click or Esc to close";
+      box.textContent = "";
+      box.appendChild(pic);
+      box.appendChild(caption);
+      box.hidden = false;
+    });
+  });
+})();
+"""
+
+# The browser may load nothing but what is inline: images from data: URIs, inline styles, and the one
+# script above (by its hash).
+SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(_SCRIPT.encode("utf-8")).digest()).decode("ascii")
+_CSP = f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src '{SCRIPT_HASH}'"
 
 
 def _summary(items: list[ReportItem]) -> str:
@@ -202,9 +301,10 @@ def _summary(items: list[ReportItem]) -> str:
              f'<div class="card good"><b>{n_ok}</b>ok</div>'
              f'<div class="card{" bad" if n_failed else ""}"><b>{n_failed}</b>failed</div>'
              f'<div class="card"><b>{total:.2f} s</b>total (sum of items)</div></div>')
-    head = ("<tr><th>Item</th><th>Status</th><th>Noise</th><th class=num>PSNR (dB)</th>"
-            "<th class=num>SSIM</th><th class=num>Residual σ</th><th class=num>Seconds</th>"
-            "<th>Error</th></tr>")
+    head = ("<tr><th>Item</th><th>Status</th><th>Noise</th><th class=num>PSNR (dB)</th><th class=num>SSIM</th>"
+            '<th class=num><abbr title="wavelet estimate of the noise σ left in the restored data '
+            '(quality.csv: residual_sigma); see the glossary">Noise left (σ est.)</abbr></th>'
+            "<th class=num>Seconds</th><th>Error</th></tr>")
     rows = []
     for idx, it in enumerate(items):
         q = it.quality
@@ -235,6 +335,52 @@ def _run_table(run: Mapping[str, Any]) -> str:
     return f'<table class="metrics">{"".join(rows)}</table>'
 
 
+#: The glossary at the end of the report: (term, explanation), explanations as HTML.
+GLOSSARY = (
+    ("PSNR vs reference",
+     "Peak signal-to-noise ratio of the restored data against the clean reference, 10·log<sub>10</sub>(R² / MSE) "
+     "in dB over every pixel of every plane. R is the data range: the full range of an integer input type "
+     "(255 for 8-bit data), else the reference's max − min. Higher is better; +3 dB halves the mean squared error."),
+    ("SSIM vs reference",
+     "Structural similarity (Wang et al. 2004): local means, contrasts and correlation compared in an 11×11 "
+     "Gaussian window (σ = 1.5), averaged over each plane without a 5-pixel border, then over planes. "
+     "1 is identical; it weighs structure more than absolute error."),
+    (NOISE_LEFT,
+     "quality.csv's <code>residual_sigma</code>: an estimate of the Gaussian noise σ still in the <em>restored</em> "
+     "data (wavelet median absolute deviation, Donoho &amp; Johnstone; scikit-image <code>estimate_sigma</code>), "
+     "in input units, on up to 4 planes' central 1024×1024 crops, channels averaged. Lower means less noise "
+     "left. It needs no reference, but removing fine texture lowers it too; it is not a statistic of "
+     "noisy − restored."),
+    ("Noisy − restored",
+     "What the restoration took away (the histogram and the |restored − noisy| map). A good restoration takes "
+     "away the noise and nothing else: the histogram then follows the noise model's density (its std close "
+     "to the model's σ) and the map shows no structure of the scene."),
+    ("Error: restored − reference",
+     "The signed error of the restored data where a clean reference is given: red where it is brighter than "
+     "the reference, blue where darker, white where equal; the colour scale is symmetric, ±99.5th "
+     "percentile of |error| over the planes shown."),
+    ("Noise model, σ",
+     "The noise found in the input by the characterize-noise stage (noise.csv), per channel, in input units. "
+     "gaussian: noisy = clean + N(0, σ²); poisson-gaussian: variance = gain · (signal − offset) + σ²; "
+     "speckle: noisy = clean · (1 + σ·N(0, 1)); salt-and-pepper: a fraction <code>amount</code> of pixels "
+     "replaced by the extremes."),
+    ("Model score",
+     "The fitted noise model's mean log-likelihood per pixel minus a BIC penalty for its parameters: the "
+     "model with the highest score was chosen. Comparable between models of one item, not between items."),
+    ("Clipped / missing fraction",
+     "The fraction of the sampled pixels at the data's extremes (saturated or cut at zero), and of pixels "
+     "without a value (NaN or infinite)."),
+    ("Uncertainty (per-pixel std)",
+     "With several posterior samples (<code>--samples</code> over 1): the standard deviation of the samples at "
+     "each pixel; the restored image is their mean."),
+)
+
+
+def _glossary() -> str:
+    items = "".join(f"<dt>{term}</dt><dd>{text_}</dd>" for term, text_ in GLOSSARY)
+    return f'<section class="glossary" id="glossary"><h2>Glossary</h2><dl>{items}</dl></section>'
+
+
 def render_report(items: Iterable[ReportItem], run: Mapping[str, Any]) -> str:
     """Render the report as one self-contained HTML document.
 
@@ -263,13 +409,14 @@ def render_report(items: Iterable[ReportItem], run: Mapping[str, Any]) -> str:
         _summary(items),
         f"<details><summary>Run parameters</summary>{_run_table(run)}</details>",
         *(_item_section(i, it) for i, it in enumerate(items)),
+        _glossary(),
     ]
     title = "Restoration report" + (f" — {run['outdir']}" if run.get("outdir") else "")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(title)}</title><style>{_CSS}</style></head>\n<body>\n"
-            + "\n".join(b for b in body if b) + "\n</body></html>\n")
+            + "\n".join(b for b in body if b) + f"\n<script>{_SCRIPT}</script>\n</body></html>\n")
 
 
 def write_report(path: str | Path, items: list[ReportItem], run: dict) -> Path:

@@ -21,7 +21,8 @@ from ..planning import centre_window
 
 #: Longest side, in pixels, of a thumbnail (the contract of the report's figures).
 MAX_SIDE = 384
-#: Side of the 1:1 centre crop shown when a thumbnail had to be reduced, so noise stays visible.
+#: Side of the 1:1 crop shown when a thumbnail had to be reduced, so noise stays visible; it is taken
+#: where the plane has the most detail (:func:`detail_window`).
 DETAIL_SIDE = 192
 #: Thumbnails smaller than this are enlarged on screen (pixelated) so small arrays stay legible.
 MIN_DISPLAY_SIDE = 192
@@ -46,6 +47,15 @@ def _build_lut(anchors: np.ndarray, n: int = 256) -> np.ndarray:
 
 #: ``(256, 3)`` uint8 viridis-like colour map used for difference and uncertainty maps.
 VIRIDIS = _build_lut(_VIRIDIS_ANCHORS)
+
+# ColorBrewer's RdBu, reversed: negative blue, zero near-white, positive red (colour-blind safe).
+_RDBU_ANCHORS = np.array([
+    (5, 48, 97), (33, 102, 172), (67, 147, 195), (146, 197, 222), (209, 229, 240), (247, 247, 247),
+    (253, 219, 199), (244, 165, 130), (214, 96, 77), (178, 24, 43), (103, 0, 31),
+], dtype=np.float64)
+#: ``(256, 3)`` uint8 diverging colour map of signed errors (restored − reference), used with
+#: symmetric limits so that white is zero.
+DIVERGING = _build_lut(_RDBU_ANCHORS)
 #: Colour for pixels without a value (NaN): a neutral grey that is not in the colour map.
 _NAN_RGB = np.array([128, 128, 128], dtype=np.uint8)
 
@@ -54,20 +64,24 @@ _NAN_RGB = np.array([128, 128, 128], dtype=np.uint8)
 # Arrays
 # --------------------------------------------------------------------------------------------------
 
-def as_plane(a: np.ndarray | None) -> np.ndarray | None:
+def as_plane(a: np.ndarray | None, rgb: bool | None = None) -> np.ndarray | None:
     """Reduce an array to one displayable float plane.
 
     Parameters
     ----------
     a : numpy.ndarray or None
-        Normally already a plane, ``(y, x)`` or ``(y, x, 3)``; the host picks the middle z/t plane.
+        Normally already a plane, ``(y, x)`` or ``(y, x, c)``; the host picks the z/t planes.
+    rgb : bool or None
+        Whether a channel axis is colour. None: 3 or 4 channels are colour (alpha dropped), and
+        another small trailing axis (fewer entries than either side of the plane) is channels.
+        False: any trailing axis of a 3-d array is channels.
 
     Returns
     -------
     numpy.ndarray or None
-        ``(y, x)`` or ``(y, x, 3)`` float64, or None when `a` is None or has no pixels. A trailing
-        axis of 3 or 4 entries is colour (alpha dropped), of 1 entry is squeezed; any other extra
-        leading axis is cut at its middle, so a stray stack still shows instead of failing the report.
+        ``(y, x)``, ``(y, x, 3)`` (colour) or ``(y, x, c)`` (channels) float64, or None when `a` is
+        None or has no pixels. A trailing axis of 1 entry is squeezed; any other extra leading
+        axis is cut at its middle, so a stray stack still shows instead of failing the report.
     """
     if a is None:
         return None
@@ -80,15 +94,24 @@ def as_plane(a: np.ndarray | None) -> np.ndarray | None:
     if a.ndim == 1:
         a = a[np.newaxis, :]
     while a.ndim > 2:
-        if a.ndim == 3 and a.shape[-1] in (3, 4):
-            return a[..., :3]
-        if a.ndim == 3 and a.shape[-1] == 1:
-            return a[..., 0]
+        if a.ndim == 3:
+            c = a.shape[-1]
+            if c == 1:
+                return a[..., 0]
+            if rgb is not False and c in (3, 4):
+                return a[..., :3]
+            if rgb is False or c < min(a.shape[:2]):
+                return a
         a = a[a.shape[0] // 2]
     return a
 
 
-def _sample(values: np.ndarray, limit: int = 1 << 20) -> np.ndarray:
+def is_colour(plane: np.ndarray, rgb: bool | None = None) -> bool:
+    """Whether a plane from :func:`as_plane` is shown as one colour image (else grey or channels)."""
+    return plane.ndim == 3 and plane.shape[-1] == 3 and rgb is not False
+
+
+def sample_values(values: np.ndarray, limit: int = 1 << 20) -> np.ndarray:
     """Finite values of `values`, strided down to about `limit` of them.
 
     Percentiles of a regular subsample are accurate to far better than a display level, and keep
@@ -107,7 +130,7 @@ def display_range(plane: np.ndarray,
     Pooling the channels keeps an RGB image's colour balance; a flat or empty plane still gets a
     non-empty range so the mapping never divides by zero.
     """
-    v = _sample(plane)
+    v = sample_values(plane)
     if v.size == 0:
         return 0.0, 1.0
     lo, hi = (float(x) for x in np.percentile(v, percentiles))
@@ -161,11 +184,128 @@ def center_crop(plane: np.ndarray, side: int = DETAIL_SIDE) -> np.ndarray:
     return plane[rows, cols]
 
 
+def detail_window(plane: np.ndarray, side: int) -> tuple[int, int]:
+    """Top-left ``(row, column)`` of the ``side x side`` window of `plane` with the most detail.
+
+    Detail is gradient energy, ``|grad|^2`` summed over the window (channels averaged first), with
+    each pixel's share capped at the plane's 99th percentile so that one hot pixel or a cut edge
+    does not decide. A flat plane gives the centre window, and of windows with equal detail the one
+    nearest the centre wins. Summed-area tables make this a few passes over the plane, and it is
+    deterministic.
+
+    Parameters
+    ----------
+    plane : numpy.ndarray
+        ``(y, x)`` or ``(y, x, c)``; NaN counts as the plane's mean.
+    side : int
+        Window side (clipped to the plane).
+    """
+    p = magnitude(np.asarray(plane, dtype=np.float64))
+    h, w = p.shape
+    sh, sw = min(side, h), min(side, w)
+    centre = (max(0, (h - sh) // 2), max(0, (w - sw) // 2))
+    if (sh, sw) == (h, w) or min(h, w) < 2:
+        return centre
+    finite = np.isfinite(p)
+    if not finite.any():
+        return centre
+    p = np.where(finite, p, float(p[finite].mean()))
+    gy, gx = np.gradient(p)
+    energy = gx * gx + gy * gy
+    cap = float(np.percentile(sample_values(energy), 99.0))
+    if cap > 0:
+        energy = np.minimum(energy, cap)
+    if not energy.max() > 0:
+        return centre
+    sat = np.zeros((h + 1, w + 1))
+    sat[1:, 1:] = energy.cumsum(axis=0).cumsum(axis=1)
+    sums = sat[sh:, sw:] - sat[:-sh, sw:] - sat[sh:, :-sw] + sat[:-sh, :-sw]
+    # Of the windows as detailed as the best (to rounding), the one nearest the centre: evenly
+    # textured planes keep their centre crop.
+    yy, xx = np.ogrid[:sums.shape[0], :sums.shape[1]]
+    dist = (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2
+    tied = np.where(sums >= sums.max() * (1 - 1e-9), dist, np.iinfo(np.int64).max)
+    y, x = np.unravel_index(int(np.argmin(tied)), tied.shape)
+    return int(y), int(x)
+
+
 def png_data_uri(img) -> str:
     """Encode a Pillow image as a ``data:image/png;base64,...`` URI."""
     buf = io.BytesIO()
     img.save(buf, format="PNG", compress_level=6)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+# --------------------------------------------------------------------------------------------------
+# Scale bars
+# --------------------------------------------------------------------------------------------------
+
+_SI = {"yocto": 1e-24, "zepto": 1e-21, "atto": 1e-18, "femto": 1e-15, "pico": 1e-12, "nano": 1e-9,
+       "micro": 1e-6, "milli": 1e-3, "centi": 1e-2, "deci": 1e-1, "": 1.0, "deca": 1e1, "hecto": 1e2,
+       "kilo": 1e3, "mega": 1e6, "giga": 1e9}
+#: Metres per unit of the metric lengths a pixel size may be given in: OME-Zarr names
+#: (``micrometer``), symbols (``µm``, ``um``, ``nm``, ``Å``) and ``micron``. Inches and other
+#: non-metric units get no scale bar: a TIFF's resolution in dots per inch is mostly a print
+#: setting (72 dpi by default), not the size of what a pixel saw.
+LENGTH_UNITS = ({p + "meter": f for p, f in _SI.items()}
+                | {"pm": 1e-12, "nm": 1e-9, "µm": 1e-6, "um": 1e-6, "mm": 1e-3, "cm": 1e-2, "m": 1.0,
+                   "km": 1e3, "micron": 1e-6, "angstrom": 1e-10, "å": 1e-10})
+_BAR_UNITS = ((1e3, "km"), (1.0, "m"), (1e-3, "mm"), (1e-6, "µm"), (1e-9, "nm"), (1e-12, "pm"))
+
+
+def metres_per_unit(unit: str | None) -> float | None:
+    """Metres in one `unit` (see :data:`LENGTH_UNITS`), or None when it is not a known length."""
+    if not isinstance(unit, str):
+        return None
+    text = unit.strip().replace("\\u00B5", "µ").replace("\\u00b5", "µ").replace("\u03bc", "µ")
+    word = text.lower().replace("metre", "meter")
+    for name in (text, word, word[:-1] if word.endswith("s") else word):
+        if name in LENGTH_UNITS:
+            return LENGTH_UNITS[name]
+    return None
+
+
+def format_length(metres: float) -> str:
+    """``10 µm``, ``500 nm``, ``2 mm``: a length in the largest unit that keeps it at least 1."""
+    for factor, symbol in _BAR_UNITS:
+        if metres >= factor * (1 - 1e-9):
+            return f"{metres / factor:.3g} {symbol}"
+    return f"{metres / 1e-12:.3g} pm"
+
+
+def scale_bar(pixel_size: float | None, unit: str | None, width_px: int,
+              fraction: float = 0.2) -> tuple[float, str] | None:
+    """A round scale bar for an image `width_px` full-resolution pixels wide.
+
+    Parameters
+    ----------
+    pixel_size : float or None
+        Width of one pixel, in `unit`.
+    unit : str or None
+        A length unit (:func:`metres_per_unit`).
+    width_px : int
+        Width of the image, in pixels of that size.
+    fraction : float
+        The bar is the largest 1, 2 or 5 x 10^k length not over this fraction of the width.
+
+    Returns
+    -------
+    (float, str) or None
+        The bar's length as a fraction of the image width, and its label (``"10 µm"``); None when
+        the size or unit is unknown.
+    """
+    per = metres_per_unit(unit)
+    try:
+        size = float(pixel_size)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if per is None or not (math.isfinite(size) and size > 0) or width_px <= 0:
+        return None
+    total = width_px * size * per
+    target = total * fraction
+    mag = 10.0 ** math.floor(math.log10(target))
+    bar = max(m * mag for m in (1, 2, 5) if m * mag <= target * (1 + 1e-9))
+    return bar / total, format_length(bar)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -179,15 +319,20 @@ def fmt_num(x: float, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
-def colorbar_svg(lo: float, hi: float, label: str, width: int = 240, lut: np.ndarray = VIRIDIS) -> str:
-    """A horizontal colour bar as inline SVG, labelled with the range ends."""
+def colorbar_svg(lo: float, hi: float, label: str, width: int = 240, lut: np.ndarray = VIRIDIS,
+                 uid: str = "") -> str:
+    """A horizontal colour bar as inline SVG, labelled with the range ends.
+
+    `uid` tells apart bars of equal content: a gradient referenced from another bar that lies in a
+    hidden element (a plane of a stack not shown) would not be drawn.
+    """
     stops = "".join(
         f'<stop offset="{i / 8:.3f}" stop-color="rgb({r},{g},{b})"/>'
         for i, (r, g, b) in enumerate(lut[np.linspace(0, 255, 9).round().astype(int)])
     )
     # An id per bar (HTML ids are unique), derived from its content so that the same inputs
     # always give the same bytes; hash() of a str is salted per process.
-    gid = f"cb{zlib.crc32(repr((lo, hi, label, width)).encode()):08x}"
+    gid = f"cb{zlib.crc32(repr((lo, hi, label, width, lut.tobytes(), uid)).encode()):08x}"
     return (
         f'<svg class="colorbar" width="{width}" height="34" viewBox="0 0 {width} 34" '
         f'role="img" aria-label="{escape(label)}">'
@@ -232,7 +377,8 @@ def histogram_svg(residual: np.ndarray, sigmas: Sequence[float] = (), model_labe
     Parameters
     ----------
     residual : numpy.ndarray
-        ``noisy - restored`` in input units, any shape; non-finite values are ignored.
+        ``noisy - restored`` (the noise the restoration removed, plus any signal it removed) in
+        input units, any shape; non-finite values are ignored.
     sigmas : sequence of float
         Standard deviations of the zero-mean Gaussian(s) to overlay (one per channel, averaged as
         a mixture since the channels are pooled in one histogram). Empty: histogram only.
@@ -255,7 +401,7 @@ def histogram_svg(residual: np.ndarray, sigmas: Sequence[float] = (), model_labe
     sigmas = [float(s) for s in sigmas if s is not None and math.isfinite(s) and s > 0]
     if r.size == 0:
         return '<p class="note">No finite residual values to plot.</p>'
-    sample = _sample(r)
+    sample = sample_values(r)
     mad = float(np.median(np.abs(sample - np.median(sample)))) * 1.4826
     if sigmas:
         # Centre on the model: +-4 sigma of the widest component shows the bulk and the shoulders.
@@ -286,7 +432,7 @@ def histogram_svg(residual: np.ndarray, sigmas: Sequence[float] = (), model_labe
 
     parts = [
         f'<svg class="hist" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="Residual histogram">',
+        f'role="img" aria-label="Histogram of noisy − restored">',
         f'<rect x="{ml}" y="{mt}" width="{pw}" height="{ph}" fill="#fafbfc" stroke="#d0d7de"/>',
     ]
     for x in _nice_ticks(-half, half):
@@ -310,13 +456,13 @@ def histogram_svg(residual: np.ndarray, sigmas: Sequence[float] = (), model_labe
         pts = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in zip(xs, pdf))
         parts.append(f'<polyline points="{pts}" fill="none" stroke="#d1495b" stroke-width="2"/>')
     parts.append(f'<text x="{ml + pw / 2:.0f}" y="{height - 8}" font-size="11" '
-                 f'text-anchor="middle">residual, noisy − restored (input units)</text>')
+                 f'text-anchor="middle">noisy − restored (input units)</text>')
     parts.append(f'<text x="12" y="{mt + ph / 2:.0f}" font-size="11" text-anchor="middle" '
                  f'transform="rotate(-90 12 {mt + ph / 2:.0f})">density</text>')
     # Legend above the plot area.
     std = float(np.std(r))
     parts.append(f'<rect x="{ml}" y="9" width="12" height="10" fill="#6e8fb8"/>'
-                 f'<text x="{ml + 16}" y="18" font-size="11">residual (std {escape(fmt_num(std, 4))})</text>')
+                 f'<text x="{ml + 16}" y="18" font-size="11">noisy − restored (std {escape(fmt_num(std, 4))})</text>')
     if pdf is not None:
         lx = ml + pw * 0.48
         parts.append(f'<line x1="{lx:.0f}" y1="14" x2="{lx + 14:.0f}" y2="14" stroke="#d1495b" '

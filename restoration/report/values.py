@@ -81,3 +81,42 @@ def noise_summary(noise: Mapping[str, Any]) -> str:
     model = text(noise.get("noise"))
     params = ", ".join(f"{escape(str(k))}={fmt(v)}" for k, v in noise_params(noise))
     return f"{model} ({params})" if params else model
+
+
+def method_label(quality: Mapping[str, Any], provenance: Mapping[str, Any] | None = None) -> str:
+    """The method the denoiser actually ran, in words, escaped; ``""`` for denoisers without one.
+
+    Read from the provenance's ``options`` (``method``, ``samples``, ``steps``, ``ensemble``),
+    else its top-level fields (outputs of older versions), else the quality row. With ``samples``
+    over 1 the diffusion denoiser draws posterior samples whatever ``method`` says, and the output
+    is their mean: ``posterior × 4 samples (mean), 20 steps``.
+    """
+    prov = provenance or {}
+    opts = prov.get("options") if isinstance(prov.get("options"), Mapping) else {}
+    given = quality.get("options")   # quality.csv's "k=v k=v" of the options the user set
+    row = dict(kv.split("=", 1) for kv in given.split() if "=" in kv) if isinstance(given, str) else {}
+    denoiser = prov.get("denoiser") or quality.get("denoiser")
+    if denoiser != "diffusion" and "method" not in opts:
+        return ""
+
+    def pick(key: str) -> Any:
+        for source in (opts, prov, row, quality):
+            if source.get(key) not in (None, ""):
+                return source.get(key)
+        return None
+
+    method = str(pick("method") or "mmse")
+    samples = int(num(pick("samples")) or 1)
+    steps = num(pick("steps"))
+    if samples > 1:
+        words = f"posterior × {samples} samples (mean)"
+        method = "posterior"
+    elif method == "mmse":
+        words = "mmse (one-step estimate)"
+    else:
+        words = method
+    if steps is not None and method != "mmse":
+        words += f", {steps:g} steps"
+    if pick("ensemble") in (True, "True", "true", 1):
+        words += ", 8-fold self-ensemble"
+    return escape(words)

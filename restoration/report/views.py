@@ -1,67 +1,243 @@
 """What the report shows of one item, read from the run's files: the planes and the table rows.
 
 The ``quality-report`` stage (:func:`restoration.pipeline.finish`) calls :func:`report_item` per
-item; the planes are read subsampled, so the report never holds a whole large plane.
+item. Of a z/t stack up to :data:`STACK_PLANES` evenly spaced planes are shown (the middle one
+first); planes are read subsampled (every k-th pixel) so that the report holds about
+``REPORT_SIDE**2`` values per array whatever the item's size, plus 1:1 crops at full resolution
+where the restored plane has the most detail.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..planning import centre_window, plane_indices, read_plane
-from ..storage import item_provenance, open_store
-from .html import ReportItem
-from .plots import DETAIL_SIDE
+from ..planning import plane_indices, read_plane
+from ..storage import has_std, item_array, item_provenance, open_store, std_array
+from .items import ReportItem, ReportPlane
+from .plots import DETAIL_SIDE, MAX_SIDE, detail_window
 
-__all__ = ["REPORT_SIDE", "report_item"]
+__all__ = ["REPORT_SIDE", "STACK_PLANES", "PANEL_BUDGET", "pick_planes", "plane_label", "read_planes", "report_item"]
 
-#: Report planes larger than this on a side are read subsampled (every k-th pixel), plus 1:1 centre
-#: crops: the report never holds a whole large plane.
+#: Report planes larger than this on a side are read subsampled (every k-th pixel), plus 1:1 crops:
+#: the report never holds a whole large plane. With several planes of a stack the side shrinks so
+#: that all of them together hold about as many values as one plane of this side.
 REPORT_SIDE = 2048
+#: Planes of a stack shown at most, evenly spaced from the first to the last.
+STACK_PLANES = 9
+#: Per-channel panel rows shown per item at most, all planes together (planes x channels): four
+#: fluorescence channels get 4 planes of a stack, two get 9.
+PANEL_BUDGET = 18
 
 
-def _open(ing: dict):
-    """The array of an ingested item (or reference) dict."""
-    from ..io import Item
+def pick_planes(count: int, most: int = STACK_PLANES) -> tuple[list[int], int]:
+    """Up to `most` evenly spaced plane numbers of `count`, and which of them is the middle plane.
 
-    return Item(name=ing["name"], source=ing["source"], array_path=ing["array_path"], format=ing["format"],
-                shape=tuple(ing["shape"]), dtype=np.dtype(ing["dtype"]), axes=ing["axes"], attrs=ing["attrs"]).open()
+    The first and the last plane are always among them, and so is the middle one (``count // 2``,
+    the plane the report showed alone before), in place of its nearest pick.
+
+    Examples
+    --------
+    >>> pick_planes(20)
+    ([0, 2, 5, 7, 10, 12, 14, 17, 19], 4)
+    >>> pick_planes(1)
+    ([0], 0)
+    """
+    count, most = max(1, int(count)), max(1, int(most))
+    picks = sorted({int(round(v)) for v in np.linspace(0, count - 1, min(most, count))})
+    mid = count // 2
+    if mid not in picks:
+        near = min(range(len(picks)), key=lambda i: (abs(picks[i] - mid), i))
+        picks[near] = mid
+        picks.sort()
+    return picks, picks.index(mid)
+
+
+def plane_label(axes: str, index: tuple[int, ...]) -> str:
+    """``"z = 12"``, ``"t = 3, z = 0"``: a plane's index over the item's leading axes."""
+    lead = [a for a in axes if a not in "yxc"]
+    return ", ".join(f"{a} = {i}" for a, i in zip(lead, index))
+
+
+def _detail_crop(sub: np.ndarray, k: int, h: int, w: int) -> tuple[int, int]:
+    """Top-left of the full-resolution DETAIL_SIDE window with the most detail, found on the
+    subsampled plane `sub` (every k-th pixel)."""
+    y, x = detail_window(sub, max(1, math.ceil(DETAIL_SIDE / k)))
+    return min(y * k, max(0, h - DETAIL_SIDE)), min(x * k, max(0, w - DETAIL_SIDE))
+
+
+def read_planes(arrays: dict[str, Any], axes: str, *, channels: int = 1) -> tuple[list[ReportPlane], int, tuple[int, int] | None]:
+    """The planes the report shows of an item's arrays.
+
+    Parameters
+    ----------
+    arrays : dict
+        ``noisy``, ``restored``, ``reference``, ``std``: array-likes (numpy, zarr) of one shape in
+        `axes` order, or None.
+    axes : str
+        The item's axis letters.
+    channels : int
+        Channel panels per plane (1 for grey or colour data): fewer planes of a stack are shown
+        when there are many (:data:`PANEL_BUDGET`).
+
+    Returns
+    -------
+    planes : list of ReportPlane
+        In stack order, labelled with their index (``"z = 12"``) when the item has several.
+    current : int
+        Which of them is the middle plane, shown first.
+    full_size : (int, int) or None
+        The plane's ``(height, width)`` when the planes are subsampled (None: read whole).
+    """
+    base = next(a for a in (arrays.get("restored"), arrays.get("noisy")) if a is not None)
+    shape = tuple(base.shape)
+    indices = plane_indices(axes, shape)
+    most = max(1, min(STACK_PLANES, PANEL_BUDGET // max(1, channels)))
+    picks, current = pick_planes(len(indices), most)
+    h, w = shape[axes.index("y")], shape[axes.index("x")]
+    side = max(MAX_SIDE, int(REPORT_SIDE / math.sqrt(len(picks))))
+    k = -(-max(h, w) // side)
+    step = slice(None, None, k)
+    planes = []
+    for p in picks:
+        index = indices[p]
+        got = {key: None if arr is None else read_plane(arr, axes, index, step, step)
+               for key, arr in arrays.items()}
+        plane = ReportPlane(noisy=got.get("noisy"), restored=got.get("restored"), reference=got.get("reference"),
+                            std=got.get("std"), label=plane_label(axes, index) if len(indices) > 1 else "")
+        if k > 1:
+            # The 1:1 crop is placed where the restored plane has detail, and read at full resolution.
+            sub = plane.restored if plane.restored is not None else plane.noisy
+            y, x = _detail_crop(sub, k, h, w)
+            window = (slice(y, y + DETAIL_SIDE), slice(x, x + DETAIL_SIDE))
+            plane.crops = tuple(None if arrays.get(key) is None else read_plane(arrays[key], axes, index, *window)
+                                for key in ("noisy", "restored", "reference"))
+            plane.crop_origin = (y, x)
+        planes.append(plane)
+    return planes, current, ((h, w) if k > 1 else None)
 
 
 def _report_view(arr, axes: str) -> tuple[np.ndarray, np.ndarray | None]:
     """The middle plane of ``arr`` (the middle z/t plane of stacks), subsampled to at most
-    REPORT_SIDE a side, and its full-resolution centre crop when subsampled (else None)."""
+    REPORT_SIDE a side, and its full-resolution detail crop when subsampled (else None)."""
     index = (indices := plane_indices(axes, arr.shape))[len(indices) // 2]
     h, w = arr.shape[axes.index("y")], arr.shape[axes.index("x")]
     k = -(-max(h, w) // REPORT_SIDE)
     if k == 1:
         return read_plane(arr, axes, index), None
-    crop = read_plane(arr, axes, index, *centre_window(h, w, DETAIL_SIDE))
-    return read_plane(arr, axes, index, slice(None, None, k), slice(None, None, k)), crop
+    sub = read_plane(arr, axes, index, slice(None, None, k), slice(None, None, k))
+    y, x = _detail_crop(sub, k, h, w)
+    return sub, read_plane(arr, axes, index, slice(y, y + DETAIL_SIDE), slice(x, x + DETAIL_SIDE))
 
 
-def report_item(request: dict, ing: dict, status: str, error: str, noise_rows: list[dict], quality: dict) -> ReportItem:
-    """Planes and tables of one item for report.html (the middle plane of stacks)."""
-    item = ReportItem(name=ing["name"], status=status, error=error, noise=_merge_rows(noise_rows), quality=quality)
+def pixel_size(attrs: dict | None, axes: str) -> tuple[float | None, str | None]:
+    """The x pixel size and its unit from an item's attrs (``scale`` and ``units``, one entry per
+    axis, :class:`restoration.io.Item`), or None for what is not known."""
+    attrs = attrs or {}
+    if "x" not in axes:
+        return None, None
+    i = axes.index("x")
+    scale, units = attrs.get("scale"), attrs.get("units")
+    size = unit = None
+    if isinstance(scale, (list, tuple)) and len(scale) == len(axes):
+        try:
+            size = float(scale[i])
+        except (TypeError, ValueError):
+            size = None
+    if isinstance(units, (list, tuple)) and len(units) == len(axes):
+        unit = units[i] if isinstance(units[i], str) and units[i] else None
+    elif isinstance(units, str) and units:
+        unit = units
+    if size is not None and not (math.isfinite(size) and size > 0):
+        size = None
+    return size, unit
+
+
+def is_rgb(fmt: str, attrs: dict | None, axes: str, shape, provenance: dict | None = None) -> bool | None:
+    """Whether the item's channels are colour: the restoration's own decision when recorded
+    (provenance ``rgb``), else 3 channels from a PNG/JPEG/``.npy`` or an RGB TIFF. None: no channels."""
+    if "c" not in axes:
+        return None
+    recorded = (provenance or {}).get("rgb")
+    if isinstance(recorded, bool):
+        return recorded
+    return int(shape[axes.index("c")]) == 3 and (fmt in ("png", "jpeg", "npy") or
+                                                 (fmt == "tiff" and (attrs or {}).get("photometric") == "rgb"))
+
+
+def _channel_names(attrs: dict | None, count: int) -> list[str] | None:
+    names = (attrs or {}).get("channel_names")
+    if isinstance(names, (list, tuple)) and len(names) == count and all(isinstance(n, str) for n in names):
+        return [str(n) for n in names]
+    return None
+
+
+def build_item(outdir: str | Path, name: str, item, reference, status: str, error: str, noise_rows: list[dict],
+               quality: dict) -> ReportItem:
+    """A :class:`ReportItem` of item `name` of OUTDIR (restored.zarr) and its input.
+
+    Parameters
+    ----------
+    item, reference : restoration.io.Item or None
+        The input and its clean reference (``--reference``).
+    status, error, noise_rows, quality
+        The item's outcome: ``"ok"`` or ``"failed"``, its error, noise.csv rows, quality.csv row.
+    """
+    out = ReportItem(name=name, status=status, error=error, noise=_merge_rows(noise_rows), quality=quality)
     if status != "ok":
-        return item
-    store = open_store(Path(request["outdir"]), mode="r")
-    axes = ing["axes"]
-    noisy = _open(ing)
-    item.noisy, noisy_crop = _report_view(noisy, axes)
-    item.restored, restored_crop = _report_view(store[ing["name"]], axes)
-    reference_crop = None
-    if ing["name"] + "_std" in store:
-        item.std = _report_view(store[ing["name"] + "_std"], axes)[0]
-    if ing.get("reference"):
-        item.reference, reference_crop = _report_view(_open(ing["reference"]), axes)
-    if noisy_crop is not None:
-        item.full_size = (noisy.shape[axes.index("y")], noisy.shape[axes.index("x")])
-        item.crops = (noisy_crop, restored_crop, reference_crop)
-    item.provenance = item_provenance(store, ing["name"]) or {}
-    return item
+        return out
+    store = open_store(Path(outdir), mode="r")
+    prov = item_provenance(store, name) or {}
+    axes, attrs = item.axes, item.attrs or {}
+    shape = tuple(item.shape)
+    out.rgb = is_rgb(item.format, attrs, axes, shape, prov)
+    channels = int(shape[axes.index("c")]) if "c" in axes else 1
+    panels = 1 if out.rgb or channels == 1 else channels
+    arrays = {"noisy": item.open(), "restored": item_array(store, name),
+              "reference": reference.open() if reference is not None else None,
+              "std": std_array(store, name) if has_std(store, name) else None}
+    out.planes, out.current, out.full_size = read_planes(arrays, axes, channels=panels)
+    out.stack_size = len(plane_indices(axes, shape))
+    out.pixel_size, out.unit = pixel_size(attrs, axes)
+    out.channel_names = _channel_names(attrs, channels)
+    out.provenance = prov
+    return out
+
+
+def report_item(outdir, result, *legacy) -> ReportItem:
+    """Planes and tables of one item for report.html, read from OUTDIR and the input.
+
+    Parameters
+    ----------
+    outdir : str or pathlib.Path
+        The run's output directory.
+    result : restoration.pipeline.ItemResult
+        The item's outcome (its entry: input and reference; quality row; noise rows).
+    *legacy
+        The older call ``report_item(request, ing, status, error, noise_rows, quality)``, with
+        the request and ingested item as dicts, is accepted too.
+    """
+    if isinstance(outdir, dict):
+        request, ing = outdir, result
+        status, error, noise_rows, quality = legacy
+        ref = ing.get("reference")
+        return build_item(request["outdir"], ing["name"], _item(ing), _item(ref) if ref else None, status, error,
+                          noise_rows, quality)
+    q = result.quality
+    entry = result.entry
+    return build_item(outdir, result.name, entry.item, entry.reference, q["status"], q.get("error", ""),
+                      result.noise_rows, q)
+
+
+def _item(ing: dict):
+    """A :class:`restoration.io.Item` from an item dict (the older pipeline's)."""
+    from ..io import Item
+
+    return Item(name=ing["name"], source=ing["source"], array_path=ing["array_path"], format=ing["format"],
+                shape=tuple(ing["shape"]), dtype=np.dtype(ing["dtype"]), axes=ing["axes"], attrs=ing["attrs"])
 
 
 def _merge_rows(rows: list[dict]) -> dict:
