@@ -55,13 +55,14 @@ def _selection(img: Any, where: str) -> tuple[tuple[int | slice, ...], str, tupl
     """The index into the current scene keeping every dimension but singletons (y and x always
     kept), and the axes letters and shape of what it keeps."""
     dims = [(d, int(n)) for d, n in zip(img.dims.order, img.shape)]
-    kept = [(d, n) for d, n in dims if n > 1 or d in "YX"]
-    letters = [d for d, _ in kept]
+    keep = [n > 1 or d in "YX" for d, n in dims]
+    letters = [d for (d, _), k in zip(dims, keep) if k]
     if any(d not in _LETTERS for d in letters) or {"C", "S"} <= set(letters):
         raise InputError(f"bioio dimensions {img.dims.order} {tuple(img.shape)} do not map to "
                          "t, c, z, y, x", path=where)
-    index = tuple(slice(None) if n > 1 or d in "YX" else 0 for d, n in dims)
-    return index, "".join(_LETTERS[d] for d in letters), tuple(n for _, n in kept)
+    index = tuple(slice(None) if k else 0 for k in keep)
+    shape = tuple(n for (_, n), k in zip(dims, keep) if k)
+    return index, "".join(_LETTERS[d] for d in letters), shape
 
 
 def _scene_item(img: Any, path: str, name: str, scene: int | None) -> Item:
