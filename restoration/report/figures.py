@@ -174,7 +174,7 @@ def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
 
 def _map_figure(values: np.ndarray, lo: float, hi: float, lut: np.ndarray, title: str, scale: str,
                 kind: str, uid: str) -> str:
-    img = rp.thumbnail(rp.colorize(values, lo, hi, lut))
+    img = rp.map_thumbnail(values, lo, hi, lut)
     return _figure(_pic(_img(rp.png_data_uri(img), img, title)),
                    f"{escape(title)}<br>" + rp.colorbar_svg(lo, hi, scale, 200, lut, uid=uid), kind)
 

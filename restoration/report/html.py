@@ -26,7 +26,7 @@ import numpy as np
 
 from .figures import item_figures
 from .items import ReportItem, ReportPlane
-from .plots import format_length, metres_per_unit
+from .plots import unit_symbol
 from .values import fmt, method_label, noise_params, noise_summary, num, nums, one_line, text, to_json
 
 __all__ = ["ReportItem", "ReportPlane", "render_report", "write_report"]
@@ -39,12 +39,11 @@ NOISE_LEFT = "Noise left in output (σ est.)"
 # Values
 # --------------------------------------------------------------------------------------------------
 def _pixel_size(item: ReportItem) -> str:
-    """``0.5 µm`` (a length), ``2 inch`` (a unit without scale bars), or ``""`` when unknown."""
+    """``0.5 µm``, in the unit it was given in (as a symbol), or ``""`` when unknown."""
     size = num(item.pixel_size)
     if size is None or not item.unit:
         return ""
-    per = metres_per_unit(item.unit)
-    return escape(format_length(size * per) if per else f"{size:.4g} {item.unit}")
+    return escape(f"{size:.4g} {unit_symbol(item.unit)}")
 
 
 def _metrics_table(item: ReportItem, only_known: bool = False) -> str:

@@ -156,6 +156,30 @@ def colorize(values: np.ndarray, lo: float, hi: float, lut: np.ndarray = VIRIDIS
     return rgb
 
 
+def map_thumbnail(values: np.ndarray, lo: float, hi: float, lut: np.ndarray = VIRIDIS, max_side: int = MAX_SIDE):
+    """A colour-mapped thumbnail of a 2-D array as a palette ("P") Pillow image.
+
+    The values are box-averaged first and then mapped (averaging colours would show colours of no
+    value), and a palette image takes a third of the bytes of RGB: the maps are most of a report's
+    size. NaN is shown grey; the map has 255 levels, palette entry 255 being that grey.
+    """
+    from PIL import Image
+
+    v = np.asarray(values, dtype=np.float32)
+    h, w = v.shape
+    if max(w, h) > max_side:
+        scale = max_side / max(w, h)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        v = np.asarray(Image.fromarray(np.ascontiguousarray(v), mode="F").resize(size, resample=Image.Resampling.BOX))
+    scaled = np.nan_to_num((v - lo) * (254.0 / (hi - lo)), nan=0.0, posinf=254.0, neginf=0.0)
+    idx = np.clip(np.rint(scaled), 0, 254).astype(np.uint8)
+    idx[~np.isfinite(v)] = 255
+    img = Image.fromarray(idx, mode="P")
+    palette = lut[np.linspace(0, len(lut) - 1, 255).round().astype(int)]
+    img.putpalette(np.concatenate([palette, _NAN_RGB[np.newaxis]]).astype(np.uint8).tobytes())
+    return img
+
+
 def magnitude(plane: np.ndarray) -> np.ndarray:
     """Per-pixel scalar of a plane: itself, or the mean over colour channels."""
     return plane.mean(axis=-1) if plane.ndim == 3 else plane
@@ -263,6 +287,16 @@ def metres_per_unit(unit: str | None) -> float | None:
         if name in LENGTH_UNITS:
             return LENGTH_UNITS[name]
     return None
+
+
+def unit_symbol(unit: str | None) -> str:
+    """``µm`` for ``micrometer`` (or ``um``, ``micron``...): the symbol of a metric length, else the
+    unit as given."""
+    per = metres_per_unit(unit)
+    for factor, symbol in _BAR_UNITS + ((1e-10, "Å"),):
+        if per is not None and math.isclose(per, factor):
+            return symbol
+    return str(unit or "")
 
 
 def format_length(metres: float) -> str:
