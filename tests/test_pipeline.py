@@ -95,3 +95,41 @@ def test_is_rgb():
     assert views.is_rgb("zarr", {}, "yxc", (4, 4, 4)) is False
     assert views.is_rgb("npy", {}, "yxc", (4, 4, 3), {"rgb": False}) is False        # as restored
     assert views.is_rgb("npy", {}, "yx", (4, 4)) is None
+
+
+def test_report_of_a_run_on_an_imagej_stack(tmp_path):
+    """End to end, without Prefect: an ImageJ z-stack with a 0.5 µm pixel size and its reference,
+    restored by ``nlm``; report.html steps through its planes with scale bars and error maps."""
+    import re
+
+    import tifffile
+
+    from restoration import pipeline
+    from restoration.options import RunOptions
+    from restoration.pipeline import ItemResult
+
+    rng = np.random.default_rng(0)
+    clean = np.stack([np.outer(np.sin(np.linspace(0, 3 + z, 48)), np.cos(np.linspace(0, 4, 40)))
+                      for z in range(5)]).astype(np.float32)
+    (tmp_path / "refs").mkdir()
+    tifffile.imwrite(tmp_path / "stack.tif", clean + rng.normal(0, 0.1, clean.shape).astype(np.float32), imagej=True,
+                     resolution=(2.0, 2.0), metadata={"spacing": 1.5, "unit": "um", "axes": "ZYX"})
+    tifffile.imwrite(tmp_path / "refs" / "stack.tif", clean)
+    run = pipeline.validate(RunOptions(inputs=(str(tmp_path / "stack.tif"),), outdir=str(tmp_path / "out"),
+                                       reference=(str(tmp_path / "refs" / "stack.tif"),), denoiser="nlm"))
+    entries, _ = pipeline.prepare(run)
+    results = []
+    for entry in entries:
+        ing = pipeline.ingest(run, entry)
+        norm, noise = pipeline.normalize(run, ing), pipeline.characterize(run, ing)
+        pipeline.denoise(run, ing, norm, noise)
+        results.append(ItemResult(entry, pipeline.assess(run, ing), noise.rows))
+    item = views.report_item(tmp_path / "out", results[0])
+    assert [p.label for p in item.planes] == [f"z = {z}" for z in range(5)] and item.current == 2
+    assert (item.pixel_size, item.unit, item.stack_size, item.full_size) == (0.5, "micrometer", 5, None)
+    np.testing.assert_array_equal(item.planes[4].reference, clean[4])
+    html = (tmp_path / "out" / pipeline.finish(run, results, {})["report"]).read_text()
+    assert re.findall(r'data-label="(z = \d)"( hidden)?', html) == [(f"z = {z}", "" if z == 2 else " hidden")
+                                                                   for z in range(5)]
+    assert html.count('data-kind="error"') == 5 and html.count('class="scalebar"') == 15   # 40 px x 0.5 µm: 2 µm
+    assert "<th>Pixel size (x)</th><td>0.5 µm</td>" in html and "<th>Method</th>" not in html
