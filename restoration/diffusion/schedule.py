@@ -38,28 +38,29 @@ class Schedule:
         self._log_sigma = 0.5 * np.log(np.expm1(-self._log_abar[1:]))
 
     def to_config(self) -> dict:
+        """``steps``, ``beta_start`` and ``beta_end``: the keyword arguments that rebuild this schedule."""
         return {"steps": self.steps, "beta_start": self.beta_start, "beta_end": self.beta_end}
 
     def log_abar(self, t: np.ndarray | float) -> np.ndarray:
+        """``log abar_t``, interpolated linearly between the integer steps (t = 0 is clean data)."""
         return np.interp(t, np.arange(self.steps + 1), self._log_abar)
 
     def abar(self, t: np.ndarray | float) -> np.ndarray:
+        """``abar_t = prod(1 - beta)`` over the first ``t`` steps (interpolated in log for fractional ``t``)."""
         return np.exp(self.log_abar(t))
 
     def sigma_of_t(self, t: np.ndarray | float) -> np.ndarray:
+        """The noise level ``sqrt((1 - abar_t) / abar_t)`` (model units) at the fractional step ``t``."""
         la = self.log_abar(t)
         return np.sqrt(np.expm1(-la))
 
     @property
-    def sigma_min(self) -> float:
-        return float(np.exp(self._log_sigma[0]))
-
-    @property
     def sigma_max(self) -> float:
+        """The noise level of the last step ``T``: the highest the schedule reaches."""
         return float(np.exp(self._log_sigma[-1]))
 
     def t_of_sigma(self, sigma: float | np.ndarray) -> np.ndarray:
-        """Fractional timestep whose noise level is ``sigma`` (model units), clamped to [1, T].
+        """Fractional timestep whose noise level is ``sigma`` (model units), clamped to [0, T].
 
         Below the first step ``t`` is interpolated in ``log abar`` towards t = 0, so very small
         sigmas still map exactly.
