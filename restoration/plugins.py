@@ -50,6 +50,9 @@ class PluginError(RuntimeError):
 
 @dataclass
 class Source:
+    """Where a registered noise model, transform or denoiser comes from: the plugin (entry point name,
+    or ``"builtin"``) and its distribution's name and version.
+    """
     plugin: str          # entry point name, or "builtin"
     distribution: str
     version: str
@@ -60,6 +63,11 @@ class Source:
 
 @dataclass
 class Registry:
+    """Everything the hooks registered, by kind and name, with where each came from.
+
+    ``failures`` lists the plugins that did not load, as ``(plugin, error)``; ``sources`` maps
+    ``(kind, name)`` to a :class:`Source`.
+    """
     noise_models: dict[str, NoiseModel] = field(default_factory=dict)
     transforms: dict[str, Transform] = field(default_factory=dict)
     denoisers: dict[str, Denoiser] = field(default_factory=dict)
@@ -69,6 +77,7 @@ class Registry:
     manager: pluggy.PluginManager | None = None
 
     def table(self, kind: str) -> dict:
+        """The name -> instance dict of ``kind``: ``"noise"``, ``"transform"`` or ``"denoiser"``."""
         return {"noise": self.noise_models, "transform": self.transforms, "denoiser": self.denoisers}[kind]
 
     def get(self, kind: str, name: str):

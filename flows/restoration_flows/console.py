@@ -7,6 +7,10 @@ import time
 
 
 class Console:
+    """The command's terminal output: a progress bar redrawn in place and whole lines between bars.
+
+    Disabled, it prints nothing (the module's ``console`` starts disabled; ``restoration run`` enables it).
+    """
     def __init__(self, enabled: bool = True, stream=None):
         self.enabled = enabled
         self._stream = stream
@@ -15,9 +19,13 @@ class Console:
 
     @property
     def stream(self):
+        """The stream written to: the one given, else the current ``sys.stderr``."""
         return self._stream or sys.stderr  # looked up each time: tests and shells swap stderr
 
     def progress(self, label: str, done: int, total: int) -> None:
+        """Draw ``label``'s bar at ``done`` of ``total`` (at most every 0.2 s until done; the line ends
+        when ``done`` reaches ``total``).
+        """
         if not self.enabled:
             return
         now = time.monotonic()
@@ -40,6 +48,7 @@ class Console:
             self._open = False
 
     def line(self, text: str) -> None:
+        """Print ``text`` on a line of its own (ending an open progress bar first)."""
         if not self.enabled:
             return
         self.end_line()

@@ -26,6 +26,9 @@ CONSOLE_QUIET = {
 
 
 def configure(*, debug: bool = False) -> None:
+    """Set the Prefect defaults (:data:`QUIET`, and :data:`CONSOLE_QUIET` unless ``debug``) where the
+    environment does not already set them.
+    """
     for key, value in QUIET.items():
         os.environ.setdefault(key, value)
     if not debug:

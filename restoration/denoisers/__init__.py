@@ -9,4 +9,5 @@ from .nlm import NLMDenoiser
 
 @hookimpl
 def restoration_denoisers():
+    """The built-in denoisers: ``diffusion`` (the default) and ``nlm``."""
     return [DiffusionDenoiser(), NLMDenoiser()]

@@ -20,6 +20,9 @@ class NLMDenoiser(Denoiser):
     name: ClassVar[str] = "nlm"
 
     def denoise(self, obs: Observation, *, rng: np.random.Generator, **options: Any) -> np.ndarray:
+        """Non-local means of ``obs`` (masked pixels filled first), ``h = 0.8 sigma`` with the mean
+        channel sigma; the channels of a (y, x, c) plane are filtered jointly.
+        """
         from skimage.restoration import denoise_nl_means
 
         data = fill_masked(obs)
@@ -30,4 +33,5 @@ class NLMDenoiser(Denoiser):
         return out.astype(obs.data.dtype, copy=False)
 
     def context(self, **options: Any) -> int:
+        """The search distance plus a patch: pixels a region needs beyond its core."""
         return PATCH_DISTANCE + PATCH_SIZE  # the search window plus a patch

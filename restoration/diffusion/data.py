@@ -29,6 +29,7 @@ def skimage_image(name: str) -> np.ndarray:
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
+    """Luminance (Rec. 709 weights) of a (y, x, 3+) image as float32; a (y, x) image is returned as is."""
     if image.ndim == 2:
         return image
     return (image[..., :3] @ np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)).astype(np.float32)
@@ -137,6 +138,11 @@ class PatchSampler:
         self.channels = self.images[0].shape[0]
 
     def batch(self, n: int) -> np.ndarray:
+        """``n`` random training patches, ``(n, C, patch, patch)`` float32 in [0, 1].
+
+        Images are drawn with probability proportional to the square root of their pixel count; each
+        patch is then randomly rotated, flipped and, sometimes, rescaled in contrast and level or inverted.
+        """
         out = np.empty((n, self.channels, self.patch, self.patch), dtype=np.float32)
         for k in range(n):
             img = self.images[self.rng.choice(len(self.images), p=self.p)]

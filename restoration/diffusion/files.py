@@ -17,6 +17,7 @@ class CheckpointError(InputError):
 
 
 def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 hex digest of the file at ``path`` (read in 1 MiB blocks)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

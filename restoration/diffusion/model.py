@@ -31,6 +31,7 @@ class DiffusionModel(torch.nn.Module):
 
     @property
     def config(self) -> UNetConfig:
+        """The network's :class:`~restoration.diffusion.unet.UNetConfig`."""
         return self.net.config
 
     def predict(self, z: torch.Tensor, sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,10 +52,12 @@ class DiffusionModel(torch.nn.Module):
         return x0, (z - x0) / sigma
 
     def to_config(self) -> dict:
+        """``{"unet": ..., "schedule": ...}``: what :meth:`from_config` rebuilds the model from."""
         return {"unet": self.config.to_dict(), "schedule": self.schedule.to_config()}
 
     @classmethod
     def from_config(cls, config: dict) -> "DiffusionModel":
+        """An untrained model of the architecture and schedule ``config`` describes (see :meth:`to_config`)."""
         return cls(UNetConfig.from_dict(config["unet"]), Schedule(**config.get("schedule", {})))
 
     @classmethod

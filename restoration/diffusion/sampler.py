@@ -37,6 +37,9 @@ MIN_SIGMA = 0.004    # model units (0.5/255 in image units): the lowest level th
 
 @dataclass
 class Restored:
+    """A sampler's result, model units: the restored ``mean`` (n, C, H, W) and, when more than one
+    sample was drawn, their per-pixel ``std`` (else None).
+    """
     mean: torch.Tensor
     std: torch.Tensor | None = None
 

@@ -80,10 +80,12 @@ class Fingerprint:
         self._hash.update(header.encode())
 
     def update(self, block: Any) -> None:
+        """Hash the next ``block`` (converted to the little-endian dtype, C order)."""
         data = np.ascontiguousarray(np.asarray(block), dtype=self._dtype)
         self._hash.update(memoryview(data).cast("B"))
 
     def hexdigest(self) -> str:
+        """``"sha256:<hex>"`` of everything fed so far."""
         return "sha256:" + self._hash.hexdigest()
 
 

@@ -74,6 +74,7 @@ class Item:
 
     @property
     def ndim(self) -> int:
+        """Number of axes (``len(shape)``)."""
         return len(self.shape)
 
     def open(self) -> Any:

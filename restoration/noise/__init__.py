@@ -19,5 +19,6 @@ __all__ = ["GaussianNoise", "NoiseFit", "PoissonGaussianNoise", "PoissonNoise", 
 
 @hookimpl
 def restoration_noise_models():
+    """The built-in noise models: gaussian, poisson, poisson-gaussian, speckle, salt-and-pepper."""
     # Order matters only for exact ties in selection (simplest and most common first).
     return [GaussianNoise(), PoissonNoise(), PoissonGaussianNoise(), SpeckleNoise(), SaltPepperNoise()]

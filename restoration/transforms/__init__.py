@@ -17,5 +17,6 @@ __all__ = ["AnscombeTransform", "IdentityTransform", "LogTransform", "MinMaxTran
 
 @hookimpl
 def restoration_transforms():
+    """The built-in intensity transforms: percentile, minmax, zscore, none (identity), log, anscombe."""
     return [PercentileTransform(), MinMaxTransform(), ZScoreTransform(), IdentityTransform(),
             LogTransform(), AnscombeTransform()]

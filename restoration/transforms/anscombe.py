@@ -29,12 +29,15 @@ class AnscombeTransform(Transform):
     name = "anscombe"
 
     def fit(self, x: np.ndarray) -> dict:
+        """No state: the transform has no parameters."""
         return {}
 
     def forward(self, x: np.ndarray, state: dict) -> np.ndarray:
+        """``2 sqrt(x + 3/8)``, continued as ``-2 sqrt(-(x + 3/8))`` below ``-3/8``."""
         z = as_float(x) + 0.375
         return np.sign(z) * 2.0 * np.sqrt(np.abs(z))
 
     def inverse(self, y: np.ndarray, state: dict) -> np.ndarray:
+        """The exact algebraic inverse ``(y/2)**2 - 3/8`` (sign-extended like :meth:`forward`)."""
         a = as_float(y)
         return np.sign(a) * (a * a) / 4.0 - 0.375

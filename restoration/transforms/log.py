@@ -34,6 +34,7 @@ class LogTransform(Transform):
     name = "log"
 
     def fit(self, x: np.ndarray) -> dict:
+        """``offset`` and ``threshold`` for ``x`` (see the module docstring for the rule)."""
         v = fit_sample(x)
         if v.size == 0:
             return {"offset": 0.0, "threshold": 1.0}
@@ -48,6 +49,7 @@ class LogTransform(Transform):
         return {"offset": delta - lo, "threshold": delta}
 
     def forward(self, x: np.ndarray, state: dict) -> np.ndarray:
+        """``log(x + offset)``, continued by its tangent line below ``threshold``."""
         a = as_float(x)
         t = a.dtype.type(state["threshold"])
         z = a + a.dtype.type(state["offset"])
@@ -55,6 +57,7 @@ class LogTransform(Transform):
             return np.where(z >= t, np.log(np.maximum(z, t)), np.log(t) + (z - t) / t)
 
     def inverse(self, y: np.ndarray, state: dict) -> np.ndarray:
+        """Exact inverse of :meth:`forward` (``exp`` above ``log(threshold)``, linear below)."""
         a = as_float(y)
         t = a.dtype.type(state["threshold"])
         log_t = np.log(t)

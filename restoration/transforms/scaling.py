@@ -67,6 +67,9 @@ class PercentileTransform(_Linear):
         self.low, self.high = low, high
 
     def fit(self, x: np.ndarray) -> dict:
+        """Offset and scale mapping the ``low``..``high`` percentiles of ``x`` to 0..1
+        (the finite minimum..maximum when they coincide).
+        """
         v = fit_sample(x)
         if v.size == 0:
             return {**_scale(0.0, 1.0), "percentiles": [self.low, self.high]}
@@ -88,6 +91,7 @@ class MinMaxTransform(_Linear):
     name = "minmax"
 
     def fit(self, x: np.ndarray) -> dict:
+        """Offset and scale mapping the finite minimum..maximum of ``x`` to 0..1."""
         v = fit_sample(x)
         return _scale(v.min(), v.max() - v.min()) if v.size else _scale(0.0, 1.0)
 
@@ -104,6 +108,7 @@ class ZScoreTransform(_Linear):
     name = "zscore"
 
     def fit(self, x: np.ndarray) -> dict:
+        """Offset and scale giving the finite values of ``x`` zero mean and unit std."""
         v = fit_sample(x)
         return _scale(v.mean(), v.std()) if v.size else _scale(0.0, 1.0)
 
@@ -120,10 +125,13 @@ class IdentityTransform(Transform):
     name = "none"
 
     def fit(self, x: np.ndarray) -> dict:
+        """No state: the transform has no parameters."""
         return {}
 
     def forward(self, x: np.ndarray, state: dict) -> np.ndarray:
+        """``x`` as floats (float32 stays float32, anything else becomes float64)."""
         return as_float(x)
 
     def inverse(self, y: np.ndarray, state: dict) -> np.ndarray:
+        """``y`` as floats (float32 stays float32, anything else becomes float64)."""
         return as_float(y)
