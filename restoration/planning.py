@@ -48,6 +48,9 @@ def read_plane(arr, axes: str, index: tuple[int, ...], rows: slice = slice(None)
 
 
 def write_plane(arr, axes: str, index: tuple[int, ...], plane: np.ndarray, rows: slice = slice(None)) -> None:
+    """Write a (y, x) or (y, x, c) ``plane`` (or its ``rows``) into an array-like in ``axes`` order at
+    the leading-axes ``index``: the inverse of :func:`read_plane`.
+    """
     rest = [a for a in axes if a in "yxc"]
     order = [a for a in "yxc" if a in rest]
     arr[_key(axes, index, rows, slice(None))] = np.transpose(plane, [order.index(a) for a in rest])

@@ -19,6 +19,7 @@ from .types import Observation
 
 @dataclass
 class ChannelNoise:
+    """The noise of one channel: a registered noise model's name and its fitted parameters."""
     noise: str
     params: dict[str, float]
 
@@ -65,6 +66,9 @@ def to_stabilized(datas_in: list[np.ndarray], channels: list[ChannelNoise], reg:
 
 
 def apply_transforms(x: np.ndarray, transforms: list[dict], reg: Registry, *, inverse: bool = False) -> np.ndarray:
+    """``x`` through the fitted transform chain (``[{"name": ..., "state": ...}]``, in order), or back
+    through it in reverse with ``inverse=True``.
+    """
     chain = reversed(transforms) if inverse else transforms
     for t in chain:
         tr = reg.get("transform", t["name"])

@@ -89,6 +89,7 @@ class AdaptConfig:
     axes: str | None = None
 
     def to_dict(self) -> dict:
+        """The fields as a dict, as stored in the adapted model's provenance."""
         return dict(self.__dict__)
 
     def identity(self) -> dict:

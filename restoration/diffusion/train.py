@@ -40,6 +40,43 @@ MIN_PATCH = 16
 
 @dataclass
 class TrainConfig:
+    """What :func:`train` does: the data, the network and the optimization (the CLI's flags, one to one).
+
+    Attributes
+    ----------
+    sources : list of str
+        Clean training data (see :func:`~restoration.diffusion.data.load_training_images`).
+    output : str
+        Model file to write; ``OUTPUT.state`` and ``OUTPUT.log.csv`` go next to it.
+    steps, patch, batch : int
+        Length of the learning-rate schedule, side of the square training patches, patches per step.
+    channels, widths, blocks, prediction
+        The network (:class:`~restoration.diffusion.unet.UNetConfig`); with ``init`` the base
+        model's is used (``channels`` must match it).
+    lr, warmup, ema : float, int, float
+        Peak learning rate, its linear warm-up in steps, the EMA decay of the saved weights.
+    seed : int
+        Seeds the data, the noise and the initial weights.
+    synthetic : int
+        Dead-leaves images added to the training images.
+    checkpoint_every : int
+        Steps between checkpoints (model file and resume state).
+    device : str
+        ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+    init : str, optional
+        Model file to start from (fine-tuning).
+    threads : int, optional
+        torch CPU threads.
+    stop_at : int, optional
+        Stop (resumably) after this step; the schedule still spans ``steps``.
+    max_seconds : float, optional
+        Wall-clock budget of the call: stop (resumably) once it is spent.
+    fit_steps : bool
+        With ``max_seconds``: at the warm-up's end, fit ``steps`` to the time left.
+    compile : bool
+        ``torch.compile`` the network for the training steps.
+    """
+
     sources: list[str]
     output: str
     steps: int = 30000
@@ -64,6 +101,7 @@ class TrainConfig:
     compile: bool = False        # torch.compile the network for the training steps
 
     def to_dict(self) -> dict:
+        """JSON-able form (tuples as lists), as stored in the model's provenance."""
         d = dict(self.__dict__)
         d["widths"], d["blocks"] = list(self.widths), list(self.blocks)
         return d
@@ -148,6 +186,11 @@ def sample_sigmas(n: int, model: DiffusionModel, rng: np.random.Generator) -> np
 
 
 def learning_rate(step: int, cfg: TrainConfig) -> float:
+    """Learning rate at ``step``: linear warm-up over ``cfg.warmup`` steps, then cosine decay to 2 %
+    of ``cfg.lr`` at ``cfg.steps`` (held there after).
+
+    ``cfg`` is any config with ``lr``, ``warmup`` and ``steps`` (:class:`TrainConfig`, the adaptation's).
+    """
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
     progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
@@ -175,6 +218,7 @@ def fitted_steps(step: int, seconds_left: float, seconds_per_step: float) -> int
 
 
 def git_commit() -> str:
+    """The commit the package's checkout is at, or ``"unknown"`` (no git, not a checkout)."""
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                               cwd=Path(__file__).parent, timeout=5).stdout.strip() or "unknown"
@@ -338,6 +382,7 @@ def print_progress(step: int, total: int, loss: float) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the ``train`` options to ``p`` (shared by ``restoration train`` and this module's CLI)."""
     p.add_argument("data", nargs="+", help="clean training data: files, zarr arrays, 'skimage' or 'skimage:NAME,...'")
     p.add_argument("-o", "--output", required=True, help="model file to write")
     p.add_argument("--steps", type=int, default=TrainConfig.steps)
@@ -364,6 +409,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The :class:`TrainConfig` the parsed :func:`add_arguments` options describe."""
     ints = lambda s: tuple(int(v) for v in str(s).split(","))  # noqa: E731
     return TrainConfig(sources=list(args.data), output=args.output, steps=args.steps, patch=args.patch,
                        batch=args.batch, channels=args.channels, widths=ints(args.widths),
@@ -374,6 +420,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m restoration.diffusion.train``: parse ``argv``, train, print what was written; returns 0."""
     p = argparse.ArgumentParser(prog="python -m restoration.diffusion.train", description=__doc__)
     add_arguments(p)
     args = p.parse_args(argv)
