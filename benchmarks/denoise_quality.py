@@ -74,8 +74,9 @@ def diffusion(model: str | None, **options):
     den = DiffusionDenoiser()
 
     def run(y, s, seed, value_range=(0.0, 1.0)):
-        out = den.denoise(Observation(y.astype(np.float32), s if np.ndim(y) == 2 else np.full(3, s)),
-                          rng=np.random.default_rng(seed), model=model, value_range=value_range, **options)
+        obs = Observation(y.astype(np.float32), s if np.ndim(y) == 2 else np.full(3, s), value_range=value_range,
+                          rgb=np.ndim(y) == 3)
+        out = den.denoise(obs, rng=np.random.default_rng(seed), model=model, **options)
         return np.asarray(out, np.float64)
     return run
 

@@ -34,19 +34,18 @@ BIN = Path(sys.executable).parent
 CORE_SCRIPT = """
 import sys, time
 from restoration import pipeline
-request = {"inputs": [sys.argv[1]], "outdir": sys.argv[2], "noise": "auto", "method": "mmse", "samples": 1,
-           "device": "auto", "seed": 0}
+from restoration.options import RunOptions
 t = time.time()
-plan = pipeline.prepare(request)
-req = plan["request"]
+run = pipeline.validate(RunOptions(inputs=(sys.argv[1],), outdir=sys.argv[2]))
+entries, _ = pipeline.prepare(run)
 results = []
-for item in plan["items"]:
-    ing = pipeline.ingest(req, item)
-    norm = pipeline.normalize(req, ing)
-    noise = pipeline.characterize(req, ing)
-    pipeline.denoise(req, ing, norm, noise)
-    results.append({"item": ing, "quality": pipeline.assess(req, ing), "noise_rows": noise["rows"]})
-pipeline.finish(req, results, {})
+for entry in entries:
+    ing = pipeline.ingest(run, entry)
+    norm = pipeline.normalize(run, ing)
+    noise = pipeline.characterize(run, ing)
+    pipeline.denoise(run, ing, norm, noise)
+    results.append(pipeline.ItemResult(entry, pipeline.assess(run, ing), noise.rows))
+pipeline.finish(run, results, {})
 """
 
 

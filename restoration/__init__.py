@@ -1,8 +1,9 @@
 """restoration: restore noisy images and n-dimensional arrays with diffusion models.
 
-The public API (CONTRACT): ``denoise``, ``characterize`` and, for plugins, ``hookimpl``,
-``NoiseModel``, ``Transform``, ``Observation``, ``Denoiser``. Importing this package is cheap: torch,
-pandas and zarr load when a function needs them.
+The public API: ``denoise``, ``characterize``, the run options ``RunOptions`` and, for plugins,
+``hookimpl``, ``NoiseModel``, ``Transform``, ``Observation``, ``Denoiser`` and ``Option`` (the rules
+each follows are in :mod:`restoration.types`; :mod:`restoration.testing` checks them). Importing
+this package is cheap: torch, pandas and zarr load when a function needs them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from .errors import InputError
 from .hookspecs import hookimpl
-from .types import Denoiser, NoiseModel, Observation, Transform
+from .options import RunOptions
+from .types import Denoiser, NoiseModel, Observation, Option, Transform
 
 if TYPE_CHECKING:  # type checkers and IDEs see them; at run time they load on first use (below)
     from .api import characterize, denoise
@@ -22,7 +24,7 @@ try:
 except PackageNotFoundError:  # running from a source tree without an install
     __version__ = "0+unknown"
 
-__all__ = ["Denoiser", "InputError", "NoiseModel", "Observation", "Transform", "__version__",
+__all__ = ["Denoiser", "InputError", "NoiseModel", "Observation", "Option", "RunOptions", "Transform", "__version__",
            "characterize", "denoise", "hookimpl"]
 
 

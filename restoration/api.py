@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .planning import characterize_sample, colour_mode, plan_array, plane_indices, read_plane, sample_planes, write_plane
-from .plugins import registry
 from .noise.camera import calibration
-from .restore import cast_like, check_method, denoiser_options, output_dtype as restored_dtype, restore_plane
+from .options import RunOptions, denoiser_settings
+from .planning import characterize_sample, is_rgb, plan_array, plane_indices, read_plane, sample_planes, write_plane
+from .plugins import registry
+from .restore import cast_like, output_dtype as restored_dtype, restore_plane
 
 NOISE_COLUMNS = ["name", "channel", "noise", "score", "clipped_fraction", "missing_fraction"]
 
@@ -94,15 +95,15 @@ def characterize(data, *, axes: str | None = None, noise: str = "auto", sigma: f
 
 
 def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms: Sequence[str] | None = None,
-            denoiser: str | None = None, method: str = "mmse", steps: int | None = None, samples: int = 1,
-            model: str | None = None, device: str = "auto", seed: int = 0, return_std: bool = False,
-            axes: str | None = None, gain: float | None = None, read_noise: float | None = None,
-            offset: float | None = None, dark=None, output_dtype: str = "auto", colour: str = "auto",
-            ensemble: bool = False):
+            denoiser: str | None = None, seed: int = 0, return_std: bool = False, axes: str | None = None,
+            gain: float | None = None, read_noise: float | None = None, offset: float | None = None, dark=None,
+            output_dtype: str = "auto", **denoiser_options):
     """Restore a noisy array; returns an array of the same shape, float32 for integer data.
 
     Integer (detector count) data is restored to float32 by default: rounding back to whole
     counts would add the quantization error the denoiser removed. Float data keeps its dtype.
+    The arguments are those of :class:`~restoration.options.RunOptions` (what ``restoration run``
+    takes), less the files.
 
     Parameters
     ----------
@@ -117,14 +118,11 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
         Transform chain (default ``["percentile"]``; ``["none"]`` disables it).
     denoiser : str, optional
         Registered denoiser (default ``"diffusion"``).
-    method, steps, samples, model, device
-        Diffusion options: ``"mmse"`` | ``"ddim"`` | ``"posterior"``, reverse steps, number of
-        posterior samples to average, model file, ``"auto"`` | ``"cpu"`` | ``"cuda"``.
     seed : int
         Seed of every random draw (per plane generators derive from it).
     return_std : bool
-        Also return the per-pixel std of the samples, in the data's units: needs ``samples > 1``
-        and a denoiser that draws samples (``diffusion``).
+        Also return the per-pixel std the denoiser reports, in the data's units: needs options
+        under which it reports one (``diffusion`` with ``samples > 1``).
     axes : str, optional
         OME letters per dimension; inferred when omitted.
     gain, read_noise, offset : float, optional
@@ -137,19 +135,20 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
     output_dtype : str
         ``"auto"`` (float32 for integer data, else the input's dtype), ``"input"`` (the input's
         dtype, integers rounded and clipped) or ``"float32"``.
-    colour : {"auto", "joint", "per-channel"}
-        RGB ``(y, x, 3)`` data is restored jointly in an opponent colour space (luminance and two
-        chroma planes, whose noise stays white) when ``"auto"`` finds the channels' noise
-        comparable; ``"per-channel"`` restores each channel as an image of its own. Data with
-        another number of channels is always per channel.
-    ensemble : bool
-        Average the restorations of the 8 flips and rotations (geometric self-ensemble): higher
-        PSNR for 8 times the time.
+    **denoiser_options
+        The denoiser's own options (its :attr:`~restoration.types.Denoiser.options`; ``restoration
+        plugins`` lists them). For ``diffusion``: ``method`` (``"mmse"``, ``"ddim"``,
+        ``"posterior"``), ``steps``, ``samples`` (posterior samples to average), ``model`` (a
+        model file), ``device`` (``"auto"``, ``"cpu"``, ``"cuda"``), ``colour`` (RGB data restored
+        ``"joint"``-ly in an opponent colour space or ``"per-channel"``; ``"auto"``: joint when
+        the channels' noise is comparable), ``ensemble`` (average the 8 flips and rotations:
+        higher PSNR for 8 times the time).
 
     Raises
     ------
     InputError
-        Bad data, options or files, in one line; ``return_std=True`` without ``samples > 1``.
+        Bad data, options or files, in one line; ``return_std=True`` with options under which the
+        denoiser reports no std.
 
     Examples
     --------
@@ -165,20 +164,16 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
     """
     arr = _check_data(data)
     ax = _axes_for(arr, axes)
-    check_method(method)
     out_dtype = restored_dtype(arr.dtype, output_dtype)
     reg = registry()
-    den = denoiser or "diffusion"
-    if return_std:  # else the std would be all zeros: no samples to spread
-        if "samples" not in getattr(reg.get("denoiser", den), "options", ()):
-            raise InputError(f"return_std=True: the {den} denoiser draws no samples; use denoiser='diffusion'")
-        if int(samples) < 2:
-            raise InputError(f"return_std=True needs samples > 1 (the std is that of the posterior samples), "
-                             f"got samples={samples}; e.g. denoise(x, samples=8, return_std=True)")
-    options = denoiser_options(reg, den, {"method": method, "steps": steps, "samples": samples, "model": model,
-                                          "device": device, "ensemble": ensemble,
-                                          "colour": colour_mode(colour, "npy", None, ax, arr.shape)})
-    _, plan = plan_array(arr, ax, reg, noise=noise, sigma=sigma, transforms=transforms, denoiser=den, options=options,
+    options = RunOptions(noise=noise, sigma=sigma, transforms=tuple(transforms or ()), denoiser=denoiser, seed=seed,
+                         axes=axes, output_dtype=output_dtype, denoiser_options=denoiser_options)
+    den, resolved = denoiser_settings(options, reg)
+    if return_std and not den.returns_std(**resolved):  # else the std would be all zeros
+        raise InputError(f"return_std=True: the {den.name} denoiser reports no std with these options "
+                         f"({', '.join(f'{k}={v!r}' for k, v in resolved.items()) or 'none'})")
+    _, plan = plan_array(arr, ax, reg, noise=noise, sigma=sigma, transforms=transforms, denoiser=den.name,
+                         options=resolved, rgb=is_rgb("npy", None, ax, arr.shape),
                          fixed=calibration(gain=gain, read_noise=read_noise, offset=offset, dark=dark))
     out = np.empty(arr.shape, dtype=out_dtype)
     std_out = np.zeros(arr.shape, dtype=np.float32) if return_std else None

@@ -19,13 +19,6 @@ SAMPLE_PLANES = 4
 SAMPLE_SIDE = 1024
 
 
-def plane_axes_order(axes: str) -> list[int]:
-    """Axis permutation that puts leading axes first, then y, x, then c (if any)."""
-    lead = [i for i, a in enumerate(axes) if a not in "yxc"]
-    tail = [axes.index("y"), axes.index("x")] + ([axes.index("c")] if "c" in axes else [])
-    return lead + tail
-
-
 def plane_indices(axes: str, shape: Sequence[int]) -> list[tuple[int, ...]]:
     """Every index over the leading (non y/x/c) axes, in order."""
     lead = [shape[i] for i, a in enumerate(axes) if a not in "yxc"]
@@ -84,19 +77,21 @@ def sample_planes(arr, axes: str) -> np.ndarray:
     return np.stack([read_plane(arr, axes, indices[i], rows, cols).astype(np.float64) for i in pick])
 
 
-def colour_mode(requested: str | None, fmt: str, attrs: dict | None, axes: str, shape: Sequence[int]) -> str:
-    """The ``colour`` option for an item: joint restoration is the default only for RGB data.
+def is_rgb(fmt: str, attrs: dict | None, axes: str, shape: Sequence[int]) -> bool:
+    """Whether an item's channels are the red, green and blue of a photograph.
 
     RGB means three channels from a PNG/JPEG, a ``.npy`` (or an in-memory array) with a last axis
     of 3, or a TIFF whose photometric tag is RGB; other multi-channel data (fluorescence channels,
-    spectra) is restored per channel unless the user asks for ``joint``.
+    spectra) is not (:attr:`~restoration.types.Observation.rgb`).
+
+    Examples
+    --------
+    >>> is_rgb("png", {}, "yxc", (8, 8, 3)), is_rgb("tiff", {}, "cyx", (3, 8, 8))
+    (True, False)
     """
-    requested = requested or "auto"
-    if requested != "auto" or "c" not in axes:
-        return requested
-    rgb = shape[axes.index("c")] == 3 and (fmt in ("png", "jpeg", "npy") or
-                                           (fmt == "tiff" and (attrs or {}).get("photometric") == "rgb"))
-    return "auto" if rgb else "per-channel"
+    if "c" not in axes or shape[axes.index("c")] != 3:
+        return False
+    return fmt in ("png", "jpeg", "npy") or (fmt == "tiff" and (attrs or {}).get("photometric") == "rgb")
 
 
 def fit_transforms(sample: np.ndarray, names: Sequence[str] | None, reg: Registry) -> list[dict]:
@@ -152,8 +147,11 @@ def model_params(row: dict, reg: Registry) -> dict[str, float]:
 
 
 def make_plan(sample: np.ndarray, rows: list[dict], chain: list[dict], transform_names: Sequence[str] | None,
-              denoiser: str, options: dict[str, Any], reg: Registry) -> PlanePlan:
-    """The plane plan: stabilize the sample per channel, settle where the transforms apply, scale sigma."""
+              denoiser: str, options: dict[str, Any], reg: Registry, *, rgb: bool = False) -> PlanePlan:
+    """The plane plan: stabilize the sample per channel, settle where the transforms apply, scale sigma.
+
+    ``options`` are the denoiser's resolved options; ``rgb`` whether the channels are colours
+    (:func:`is_rgb`)."""
     channels = [ChannelNoise(r["noise"], model_params(r, reg)) for r in rows]
     has_c = len(channels) > 1 or sample.ndim == 4
     stabilized, sigmas, space = [], [], "input"
@@ -179,12 +177,13 @@ def make_plan(sample: np.ndarray, rows: list[dict], chain: list[dict], transform
     lo, hi = min(lows), max(highs)
     if not hi > lo:
         hi = lo + 1.0
-    return PlanePlan(channels, chain, space, sig_t, (lo, hi), denoiser, options, masked)
+    return PlanePlan(channels, chain, space, sig_t, (lo, hi), denoiser, options, masked, rgb)
 
 
 def plan_array(arr, axes: str, reg: Registry, *, noise: str = "auto", sigma: float | None = None,
                fixed: dict[str, float] | None = None, transforms: Sequence[str] | None = None,
-               denoiser: str = "diffusion", options: dict[str, Any] | None = None) -> tuple[list[dict], PlanePlan]:
+               denoiser: str = "diffusion", options: dict[str, Any] | None = None,
+               rgb: bool = False) -> tuple[list[dict], PlanePlan]:
     """Noise rows and plane plan of one array: normalize, characterize-noise and plan in one call.
 
     The decisions ``restoration run`` makes for an item, from the same sample; for in-memory use
@@ -201,4 +200,4 @@ def plan_array(arr, axes: str, reg: Registry, *, noise: str = "auto", sigma: flo
     sample = sample_planes(arr, axes)
     chain = fit_transforms(sample, transforms, reg)
     rows = characterize_sample(sample, "c" in axes, reg, noise=noise, sigma=sigma, fixed=fixed)
-    return rows, make_plan(sample, rows, chain, transforms, denoiser, options or {}, reg)
+    return rows, make_plan(sample, rows, chain, transforms, denoiser, options or {}, reg, rgb=rgb)

@@ -34,19 +34,23 @@ class PlanePlan:
     sigma: list[float]                         # per channel, in the transformed space
     value_range: tuple[float, float]           # transformed values the denoiser maps to its range
     denoiser: str
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # every declared option, resolved
     masked: bool = False                       # the sample had pixels to reconstruct (impulses, NaN)
+    rgb: bool = False                          # the channels are a photograph's colours
 
     def to_dict(self) -> dict:
+        """JSON-able form (provenance, the region key, other processes)."""
         return {"channels": [c.__dict__ for c in self.channels], "transforms": self.transforms,
                 "transforms_space": self.transforms_space, "sigma": self.sigma,
                 "value_range": list(self.value_range), "denoiser": self.denoiser, "options": self.options,
-                "masked": self.masked}
+                "masked": self.masked, "rgb": self.rgb}
 
     @classmethod
     def from_dict(cls, d: dict) -> "PlanePlan":
+        """Inverse of :meth:`to_dict`."""
         return cls([ChannelNoise(**c) for c in d["channels"]], d["transforms"], d["transforms_space"],
-                   list(d["sigma"]), tuple(d["value_range"]), d["denoiser"], dict(d["options"]), bool(d.get("masked")))
+                   list(d["sigma"]), tuple(d["value_range"]), d["denoiser"], dict(d["options"]), bool(d.get("masked")),
+                   bool(d.get("rgb")))
 
 
 def _split(plane: np.ndarray, n: int) -> list[np.ndarray]:
@@ -120,12 +124,11 @@ def restore_plane(plane: np.ndarray, plan: PlanePlan, reg: Registry, rng: np.ran
     transformed = [apply_transforms(d, plan.transforms, reg) for d in datas]
     stacked = np.stack(transformed, axis=-1) if plane.ndim == 3 else transformed[0]
     sigma = np.asarray(plan.sigma, dtype=np.float64)
-    obs = Observation(stacked.astype(np.float32), sigma if plane.ndim == 3 else float(sigma[0]), mask, origin)
+    obs = Observation(stacked.astype(np.float32), sigma if plane.ndim == 3 else float(sigma[0]), mask, origin,
+                      plan.value_range, plan.rgb)
     shape = stacked.shape
     del datas, transformed, stacked   # float64 copies: free them before the denoiser's peak
-    denoiser = reg.get("denoiser", plan.denoiser)
-    extra = {"value_range": plan.value_range} if "value_range" in getattr(denoiser, "options", ()) else {}
-    result = denoiser.denoise(obs, rng=rng, **extra, **plan.options)
+    result = reg.get("denoiser", plan.denoiser).denoise(obs, rng=rng, **plan.options)
     restored, std = result if isinstance(result, tuple) else (result, None)
     if restored.shape != shape:
         raise RuntimeError(f"denoiser {plan.denoiser!r} returned shape {restored.shape}, expected {shape}")
@@ -179,15 +182,3 @@ def cast_like(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
         info = np.iinfo(dtype)
         return np.clip(np.rint(np.nan_to_num(x, nan=0.0)), info.min, info.max).astype(dtype)
     return x.astype(dtype)
-
-
-def denoiser_options(reg: Registry, name: str, requested: dict[str, Any]) -> dict[str, Any]:
-    """The subset of ``requested`` (None values dropped) that denoiser ``name`` understands."""
-    den = reg.get("denoiser", name)
-    accepted = set(getattr(den, "options", ())) - {"value_range"}
-    return {k: v for k, v in requested.items() if v is not None and k in accepted}
-
-
-def check_method(method: str) -> None:
-    if method not in ("mmse", "ddim", "posterior"):
-        raise InputError(f"unknown method {method!r} (valid: mmse, ddim, posterior)")

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 
 import numpy as np
 
 from .plugins import NAME_RE
-from .types import Denoiser, NoiseModel, Observation, Transform
+from .types import Denoiser, NoiseModel, Observation, Option, Transform, resolve_options
+
+OPTION_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 __all__ = ["check_denoiser", "check_noise_model", "check_transform", "noise_params"]
 
@@ -195,16 +198,37 @@ def check_transform(transform: Transform) -> None:
             np.testing.assert_array_equal(y, parts, err_msg="forward differs chunk by chunk")
 
 
+def _check_options(denoiser: Denoiser) -> None:
+    """Declared options: :class:`~restoration.types.Option` instances, unique lowercase names,
+    defaults their own type accepts, and JSON-able (they enter the provenance)."""
+    assert isinstance(denoiser.options, tuple) and all(isinstance(o, Option) for o in denoiser.options), \
+        "options: a tuple of restoration.Option"
+    names = [o.name for o in denoiser.options]
+    assert len(set(names)) == len(names), f"options: duplicate names in {names}"
+    for opt in denoiser.options:
+        assert OPTION_RE.match(opt.name), f"option {opt.name!r}: lowercase [a-z][a-z0-9_]*"
+        assert opt.type in (bool, int, float, str), f"option {opt.name}: type {opt.type!r} not bool, int, float, str"
+        assert opt.convert(opt.default) == opt.default, f"option {opt.name}: default {opt.default!r} does not convert"
+        json.dumps(opt.default)
+    resolved = resolve_options(denoiser, {})
+    json.dumps(denoiser.identity(**resolved))
+    assert isinstance(denoiser.returns_std(**resolved), bool), "returns_std(): a bool"
+    cost = denoiser.cost(**resolved)
+    assert isinstance(cost, (int, float)) and cost > 0, f"cost() = {cost!r}"
+
+
 def check_denoiser(denoiser: Denoiser, **options) -> None:
     """Check a denoiser on a small noisy plane with masked pixels: same shape, finite everywhere
     (masked pixels reconstructed), less error than the noisy data, reproducible from its generator,
-    and sane ``options``, ``context`` and ``grid``.
+    a std map exactly when :meth:`~restoration.types.Denoiser.returns_std` says so, and sane
+    ``options``, ``identity``, ``context`` and ``grid``.
 
     Parameters
     ----------
     denoiser : Denoiser
     **options
-        Passed to ``denoise`` (e.g. a fast ``method`` for a slow denoiser).
+        Given options (e.g. a fast ``method`` for a slow denoiser); the rest take their defaults,
+        as the host passes them.
 
     Raises
     ------
@@ -212,8 +236,8 @@ def check_denoiser(denoiser: Denoiser, **options) -> None:
         Naming the rule that failed.
     """
     assert isinstance(denoiser, Denoiser) and NAME_RE.match(denoiser.name), f"{denoiser!r}: a named Denoiser"
-    assert isinstance(denoiser.options, tuple) and all(isinstance(o, str) for o in denoiser.options), \
-        "options: a tuple of str"
+    _check_options(denoiser)
+    options = resolve_options(denoiser, options)
     for masked in (False, True):
         context = denoiser.context(**options, masked=masked) if masked else denoiser.context(**options)
         assert isinstance(context, int) and context >= 0, f"context() = {context!r}"
@@ -228,6 +252,8 @@ def check_denoiser(denoiser: Denoiser, **options) -> None:
     noisy[mask] = 0.0          # no information: far from the truth, so only reconstruction passes
     obs = Observation(noisy, sigma, mask)
     out = denoiser.denoise(obs, rng=np.random.default_rng(5), **options)
+    assert isinstance(out, tuple) == denoiser.returns_std(**options), \
+        "denoise returns (restored, std) exactly when returns_std() is true"
     out = out[0] if isinstance(out, tuple) else out
     assert np.shape(out) == clean.shape, f"denoise changed the shape: {np.shape(out)}"
     assert np.isfinite(out).all(), "denoise returned NaN or infinity"

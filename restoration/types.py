@@ -1,4 +1,4 @@
-"""The plugin-facing types: what a noise model, transform or denoiser is (CONTRACT).
+"""The plugin-facing types: what a noise model, transform or denoiser is, and the rules each follows.
 
 Plugins subclass these and return instances from the hooks in :mod:`restoration.hookspecs`.
 """
@@ -6,7 +6,7 @@ Plugins subclass these and return instances from the hooks in :mod:`restoration.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -28,12 +28,94 @@ class Observation:
         Row of the full plane that ``data``'s first row is (0 for a whole plane). A denoiser that
         draws random numbers keys them by absolute position (row ``origin + r``), so a band of
         rows restores exactly as the same rows of the whole plane.
+    value_range : (float, float)
+        The range ``data``'s clean values span (robust quantiles of the item after the transform
+        chain; about (0, 1) after the default ``percentile`` transform): a network trained on a
+        fixed range maps this one onto it.
+    rgb : bool
+        Whether the three channels are the red, green and blue of a photograph (a colour image:
+        they may be restored jointly), rather than independent channels (fluorescence, spectra).
     """
 
     data: np.ndarray
     sigma: float | np.ndarray
     mask: np.ndarray | None = None
     origin: int = 0
+    value_range: tuple[float, float] = (0.0, 1.0)
+    rgb: bool = False
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option a denoiser declares: ``restoration run`` offers it as ``--NAME`` (and
+    ``--denoiser-option NAME=VALUE``), the Python API as a keyword, the flow in its parameters.
+
+    Attributes
+    ----------
+    name : str
+        Lowercase ``[a-z][a-z0-9_]*``; the flag is ``--name`` with ``_`` as ``-``.
+    type : type
+        ``bool``, ``int``, ``float`` or ``str``: values are converted to it (text from the command
+        line included; ``bool`` accepts true/false, yes/no, on/off, 1/0).
+    default : object
+        The value when the user gives none (None allowed: "the denoiser decides").
+    help : str
+        One line for ``--help`` and ``restoration plugins``.
+    choices : tuple
+        The allowed values, if limited.
+    minimum : float or None
+        The smallest allowed value of a number.
+    flag : bool
+        Whether ``restoration run`` offers ``--NAME`` (a rarely tuned option may leave it to
+        ``--denoiser-option``).
+    path : bool
+        The value is a file path: made absolute where it is stored for later runs (``serve``).
+
+    Examples
+    --------
+    >>> steps = Option("steps", int, None, "reverse steps", minimum=1)
+    >>> steps.convert("3"), steps.convert(None)
+    (3, None)
+    """
+
+    name: str
+    type: type = str
+    default: Any = None
+    help: str = ""
+    choices: tuple = ()
+    minimum: float | None = None
+    flag: bool = True
+    path: bool = False
+
+    def convert(self, value: Any) -> Any:
+        """``value`` (a Python value or command-line text) as this option's type, checked.
+
+        Raises
+        ------
+        ValueError
+            One line: the value is not of the type, not among the choices or below the minimum.
+        """
+        if value is None:
+            return None
+        if self.type is bool and isinstance(value, str):
+            if value.lower() not in _TRUE + _FALSE:
+                raise ValueError(f"{self.name}: {value!r} is not true or false")
+            value = value.lower() in _TRUE
+        try:
+            if self.type is int and (isinstance(value, bool) or float(value) != int(float(value))):
+                raise ValueError
+            converted = self.type(value) if self.type is not bool else bool(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{self.name}: {value!r} is not {'an' if self.type is int else 'a'} "
+                             f"{self.type.__name__}") from None
+        if self.choices and converted not in self.choices:
+            raise ValueError(f"{self.name}: {converted!r} is not one of {', '.join(map(str, self.choices))}")
+        if self.minimum is not None and converted < self.minimum:
+            raise ValueError(f"{self.name} must be >= {self.minimum:g}, got {converted}")
+        return converted
 
 
 class NoiseModel:
@@ -142,34 +224,72 @@ class NoiseModel:
 
 
 class Transform:
-    """An invertible intensity transform with explicit, JSON-serializable state."""
+    """An invertible intensity transform with explicit, JSON-serializable state.
+
+    Subclass it and return an instance from a ``restoration_transforms`` hookimpl;
+    ``restoration.testing.check_transform(transform)`` checks every rule below.
+
+    Rules every transform follows:
+
+    - **State.** ``fit`` returns everything ``forward`` and ``inverse`` need as a JSON-able dict
+      (numbers, strings, lists): it is stored in the provenance and sent to other processes.
+    - **Chunk-wise.** ``forward`` and ``inverse`` are element-wise given the state: applied to
+      any part of the data (a plane, a band of rows, a tile) they give that part of the whole's
+      result. The fit sees a sample of the item (a few planes, centre crops), never all of it.
+    - **Missing pixels.** NaN stays NaN in both directions and does not spread; ``fit`` ignores
+      NaN/inf.
+    - **Invertible.** ``inverse(forward(x, state), state)`` equals ``x`` to float precision, for
+      float32 and float64 data, whatever the range.
+    """
 
     name: ClassVar[str]
 
     def fit(self, x: np.ndarray) -> dict:
-        """Fit the transform's state on ``x`` (which may be a sample of the data)."""
+        """Fit the transform's state on ``x`` (a sample of the data, NaN/inf ignored)."""
         raise NotImplementedError
 
     def forward(self, x: np.ndarray, state: dict) -> np.ndarray:
+        """Apply the transform with the fitted ``state`` (element-wise, same shape, NaN kept)."""
         raise NotImplementedError
 
     def inverse(self, y: np.ndarray, state: dict) -> np.ndarray:
+        """Undo :meth:`forward` with the same ``state`` (element-wise, same shape, NaN kept)."""
         raise NotImplementedError
 
 
 class Denoiser:
-    """Restores one plane (or a region of one) given as an :class:`Observation`.
+    """Restores one plane (or a band of rows of one) given as an :class:`Observation`.
 
-    ``denoise`` returns the restored plane, same shape as ``obs.data``. With ``samples > 1`` in
-    ``options`` a denoiser that supports it returns ``(restored, std)``: the mean of the samples
-    and their per-pixel standard deviation.
+    Subclass it and return an instance from a ``restoration_denoisers`` hookimpl;
+    ``restoration.testing.check_denoiser(denoiser)`` checks every rule below.
+
+    Rules every denoiser follows:
+
+    - **Options.** :attr:`options` declares every option (:class:`Option`: type, default, help).
+      The host converts and checks what the user gives against it (unknown names are refused,
+      one line), fills in the defaults and passes every declared option as a keyword to
+      :meth:`denoise`, :meth:`context`, :meth:`grid`, :meth:`identity`, :meth:`check`,
+      :meth:`returns_std` and :meth:`cost` (which should accept ``**_`` for the others). The
+      options and :meth:`identity` enter the provenance and the resume signature.
+    - **Space.** ``obs.data`` is float32 with additive white Gaussian noise of std ``obs.sigma``
+      (a scalar, or one per channel), clean values spanning about ``obs.value_range``; the result
+      is in the same space. ``obs.mask`` marks pixels with no information, to reconstruct.
+    - **Regions.** Large planes arrive as bands of rows read with :meth:`context` rows of
+      context on each side and starting on a multiple of :meth:`grid`; the restored core of a
+      band must equal the same rows of a whole-plane run (random numbers keyed by absolute row,
+      ``obs.origin + r``).
+    - **Reproducible.** Random draws come from ``rng`` only: one seed, one result.
+    - **Finite.** No NaN or infinity in the result (the host refuses it).
     """
 
     name: ClassVar[str]
-    #: Options this denoiser understands; the host passes only these (e.g. ``method``, ``steps``).
-    options: ClassVar[tuple[str, ...]] = ()
+    #: The options this denoiser takes (see the rules above).
+    options: ClassVar[tuple[Option, ...]] = ()
 
     def denoise(self, obs: Observation, *, rng: np.random.Generator, **options: Any) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Restore ``obs``: an array of ``obs.data``'s shape, or ``(restored, std)`` when
+        :meth:`returns_std` is true for these options (``std`` the per-pixel uncertainty, same
+        shape, in the same space)."""
         raise NotImplementedError
 
     def context(self, **options: Any) -> int:
@@ -183,3 +303,62 @@ class Denoiser:
         network that downsamples by 8 sees another phase of its grid elsewhere). The host starts
         every region's read at a multiple of it; 1 for denoisers without such a grid."""
         return 1
+
+    def identity(self, **options: Any) -> dict[str, Any]:
+        """What else decides this denoiser's result besides its options (JSON-able), e.g. the
+        content hash of a model file: recorded in the provenance, and a resumed run must match
+        it. Default: nothing."""
+        return {}
+
+    def check(self, **options: Any) -> None:
+        """Checks that take seconds (a model file loads, a device exists), run before any work.
+
+        Raises
+        ------
+        InputError
+            One line naming the option or file and the problem.
+        """
+
+    def returns_std(self, **options: Any) -> bool:
+        """Whether :meth:`denoise` returns ``(restored, std)`` with these options (the host then
+        writes the std map). Default: False."""
+        return False
+
+    def cost(self, **options: Any) -> float:
+        """The time these options take relative to the defaults' (the host warns when a large
+        run costs many times that). Default: 1."""
+        return 1.0
+
+
+def option_table(denoiser: Denoiser) -> dict[str, Option]:
+    """``{name: Option}`` of a denoiser's declared options."""
+    return {o.name: o for o in denoiser.options}
+
+
+def resolve_options(denoiser: Denoiser, given: dict[str, Any] | Sequence[tuple[str, Any]]) -> dict[str, Any]:
+    """Every declared option of ``denoiser``: the ``given`` values (None meaning not given)
+    converted and checked, the defaults for the others.
+
+    Raises
+    ------
+    ValueError
+        One line starting with the option's name: an option the denoiser does not declare, or
+        a value it does not accept.
+
+    Examples
+    --------
+    >>> class Blur(Denoiser):
+    ...     name = "blur"
+    ...     options = (Option("radius", int, 2, minimum=1),)
+    >>> resolve_options(Blur(), {}), resolve_options(Blur(), {"radius": "3"})
+    ({'radius': 2}, {'radius': 3})
+    """
+    table = option_table(denoiser)
+    out = {name: opt.default for name, opt in table.items()}
+    for name, value in dict(given).items():
+        if name not in table:
+            known = ", ".join(table) or "none"
+            raise ValueError(f"{name}: the {denoiser.name} denoiser has no such option (its options: {known})")
+        if value is not None:
+            out[name] = table[name].convert(value)
+    return out

@@ -38,40 +38,26 @@ class Usage(argparse.ArgumentParser):
 
 
 def _add_run(sub) -> None:
-    p = sub.add_parser("run", help="restore inputs into OUTDIR (the restore-dataset flow)")
+    sub.add_parser("run", help="restore inputs into OUTDIR (the restore-dataset flow)", populate=_run_arguments)
+
+
+def _run_arguments(p) -> None:  # added when `run` is used: the denoisers' options come from the plugins
+    from restoration.options import add_run_arguments
+    from restoration.plugins import registry
+
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("-o", "--outdir", required=True)
-    p.add_argument("--reference", nargs="+", metavar="REF", help="clean references, paired by item name")
-    p.add_argument("--noise", default="auto", help="auto or a noise model name")
-    p.add_argument("--sigma", type=float, help="noise std in the input's own units")
-    _add_camera(p)
-    p.add_argument("--output-dtype", default="auto", choices=["auto", "input", "float32"],
-                   help="auto (default): float32 for integer data, else the input's dtype; input: keep it")
-    p.add_argument("--transform", action="append", dest="transforms", metavar="NAME",
-                   help="replaces the default chain (percentile); repeatable; 'none' disables it")
-    p.add_argument("--denoiser", default=None, help="diffusion (default), nlm or a plugin's")
-    p.add_argument("--method", default="mmse", choices=["mmse", "ddim", "posterior"])
-    p.add_argument("--steps", type=int)
-    p.add_argument("--samples", type=int, default=1)
-    p.add_argument("--colour", default="auto", choices=["auto", "joint", "per-channel"],
-                   help="RGB restored jointly in an opponent colour space (auto: RGB input with comparable noise)")
-    p.add_argument("--ensemble", action="store_true", help="average the 8 flips/rotations: better, 8x the time")
-    p.add_argument("--model", help="diffusion model file (default: the shipped model)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--axes", help="override axis inference, e.g. zyx")
-    p.add_argument("--overwrite", action="store_true", help="replace an OUTDIR made with other inputs or parameters")
+    add_run_arguments(p, registry().table("denoiser").values())
     dask = p.add_mutually_exclusive_group()
     dask.add_argument("--dask-address", metavar="tcp://HOST:PORT", help="run the denoise work on this Dask cluster")
     dask.add_argument("--dask-workers", type=int, metavar="N", help="start a local Dask cluster of N worker processes")
 
 
-def _add_camera(p) -> None:
-    """Camera calibration (poisson-gaussian with --noise auto): fixes parameters, the rest are estimated."""
-    p.add_argument("--gain", type=float, metavar="ADU", help="camera gain, ADU per photon")
-    p.add_argument("--read-noise", type=float, metavar="ADU", help="camera read noise std, ADU")
-    p.add_argument("--offset", type=float, metavar="ADU", help="camera offset (dark level), ADU")
-    p.add_argument("--dark", metavar="FILE", help="dark frame(s): offset = mean, read noise = std")
+def _add_noise_options(p) -> None:
+    """The run options that say what the noise is, as ``run`` spells them."""
+    from restoration.options import NOISE_OPTIONS, add_run_arguments
+
+    add_run_arguments(p, include=NOISE_OPTIONS)
 
 
 def _calibration(args) -> dict:
@@ -84,10 +70,7 @@ def _add_other(sub) -> None:
     p = sub.add_parser("characterize", help="print the noise of inputs without restoring")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("--format", default="table", choices=["table", "csv", "json"])
-    p.add_argument("--noise", default="auto")
-    p.add_argument("--sigma", type=float, help="noise std in the input's own units")
-    _add_camera(p)
-    p.add_argument("--axes")
+    _add_noise_options(p)
     sub.add_parser("train", help="train a diffusion denoiser (the train-denoiser flow)", populate=_train_arguments)
     sub.add_parser("plugins", help="list noise models, transforms, denoisers and failed plugins")
 
@@ -116,11 +99,8 @@ def _adapt_arguments(p) -> None:  # added when `adapt` is used: restoration.diff
     p.add_argument("--lr", type=float, default=A.lr)
     p.add_argument("--warmup", type=int, default=A.warmup)
     p.add_argument("--checkpoint-every", type=int, default=A.checkpoint_every)
-    p.add_argument("--noise", default="auto", help="auto or a noise model name, as for run")
-    p.add_argument("--sigma", type=float, help="noise std in the input's own units")
-    _add_camera(p)
+    _add_noise_options(p)
     p.add_argument("--transform", action="append", dest="transforms", metavar="NAME", help="as for run")
-    p.add_argument("--axes", help="override axis inference, e.g. zyx")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int)
     p.add_argument("--no-flow", action="store_true", help="adapt without Prefect (same core function)")
@@ -133,6 +113,21 @@ def _train_arguments(p) -> None:
     p.add_argument("--no-flow", action="store_true", help="train without Prefect (same core function)")
 
 
+def _add_export(sub) -> None:
+    sub.add_parser("export", help="write a model file as a BioImage Model Zoo package", populate=_export_arguments)
+
+
+def _export_arguments(p) -> None:  # added when `export` is used: restoration.export loads numpy
+    from restoration.export.bioimageio import DEFAULT_SIGMA
+
+    p.add_argument("model", metavar="MODEL", help="diffusion model file (.pt)")
+    p.add_argument("--format", default="bioimageio", choices=["bioimageio"], help="bioimageio: a model zoo .zip")
+    p.add_argument("-o", "--output", required=True, metavar="PACKAGE", help="package to write (.zip)")
+    p.add_argument("--sigma", type=float, default=DEFAULT_SIGMA,
+                   help=f"noise std fixed in the package, in its normalized input's units (default {DEFAULT_SIGMA})")
+    p.add_argument("--author", action="append", dest="authors", metavar="NAME", help="author name (repeatable)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Usage(prog="restoration", description="Restore noisy images and arrays with diffusion models.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and Prefect logs (anywhere on the line)")
@@ -141,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_other(sub)
     _add_adapt(sub)
+    _add_export(sub)
     from .serve import add_serve_parser
 
     add_serve_parser(sub)
@@ -153,8 +149,11 @@ def cmd_plugins(args) -> int:
     reg = registry()
     for kind in ("noise", "transform", "denoiser"):
         print(f"{kind}:")
-        for name in sorted(reg.table(kind)):
+        for name, plugin in sorted(reg.table(kind).items()):
             print(f"  {name:<18} {reg.sources[(kind, name)]}")
+            for opt in getattr(plugin, "options", ()) if kind == "denoiser" else ():
+                choices = f" {{{', '.join(map(str, opt.choices))}}}" if opt.choices else ""
+                print(f"    {opt.name}: {opt.type.__name__}{choices} = {opt.default!r}  {opt.help}")
     if reg.failures:
         print("failed plugins:")
         for plugin, error in reg.failures:
@@ -195,18 +194,15 @@ def cmd_characterize(args) -> int:
 
 def cmd_run(args) -> int:
     from restoration import pipeline
+    from restoration.options import options_from_args
 
     from .console import console
 
-    request = {k: getattr(args, k) for k in ("inputs", "reference", "noise", "sigma", "transforms", "denoiser",
-                                             "method", "steps", "samples", "model", "device", "seed", "axes",
-                                             "gain", "read_noise", "offset", "dark", "output_dtype", "colour",
-                                             "ensemble")}
-    request["outdir"] = args.outdir
     if args.dask_workers is not None and args.dask_workers < 1:
         raise InputError("--dask-workers must be >= 1")
+    options = options_from_args(args, inputs=tuple(args.inputs), outdir=args.outdir)
     # Every mistake that can be known before any work, in seconds: exit 2 before Prefect starts.
-    check = pipeline.preflight({**request, "overwrite": args.overwrite})
+    check = pipeline.preflight(options)
     for warning in check["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     from .flow import outcome, restore_dataset
@@ -216,7 +212,7 @@ def cmd_run(args) -> int:
     flow_fn, distributed = restore_dataset, bool(args.dask_address or args.dask_workers)
     if distributed:
         flow_fn = restore_dataset.with_options(task_runner=dask_runner(args.dask_address, args.dask_workers))
-    state = flow_fn(**request, overwrite=args.overwrite, distributed=distributed, return_state=True)
+    state = flow_fn(options=options, distributed=distributed, return_state=True)
     if not (state.is_completed() or state.is_failed()):
         raise RuntimeError(f"flow run ended {state.type.value}: {state.message}")
     try:
@@ -295,6 +291,14 @@ def cmd_adapt(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from restoration.export.bioimageio import DEFAULT_AUTHORS, export_bioimageio
+
+    path = export_bioimageio(args.model, args.output, sigma=args.sigma, authors=args.authors or DEFAULT_AUTHORS)
+    print(f"wrote {path} (BioImage Model Zoo package, noise std {args.sigma:g} in normalized units)")
+    return 0
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that the same clean-up runs: the flow run ends, the
     temporary Prefect API server stops (Prefect re-sends the signal to this handler once its
@@ -306,7 +310,7 @@ def _terminate(signum, frame) -> None:
 
 
 COMMANDS = {"run": cmd_run, "characterize": cmd_characterize, "train": cmd_train, "adapt": cmd_adapt,
-            "plugins": cmd_plugins}
+            "export": cmd_export, "plugins": cmd_plugins}
 
 
 def _without_debug(argv: list[str]) -> tuple[list[str], bool]:

@@ -1,6 +1,6 @@
 """The ``restore-dataset`` flow: thin Prefect tasks over :mod:`restoration.pipeline`.
 
-Tasks pass paths and small dicts, never arrays. One item failing never stops the others; the run
+Tasks pass the pipeline's typed records (paths and parameters), never arrays. One item failing never stops the others; the run
 then ends Failed with a one-line summary.
 """
 
@@ -19,8 +19,13 @@ from prefect.artifacts import (create_markdown_artifact, create_progress_artifac
 from prefect.futures import as_completed
 from prefect.states import Completed, Failed
 
+import numpy as np
+
 from restoration import __version__, pipeline
 from restoration.errors import InputError, printable
+from restoration.io import Item
+from restoration.options import CheckedRun, RunOptions
+from restoration.pipeline import (DenoisePlan, Entry, Ingested, ItemResult, NoiseProfile, Normalized, Restored)
 from restoration.storage import STORE, RunLock
 from restoration.watch import record, scan
 
@@ -42,28 +47,28 @@ def _retry_io(task, task_run, state) -> bool:
 
 
 @task(name="ingest", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_retry_io)
-def discover_task(request: dict) -> dict:
-    return pipeline.prepare(request)
+def discover_task(run: CheckedRun) -> tuple[list[Entry], list[dict]]:
+    return pipeline.prepare(run)
 
 
 @task(name="ingest", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_retry_io)
-def ingest_task(request: dict, item: dict) -> dict:
-    return pipeline.ingest(request, item)
+def ingest_task(run: CheckedRun, entry: Entry) -> Ingested:
+    return pipeline.ingest(run, entry)
 
 
 @task(name="normalize")
-def normalize_task(request: dict, ing: dict) -> dict:
-    return pipeline.normalize(request, ing)
+def normalize_task(run: CheckedRun, ing: Ingested) -> Normalized:
+    return pipeline.normalize(run, ing)
 
 
 @task(name="characterize-noise")
-def characterize_task(request: dict, ing: dict) -> dict:
-    return pipeline.characterize(request, ing)
+def characterize_task(run: CheckedRun, ing: Ingested) -> NoiseProfile:
+    return pipeline.characterize(run, ing)
 
 
 @task(name="denoise")
-def denoise_task(request: dict, ing: dict, norm: dict, noise: dict) -> dict:
-    name = ing["name"]
+def denoise_task(run: CheckedRun, ing: Ingested, norm: Normalized, noise: NoiseProfile) -> Restored:
+    name = ing.name
     artifact = create_progress_artifact(0.0, description=f"denoising {name}")
     last = [0.0]
 
@@ -74,53 +79,53 @@ def denoise_task(request: dict, ing: dict, norm: dict, noise: dict) -> dict:
             update_progress_artifact(artifact, pct)
             last[0] = pct
 
-    result = pipeline.denoise(request, ing, norm, noise, progress=progress)
-    log.info("restored %s in %.1f s", name, result["seconds"])
+    result = pipeline.denoise(run, ing, norm, noise, progress=progress)
+    log.info("restored %s in %.1f s", name, result.seconds)
     return result
 
 
 @task(name="denoise")
-def denoise_plan_task(request: dict, ing: dict, norm: dict, noise: dict) -> dict:
-    return pipeline.plan_denoise(request, ing, norm, noise)
+def denoise_plan_task(run: CheckedRun, ing: Ingested, norm: Normalized, noise: NoiseProfile) -> DenoisePlan:
+    return pipeline.plan_denoise(run, ing, norm, noise)
 
 
 @task(name="denoise")
-def denoise_batch_task(request: dict, ing: dict, info: dict, batch: list[int]) -> int:
-    return pipeline.denoise_planes(request, ing, info, batch)
+def denoise_batch_task(run: CheckedRun, ing: Ingested, info: DenoisePlan, batch: list[int]) -> int:
+    return pipeline.denoise_planes(run, ing, info, batch)
 
 
 @task(name="denoise")
-def denoise_finish_task(request: dict, ing: dict, info: dict, noise: dict) -> dict:
-    return pipeline.finish_denoise(request, ing, info, noise)
+def denoise_finish_task(run: CheckedRun, ing: Ingested, info: DenoisePlan, noise: NoiseProfile) -> Restored:
+    return pipeline.finish_denoise(run, ing, info, noise)
 
 
-def _denoise_distributed(request: dict, ing: dict, norm: dict, noise: dict) -> None:
+def _denoise_distributed(run: CheckedRun, ing: Ingested, norm: Normalized, noise: NoiseProfile) -> None:
     """Plane batches as task runs on the flow's task runner (a Dask cluster): zarr paths travel,
     never arrays."""
-    name = ing["name"]
-    if ing.get("skip"):
-        denoise_task.with_options(task_run_name=f"denoise-{name}")(request, ing, norm, noise)
+    name = ing.name
+    if ing.skip:
+        denoise_task.with_options(task_run_name=f"denoise-{name}")(run, ing, norm, noise)
         return
-    info = denoise_plan_task.with_options(task_run_name=f"denoise-{name}-plan")(request, ing, norm, noise)
+    info = denoise_plan_task.with_options(task_run_name=f"denoise-{name}-plan")(run, ing, norm, noise)
     artifact = create_progress_artifact(0.0, description=f"denoising {name}")
-    futures = [denoise_batch_task.with_options(task_run_name=f"denoise-{name}-batch{i}").submit(request, ing, info, batch)
-               for i, batch in enumerate(info["batches"])]
-    done = info["total"] - sum(len(b) for b in info["batches"])
+    futures = [denoise_batch_task.with_options(task_run_name=f"denoise-{name}-batch{i}").submit(run, ing, info, batch)
+               for i, batch in enumerate(info.batches)]
+    done = info.total - sum(len(b) for b in info.batches)
     for future in as_completed(futures):
         done += future.result()
-        console.progress(f"denoise {name}", done, info["total"])
-        update_progress_artifact(artifact, 100.0 * done / info["total"])
-    denoise_finish_task.with_options(task_run_name=f"denoise-{name}-finish")(request, ing, info, noise)
+        console.progress(f"denoise {name}", done, info.total)
+        update_progress_artifact(artifact, 100.0 * done / info.total)
+    denoise_finish_task.with_options(task_run_name=f"denoise-{name}-finish")(run, ing, info, noise)
 
 
 @task(name="quality-report")
-def assess_task(request: dict, ing: dict) -> dict:
-    return pipeline.assess(request, ing)
+def assess_task(run: CheckedRun, ing: Ingested) -> dict:
+    return pipeline.assess(run, ing)
 
 
 @task(name="quality-report", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_retry_io)
-def summary_task(request: dict, results: list[dict], run_info: dict) -> dict:
-    return pipeline.finish(request, results, run_info)
+def summary_task(run: CheckedRun, results: list[ItemResult], run_info: dict) -> dict:
+    return pipeline.finish(run, results, run_info)
 
 
 def one_line(exc: BaseException) -> str:
@@ -129,39 +134,33 @@ def one_line(exc: BaseException) -> str:
     return printable(text[0]) if text else type(exc).__name__
 
 
-def _where(item: dict) -> str:
-    """The item's file (plus its array path inside a zarr store), for messages."""
-    source = str(item.get("source") or item["name"])
-    return printable(f"{source.rstrip('/')}/{item['array_path']}" if item.get("array_path") else source)
-
-
-def _naming(message: str, item: dict) -> str:
+def _naming(message: str, entry: Entry) -> str:
     """``message`` prefixed with the item's file unless it already names it (or its reference)."""
-    where = _where(item)
-    named = [where] + [printable(str(src or "")) for src in (item.get("source"), (item.get("reference") or {}).get("source"))]
+    where = printable(entry.item.where)
+    named = [where, printable(entry.item.source)] + ([printable(entry.reference.source)] if entry.reference else [])
     return message if any(n and n in message for n in named) else f"{where}: {message}"
 
 
-def _restore_item(request: dict, item: dict, distributed: bool = False) -> dict:
-    name = item["name"]
+def _restore_item(run: CheckedRun, entry: Entry) -> ItemResult:
+    name = entry.name
     rows: list[dict] = []
     try:
-        ing = ingest_task.with_options(task_run_name=f"ingest-{name}")(request, item)
-        norm = normalize_task.with_options(task_run_name=f"normalize-{name}")(request, ing)
-        noise = characterize_task.with_options(task_run_name=f"characterize-noise-{name}")(request, ing)
-        rows = noise["rows"]
-        if distributed:
-            _denoise_distributed(request, ing, norm, noise)
+        ing = ingest_task.with_options(task_run_name=f"ingest-{name}")(run, entry)
+        norm = normalize_task.with_options(task_run_name=f"normalize-{name}")(run, ing)
+        noise = characterize_task.with_options(task_run_name=f"characterize-noise-{name}")(run, ing)
+        rows = noise.rows
+        if run.distributed:
+            _denoise_distributed(run, ing, norm, noise)
         else:
-            denoise_task.with_options(task_run_name=f"denoise-{name}")(request, ing, norm, noise)
-        quality = assess_task.with_options(task_run_name=f"quality-report-{name}")(request, ing)
-        return {"item": ing, "quality": quality, "noise_rows": rows}
+            denoise_task.with_options(task_run_name=f"denoise-{name}")(run, ing, norm, noise)
+        quality = assess_task.with_options(task_run_name=f"quality-report-{name}")(run, ing)
+        return ItemResult(entry, quality, rows, skipped=ing.skip)
     except Exception as exc:  # one item failing must not stop the others
         message = one_line(exc) if isinstance(exc, InputError) else f"internal error: {one_line(exc)}"
-        message = _naming(message, item)  # errors from later stages ("all values are NaN") name no file
+        message = _naming(message, entry)  # errors from later stages ("all values are NaN") name no file
         get_run_logger().error("item %s failed: %s\n%s", name, message, traceback.format_exc())
         console.line(f"failed: {name}: {message}")
-        return {"item": item, "quality": pipeline.failed_quality(name, message, request), "noise_rows": rows}
+        return ItemResult(entry, pipeline.failed_quality(name, message, run), rows)
 
 
 def _clean(records: list[dict]) -> list[dict]:
@@ -169,27 +168,29 @@ def _clean(records: list[dict]) -> list[dict]:
     return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in records]
 
 
-def _run_request(request: dict, distributed: bool = False) -> dict:
+def _failed_input(name: str, error: str, run: CheckedRun) -> ItemResult:
+    """The result of an input that could not even be read as an item."""
+    item = Item(name=name, source=name, array_path=None, format="", shape=(), dtype=np.dtype("float32"), axes="")
+    return ItemResult(Entry(item, error=error), pipeline.failed_quality(name, error, run))
+
+
+def _run_request(options: RunOptions, distributed: bool = False) -> dict:
     """Restore one OUTDIR's worth of inputs; returns the summary of pipeline.finish."""
     started = dt.datetime.now(dt.timezone.utc)
-    outdir = request["outdir"]
-    pipeline.check_outdir(request)  # before the lock creates anything in OUTDIR
-    with RunLock(outdir):
-        plan = discover_task.with_options(task_run_name=f"ingest-discover-{Path(outdir).name}")(request)
-        request = {**plan["request"], "distributed": distributed}
-        results = [{"item": {"name": f["name"], "source": f["name"]},
-                    "quality": pipeline.failed_quality(f["name"], f["error"], request), "noise_rows": []}
-                   for f in plan["failed"]]
-        for f in plan["failed"]:
+    run = pipeline.check_options(options, distributed=distributed)  # before the lock creates anything in OUTDIR
+    with RunLock(options.outdir):
+        pipeline.check_runtime(run)
+        entries, failed = discover_task.with_options(task_run_name=f"ingest-discover-{Path(options.outdir).name}")(run)
+        results = [_failed_input(f["name"], f["error"], run) for f in failed]
+        for f in failed:
             console.line(f"failed: {f['name']}: {f['error']}")
-        for item in plan["items"]:
-            results.append(_restore_item(request, item, distributed))
-        run_info = {k: request.get(k) for k in ("inputs", "outdir", "noise", "sigma", "transforms", "denoiser", "method",
-                                                 "steps", "samples", "model_id", "seed", "calibration", "output_dtype",
-                                                 "colour", "ensemble")}
-        run_info.update(version=__version__, started=started.isoformat(),
-                        finished=dt.datetime.now(dt.timezone.utc).isoformat())
-        return summary_task.with_options(task_run_name=f"quality-report-summary-{Path(outdir).name}")(request, results, run_info)
+        for entry in entries:
+            results.append(_restore_item(run, entry))
+        run_info = {"options": options.to_json(), "denoiser_options": run.denoiser_options, "identity": run.identity,
+                    "calibration": run.calibration, "version": __version__, "started": started.isoformat(),
+                    "finished": dt.datetime.now(dt.timezone.utc).isoformat()}
+        return summary_task.with_options(task_run_name=f"quality-report-summary-{Path(options.outdir).name}")(
+            run, results, run_info)
 
 
 def _publish(summaries: list[dict], where: str) -> list[dict]:
@@ -231,8 +232,8 @@ def _final_state(summaries: list[dict], where: str):
     return Completed(message=f"{outcome(summaries)} into {where}", data=data)
 
 
-def _watch(request: dict, watch: str, outroot: str, distributed: bool = False) -> list[dict]:
-    params = {k: request[k] for k in sorted(request) if k not in ("inputs", "outdir", "overwrite")}
+def _watch(options: RunOptions, watch: str, outroot: str, distributed: bool = False) -> list[dict]:
+    params = {k: v for k, v in sorted(options.to_json().items()) if k not in ("inputs", "outdir", "overwrite")}
     found = scan(watch, outroot, params)
     log.info("watch %s: %d pending, %d done, %d still being written, %d failed before and unchanged",
              watch, len(found["pending"]), len(found["done"]), len(found["waiting"]), len(found["failed"]))
@@ -240,7 +241,7 @@ def _watch(request: dict, watch: str, outroot: str, distributed: bool = False) -
         log.warning("watch %s: the folder does not exist (now); nothing to restore", watch)
     summaries = []
     for pending in found["pending"]:
-        sub = dict(request, inputs=[pending["entry"]], outdir=pending["outdir"], overwrite=pending["overwrite"])
+        sub = options.replace(inputs=(pending["entry"],), outdir=pending["outdir"], overwrite=pending["overwrite"])
         try:
             summary = _run_request(sub, distributed)
             ok = summary["failed"] == 0
@@ -249,7 +250,7 @@ def _watch(request: dict, watch: str, outroot: str, distributed: bool = False) -
             ok, error = False, one_line(exc)
             get_run_logger().error("dataset %s failed: %s\n%s", pending["entry"], error, traceback.format_exc())
             summary = {"noise_table": [], "report": "", "quality_table": [
-                pipeline.failed_quality(printable(Path(pending["entry"]).name), error, request)]}
+                pipeline.failed_quality(printable(Path(pending["entry"]).name), error, options)]}
         if record(outroot, pending, params, ok=ok, error=error):
             summaries.append(summary)
         else:
@@ -258,42 +259,30 @@ def _watch(request: dict, watch: str, outroot: str, distributed: bool = False) -
 
 
 @flow(name="restore-dataset", log_prints=False)
-def restore_dataset(inputs: list[str] | None = None, outdir: str | None = None, reference: list[str] | None = None,
-                    noise: str = "auto", sigma: float | None = None, transforms: list[str] | None = None,
-                    denoiser: str | None = None, method: str = "mmse", steps: int | None = None, samples: int = 1,
-                    model: str | None = None, device: str = "auto", seed: int = 0, axes: str | None = None,
-                    overwrite: bool = False, watch: str | None = None, outroot: str | None = None,
-                    distributed: bool = False, gain: float | None = None, read_noise: float | None = None,
-                    offset: float | None = None, dark: str | None = None, output_dtype: str = "auto",
-                    colour: str = "auto", ensemble: bool = False) -> Any:
-    """Restore ``inputs`` into ``outdir`` (ingest, normalize, characterize-noise, denoise,
-    quality-report) and publish the noise-profile, quality-report and restoration-report artifacts.
+def restore_dataset(options: RunOptions | None = None, watch: str | None = None, outroot: str | None = None,
+                    distributed: bool = False) -> Any:
+    """Restore ``options.inputs`` into ``options.outdir`` (ingest, normalize, characterize-noise,
+    denoise, quality-report) and publish the noise-profile, quality-report and restoration-report
+    artifacts.
 
-    With ``watch`` and ``outroot`` instead (scheduled runs), every dataset of the folder ``watch``
-    without a complete restoration in ``outroot`` is restored into ``outroot/<entry name>``.
-    ``distributed`` submits plane batches to the flow's task runner (set a DaskTaskRunner with
+    ``options`` are the :class:`~restoration.options.RunOptions` (what ``restoration run``
+    takes; a deployment gives them as a JSON object). With ``watch`` and ``outroot`` instead of
+    inputs and outdir (scheduled runs), every dataset of the folder ``watch`` without a complete
+    restoration in ``outroot`` is restored into ``outroot/<entry name>``. ``distributed`` submits
+    plane batches to the flow's task runner (set a DaskTaskRunner with
     ``restore_dataset.with_options(task_runner=...)``) instead of denoising in this process.
-    ``gain``, ``read_noise``, ``offset`` (ADU) and ``dark`` (a dark-frame file) fix camera
-    parameters; ``output_dtype`` is ``auto`` (float32 for integer data), ``input`` or ``float32``.
-    ``colour`` (``auto``, ``joint``, ``per-channel``) and ``ensemble`` are the diffusion
-    denoiser's colour handling and geometric self-ensemble.
     """
-    request = {"inputs": list(inputs or []), "outdir": str(outdir) if outdir else None,
-               "reference": list(reference) if reference else None, "noise": noise, "sigma": sigma,
-               "transforms": list(transforms) if transforms else None, "denoiser": denoiser, "method": method,
-               "steps": steps, "samples": samples, "model": model, "device": device, "seed": seed, "axes": axes,
-               "overwrite": overwrite, "gain": gain, "read_noise": read_noise, "offset": offset, "dark": dark,
-               "output_dtype": output_dtype, "colour": colour, "ensemble": ensemble}
+    options = options if isinstance(options, RunOptions) else RunOptions.from_json(options or {})
     if watch:
         if not outroot:
             raise InputError("watch needs outroot")
-        pipeline.check_outdir({"inputs": [watch], "outdir": outroot})  # scheduled runs must not read their output
-        summaries = _watch(request, watch, outroot, distributed)
+        pipeline.check_outdir([watch], outroot)  # scheduled runs must not read their output
+        summaries = _watch(options, watch, outroot, distributed)
         where = outroot
     else:
-        if not inputs or not outdir:
-            raise InputError("restore-dataset needs inputs and outdir (or watch and outroot)")
-        summaries = [_run_request(request, distributed)]
-        where = outdir
+        if not options.inputs or not options.outdir:
+            raise InputError("restore-dataset needs options with inputs and outdir (or watch and outroot)")
+        summaries = [_run_request(options, distributed)]
+        where = options.outdir
     _publish(summaries, where)
     return _final_state(summaries, where)

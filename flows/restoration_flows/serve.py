@@ -14,7 +14,13 @@ DEFAULT_NAME = "scheduled"
 
 
 def add_serve_parser(sub) -> None:
-    p = sub.add_parser("serve", help="serve a scheduled restoration of a watched folder")
+    sub.add_parser("serve", help="serve a scheduled restoration of a watched folder", populate=_serve_arguments)
+
+
+def _serve_arguments(p) -> None:  # added when `serve` is used: the denoisers' options come from the plugins
+    from restoration.options import add_run_arguments
+    from restoration.plugins import registry
+
     p.add_argument("--watch", required=True, metavar="DIR")
     p.add_argument("-o", "--outroot", required=True, metavar="OUTROOT")
     when = p.add_mutually_exclusive_group()
@@ -22,14 +28,7 @@ def add_serve_parser(sub) -> None:
     when.add_argument("--interval", type=float, metavar="SECONDS")
     p.add_argument("--timezone", default="UTC")
     p.add_argument("--name", default=DEFAULT_NAME, help=f"deployment name (default {DEFAULT_NAME})")
-    for opt in ("--noise", "--denoiser", "--method", "--model", "--device"):
-        p.add_argument(opt)
-    p.add_argument("--sigma", type=float)
-    p.add_argument("--steps", type=int)
-    p.add_argument("--samples", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--colour", choices=["auto", "joint", "per-channel"])
-    p.add_argument("--ensemble", action="store_true", default=None)
+    add_run_arguments(p, registry().table("denoiser").values(), exclude=("reference", "overwrite"), defaults=False)
 
 
 def valid_cron(expr: str) -> bool:
@@ -77,13 +76,22 @@ def check_schedule(args) -> None:
         raise InputError(f"--interval must be a positive number of seconds, got {args.interval}")
 
 
+def run_options(args):
+    """The :class:`~restoration.options.RunOptions` every scheduled run uses: the flags given,
+    file paths made absolute (the runs may start elsewhere)."""
+    from restoration.options import options_from_args
+    from restoration.plugins import registry
+
+    options = options_from_args(args)
+    paths = {o.name for o in getattr(registry().table("denoiser").get(options.denoiser), "options", ()) if o.path}
+    given = {k: str(Path(v).resolve()) if k in paths and v is not None else v for k, v in options.denoiser_options.items()}
+    return options.replace(denoiser_options=given, dark=str(Path(options.dark).resolve()) if options.dark else None)
+
+
 def parameters(args) -> dict:
-    params = {"watch": str(Path(args.watch).resolve()), "outroot": str(Path(args.outroot).resolve())}
-    for key in ("noise", "denoiser", "method", "model", "device", "sigma", "steps", "samples", "seed", "colour", "ensemble"):
-        value = getattr(args, key, None)
-        if value is not None:
-            params[key] = str(Path(value).resolve()) if key == "model" else value
-    return params
+    """The deployment's parameters: the watched folder, OUTROOT and the run options as JSON."""
+    return {"watch": str(Path(args.watch).resolve()), "outroot": str(Path(args.outroot).resolve()),
+            "options": run_options(args).to_json()}
 
 
 def build_deployment(args):
@@ -120,9 +128,8 @@ def cmd_serve(args) -> int:
     check_schedule(args)
     if not Path(args.watch).is_dir():
         raise InputError("watched folder does not exist or is not a directory", path=args.watch)
-    pipeline.check_outdir({"inputs": [args.watch], "outdir": args.outroot})  # runs must not read their output
-    pipeline.validate({"inputs": [], "outdir": args.outroot, **{k: v for k, v in parameters(args).items()
-                                                                 if k not in ("watch", "outroot")}})
+    pipeline.check_outdir([args.watch], args.outroot)  # runs must not read their output
+    pipeline.validate(run_options(args).replace(outdir=args.outroot))
     url = require_server()  # imports Prefect (seconds): after every check that needs none
     from prefect import serve
 

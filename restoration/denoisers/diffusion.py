@@ -9,10 +9,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..diffusion.device import DEVICES
 from ..errors import InputError
-from ..types import Denoiser, Observation
-from .colour import from_opponent, std_from_opponent, to_opponent, use_joint
+from ..types import Denoiser, Observation, Option
+from .colour import MODES, from_opponent, std_from_opponent, to_opponent, use_joint
 from .common import per_channel_sigma
+
+#: The ``method`` choices.
+METHODS = ("mmse", "ddim", "posterior")
 
 
 def chain_calls(*, method: str = "mmse", steps: int | None = None, samples: int = 1) -> int:
@@ -27,37 +31,63 @@ def chain_calls(*, method: str = "mmse", steps: int | None = None, samples: int 
 class DiffusionDenoiser(Denoiser):
     """Restore a plane with a DDPM started at the observation's noise level.
 
-    Options
-    -------
-    method : {"mmse", "ddim", "posterior"}
-        ``mmse`` (default) one-step Tweedie estimate; ``ddim`` deterministic few-step reverse;
-        ``posterior`` ancestral sampling (a sharp sample).
-    steps : int, optional
-        Reverse steps for ``ddim`` (default 3) and ``posterior`` (default 20).
-    samples : int
-        With ``samples > 1``, that many posterior samples are drawn and ``(mean, std)`` returned.
-    model : str, optional
-        Model file (default: the shipped model).
-    device : {"auto", "cpu", "cuda"}
-    value_range : (float, float)
-        Data values mapped to the model's [-1, 1] (default (0, 1), what the percentile transform
-        produces).
-    tile : int
-        Core tile size (default 768; tiles get the receptive field as margin).
-    batch : int, optional
-        Tiles per network call (default 4 on CUDA, 1 on the CPU, where larger calls only cost memory).
-    colour : {"auto", "joint", "per-channel"}
-        How a grayscale model restores three channels: ``joint`` in the opponent colour space of
-        :mod:`restoration.denoisers.colour` (luminance and two chroma planes), ``per-channel`` as
-        three images. ``auto`` (default) is joint when the channels' noise is comparable; the host
-        passes ``per-channel`` for multi-channel data that is not RGB (fluorescence channels).
-    ensemble : bool
-        Average the 8 flips and rotations (geometric self-ensemble): 8 times the cost.
+    The options are in :attr:`options`: ``method`` (``mmse`` one-step Tweedie estimate, ``ddim``
+    deterministic few-step reverse, ``posterior`` ancestral sampling: a sharp sample), ``steps``,
+    ``samples`` (with ``samples > 1`` that many posterior samples, returned as ``(mean, std)``),
+    ``model``, ``device``, ``colour``, ``ensemble``, ``tile`` and ``batch``. ``obs.value_range``
+    is mapped to the network's [-1, 1].
     """
 
     name: ClassVar[str] = "diffusion"
-    options: ClassVar[tuple[str, ...]] = ("method", "steps", "samples", "model", "device", "value_range",
-                                          "tile", "batch", "colour", "ensemble")
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("method", str, "mmse", "mmse (one step, default), ddim (few deterministic steps) or posterior "
+               "(a sample)", choices=METHODS),
+        Option("steps", int, None, "reverse steps of ddim (default 3) and posterior (default 20)", minimum=1),
+        Option("samples", int, 1, "posterior samples to average; > 1 also writes their per-pixel std",
+               minimum=1),
+        Option("model", str, None, "diffusion model file (default: the shipped model)", path=True),
+        Option("device", str, "auto", "auto (CUDA when available), cpu or cuda", choices=DEVICES),
+        Option("colour", str, "auto", "RGB restored jointly in an opponent colour space (auto: RGB input "
+               "with comparable noise) or per-channel", choices=MODES),
+        Option("ensemble", bool, False, "average the 8 flips/rotations: better, 8x the time"),
+        Option("tile", int, 768, "core tile side of a network call (tiles get the receptive field as "
+               "margin)", minimum=64, flag=False),
+        Option("batch", int, None, "tiles per network call (default 4 on CUDA, 1 on the CPU)", minimum=1,
+               flag=False),
+    )
+
+    def identity(self, *, model: str | None = None, **_: Any) -> dict[str, Any]:
+        """The model file's content hash (``NAME@sha256:DIGEST``): moving or renaming it changes
+        nothing, retraining it does."""
+        from ..diffusion.files import model_file, model_id
+
+        try:
+            return {"model_id": model_id(model_file(model))}
+        except OSError as exc:  # CheckpointError included: a missing or unreadable file
+            raise InputError(str(exc)) from None
+
+    def check(self, *, model: str | None = None, device: str = "auto", **_: Any) -> None:
+        """The device exists and the model file loads."""
+        from ..diffusion.device import check_device
+
+        check_device(device)  # before torch loads (seconds): no CUDA driver says enough
+        from ..diffusion.checkpoint import CheckpointError
+        from ..diffusion.model import load_model
+
+        try:
+            load_model(model)
+        except CheckpointError as exc:
+            raise InputError(str(exc)) from None
+
+    def returns_std(self, *, samples: int = 1, **_: Any) -> bool:
+        """With ``samples > 1``: the samples' mean and per-pixel std."""
+        return int(samples) > 1
+
+    def cost(self, *, method: str = "mmse", steps: int | None = None, samples: int = 1, ensemble: bool = False,
+             **_: Any) -> float:
+        """Network calls relative to the default (one ``mmse`` call per tile)."""
+        return float(max(1, int(samples)) * chain_calls(method=method, steps=steps, samples=samples)
+                     * (8 if ensemble else 1))
 
     def context(self, *, method: str = "mmse", steps: int | None = None, samples: int = 1, model: str | None = None,
                 masked: bool = True, **_: Any) -> int:
@@ -79,8 +109,9 @@ class DiffusionDenoiser(Denoiser):
 
     def denoise(self, obs: Observation, *, rng: np.random.Generator, method: str = "mmse",
                 steps: int | None = None, samples: int = 1, model: str | None = None,
-                device: str = "auto", value_range: tuple[float, float] = (0.0, 1.0), tile: int = 768,
-                batch: int | None = None, colour: str = "auto", ensemble: bool = False, **_: Any):
+                device: str = "auto", tile: int = 768, batch: int | None = None, colour: str = "auto",
+                ensemble: bool = False, **_: Any):
+        """Restore ``obs`` (see the class docstring); ``(mean, std)`` with ``samples > 1``."""
         import torch
 
         from ..diffusion.checkpoint import CheckpointError
@@ -88,8 +119,8 @@ class DiffusionDenoiser(Denoiser):
         from ..diffusion.ensemble import restore_ensemble
         from ..diffusion.model import load_model
         from ..diffusion.sampler import NoiseField, restore
+        from ..diffusion.device import resolve_device
         from ..diffusion.tiling import TiledNetwork
-        from ..diffusion.train import resolve_device
 
         try:
             net_model = load_model(model)
@@ -101,7 +132,9 @@ class DiffusionDenoiser(Denoiser):
         rgb = data.ndim == 3
         planes = np.moveaxis(data, -1, 0) if rgb else data[None]          # (C, H, W)
         sigma = per_channel_sigma(obs)
-        lo, hi = (float(v) for v in value_range)
+        lo, hi = (float(v) for v in obs.value_range)
+        if colour == "auto" and not obs.rgb:  # fluorescence channels are no colours to mix
+            colour = "per-channel"
         try:
             joint = net_model.config.channels == 1 and use_joint(colour, sigma)
         except ValueError as exc:

@@ -41,7 +41,8 @@ import torch
 from ..errors import InputError
 from .checkpoint import atomic_torch_save, save_model
 from .model import DiffusionModel, load_model
-from .train import MIN_PATCH, git_commit, learning_rate, optimizer_step, resolve_device
+from .device import resolve_device
+from .train import MIN_PATCH, git_commit, learning_rate, optimizer_step
 from .unet import count_parameters
 
 # Planes read per item, evenly spaced: a long stack adds time to read, not new noise statistics.

@@ -26,6 +26,7 @@ import torch
 
 from ..errors import InputError
 from .checkpoint import atomic_torch_save, save_model
+from .device import resolve_device
 from .data import PatchSampler, load_training_images
 from .model import DiffusionModel, load_model
 from .unet import UNetConfig, count_parameters
@@ -105,16 +106,6 @@ class TrainConfig:
         d = dict(self.__dict__)
         d["widths"], d["blocks"] = list(self.widths), list(self.blocks)
         return d
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA device is available")
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise InputError(f"unknown device {device!r} (valid: auto, cpu, cuda)")
-    return torch.device(device)
 
 
 def check_config(cfg: TrainConfig) -> None:

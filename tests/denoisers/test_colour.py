@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from restoration.denoisers.colour import NOISE_GAIN, from_opponent, std_from_opponent, to_opponent, use_joint
-from restoration.planning import colour_mode
+from restoration.planning import is_rgb
 
 
 def test_opponent_transform_inverts_and_keeps_noise_white():
@@ -32,17 +32,33 @@ def test_joint_only_for_three_channels_of_comparable_noise():
 
 
 @pytest.mark.parametrize("fmt, attrs, axes, shape, expected", [
-    ("png", {}, "yxc", (8, 8, 3), "auto"),
-    ("npy", None, "yxc", (8, 8, 3), "auto"),
-    ("tiff", {"photometric": "rgb"}, "yxc", (8, 8, 3), "auto"),
-    ("tiff", {"photometric": "minisblack"}, "cyx", (3, 8, 8), "per-channel"),   # fluorescence channels
-    ("zarr", {}, "cyx", (3, 8, 8), "per-channel"),
-    ("png", {}, "yxc", (8, 8, 4), "per-channel"),                                 # RGBA
-    ("png", {}, "yx", (8, 8), "auto"),
+    ("png", {}, "yxc", (8, 8, 3), True),
+    ("npy", None, "yxc", (8, 8, 3), True),
+    ("tiff", {"photometric": "rgb"}, "yxc", (8, 8, 3), True),
+    ("tiff", {"photometric": "minisblack"}, "cyx", (3, 8, 8), False),   # fluorescence channels
+    ("zarr", {}, "cyx", (3, 8, 8), False),
+    ("png", {}, "yxc", (8, 8, 4), False),                                 # RGBA
+    ("png", {}, "yx", (8, 8), False),
 ])
-def test_colour_mode_is_joint_by_default_only_for_rgb(fmt, attrs, axes, shape, expected):
-    assert colour_mode("auto", fmt, attrs, axes, shape) == expected
-    assert colour_mode("joint", fmt, attrs, axes, shape) == "joint"
+def test_only_photographs_channels_are_rgb(fmt, attrs, axes, shape, expected):
+    assert is_rgb(fmt, attrs, axes, shape) is expected
+
+
+def test_auto_colour_is_joint_only_for_rgb_observations():
+    """The diffusion denoiser mixes channels only when the host says they are colours."""
+    from restoration.denoisers.diffusion import DiffusionDenoiser
+    from restoration.types import Observation
+
+    rng = np.random.default_rng(3)
+    data = np.clip(rng.uniform(0.3, 0.7, (32, 32, 1)) + rng.normal(0, 0.1, (32, 32, 3)), 0, 1).astype(np.float32)
+    den = DiffusionDenoiser()
+
+    def run(rgb, colour="auto"):
+        return den.denoise(Observation(data, np.full(3, 0.1), rgb=rgb), rng=np.random.default_rng(0), colour=colour)
+
+    assert np.array_equal(run(False), run(True, "per-channel"))
+    assert not np.array_equal(run(True), run(False))
+    assert np.array_equal(run(False, "joint"), run(True, "joint"))
 
 
 def test_joint_restoration_beats_per_channel_on_a_colour_photograph():

@@ -119,19 +119,20 @@ def test_cli_adapt_flow_then_run_and_serve(tmp_path, untrained):
     assert prov["steps"] == 100 and prov["adapt_config"]["seed"] == 2 and prov["adapted_on"][0]["name"] == "x"
     out = tmp_path / "out"
     assert main(["run", str(tmp_path / "in" / "x.npy"), "-o", str(out), "--model", str(model)]) == 0
-    restored = zarr.open_group(str(out / "restored.zarr"), mode="r")["x"]
-    assert _psnr(restored[:], clean) > _psnr(noisy, clean) + 2.0
-    assert restored.attrs["restoration"]["model_id"] == load_model(model).model_id
+    from restoration.storage import item_array, item_provenance
+
+    store = zarr.open_group(str(out / "restored.zarr"), mode="r")
+    assert _psnr(item_array(store, "x")[:], clean) > _psnr(noisy, clean) + 2.0
+    assert item_provenance(store, "x")["identity"]["model_id"] == load_model(model).model_id
     args = build_parser().parse_args(["serve", "--watch", str(tmp_path / "in"), "-o", str(tmp_path / "nightly"),
                                       "--cron", "0 2 * * *", "--model", str(model)])
     from restoration import pipeline
+    from restoration.options import RunOptions
     from restoration_flows.serve import parameters
 
-    params = parameters(args)
-    assert pipeline.validate({"inputs": [], "outdir": str(tmp_path / "nightly"),
-                              **{k: v for k, v in params.items() if k not in ("watch", "outroot")}})["model_id"] \
-        == load_model(model).model_id
-    assert build_deployment(args).parameters["model"] == str(model.resolve())
+    options = RunOptions.from_json(parameters(args)["options"]).replace(outdir=str(tmp_path / "nightly"))
+    assert pipeline.validate(options).identity["model_id"] == load_model(model).model_id
+    assert build_deployment(args).parameters["options"]["denoiser_options"]["model"] == str(model.resolve())
 
 
 def test_cli_adapt_refuses_bad_options_before_starting(tmp_path, untrained, capsys):

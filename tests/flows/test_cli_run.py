@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import zarr
 
+from restoration.storage import item_array, item_provenance
 from restoration_flows.cli import main
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -30,7 +31,12 @@ def _psnr(a, b):
 
 
 def _restored(outdir: Path, name: str):
-    return zarr.open_group(str(outdir / "restored.zarr"), mode="r")[name]
+    """Level 0 of item ``name`` (an OME-Zarr image group), in the item's axis order."""
+    return item_array(zarr.open_group(str(outdir / "restored.zarr"), mode="r"), name)
+
+
+def _prov(outdir: Path, name: str) -> dict:
+    return item_provenance(zarr.open_group(str(outdir / "restored.zarr"), mode="r"), name)
 
 
 def test_nlm_gains_6db_and_output_layout(tmp_path, capsys):
@@ -42,7 +48,7 @@ def test_nlm_gains_6db_and_output_layout(tmp_path, capsys):
     assert restored.shape == noisy.shape and restored.dtype == np.float32
     assert _psnr(restored, clean) - _psnr(noisy, clean) >= 6.0
     assert list(arr.metadata.dimension_names) == ["y", "x"]
-    prov = arr.attrs["restoration"]
+    prov = _prov(out, "x")
     assert prov["complete"] is True and prov["denoiser"] == "nlm" and prov["seed"] == 0
     assert prov["fingerprint"].startswith("sha256:") and prov["noise"][0]["params"]["sigma"] == pytest.approx(0.098)
     assert prov["transforms"][0]["name"] == "percentile"
@@ -50,7 +56,7 @@ def test_nlm_gains_6db_and_output_layout(tmp_path, capsys):
     assert list(noise.columns[:6]) == ["name", "channel", "noise", "score", "clipped_fraction", "missing_fraction"]
     assert noise.loc[0, "noise"] == "gaussian" and noise.loc[0, "sigma"] == pytest.approx(0.098)
     quality = pd.read_csv(out / "quality.csv")
-    assert list(quality.columns) == ["name", "status", "noise", "denoiser", "method", "psnr", "ssim",
+    assert list(quality.columns) == ["name", "status", "noise", "denoiser", "options", "psnr", "ssim",
                                      "residual_sigma", "seconds", "error"]
     assert quality.loc[0, "status"] == "ok" and quality.loc[0, "residual_sigma"] < 0.05
     assert (out / "report.html").stat().st_size > 10_000
@@ -77,7 +83,9 @@ def test_each_method_through_run(tmp_path, tiny_model, method):
     assert main(args) == 0
     restored = _restored(out, "z")[:]
     assert _psnr(restored, clean) > _psnr(noisy, clean) + (2 if method != "posterior" else 0.5)
-    assert _restored(out, "z").attrs["restoration"]["method"] == method
+    prov = _prov(out, "z")
+    assert prov["options"]["method"] == method and prov["options"]["steps"] == 3 and prov["options"]["samples"] == 1
+    assert prov["identity"]["model_id"].startswith("tiny")
 
 
 def test_samples_write_std(tmp_path, tiny_model):
@@ -86,7 +94,7 @@ def test_samples_write_std(tmp_path, tiny_model):
     assert main(["run", str(tmp_path / "s.npy"), "-o", str(out), "--model", str(tiny_model), "--samples", "3",
                  "--method", "posterior", "--steps", "4"]) == 0
     std = _restored(out, "s_std")
-    assert std.shape == (64, 64) and std.attrs["restoration"]["complete"] is True
+    assert std.shape == (64, 64) and _prov(out, "s_std")["complete"] is True
     assert 0 < float(np.mean(std[:])) < 0.2
 
 
@@ -116,7 +124,7 @@ def test_partial_failure_restores_the_others(tmp_path, capsys):
     quality = pd.read_csv(out / "quality.csv").set_index("name")
     assert quality.loc["good", "status"] == "ok" and quality.loc["bad", "status"] == "failed"
     assert "bad.npy" in quality.loc["bad", "error"]
-    assert _restored(out, "good").attrs["restoration"]["complete"] is True
+    assert _prov(out, "good")["complete"] is True
     assert "bad" in (out / "report.html").read_text()
     err = capsys.readouterr().err
     assert "Traceback" not in err and "bad.npy" in err

@@ -22,6 +22,7 @@ import zarr
 import restoration
 from hostile import NAN_DENOISER, NLM, complete, garbage, noisy, snapshot
 from restoration import pipeline
+from restoration.options import RunOptions
 from restoration_flows.cli import main
 
 BIN = Path(sys.executable).parent
@@ -190,7 +191,7 @@ def test_resumed_run_says_what_it_skipped(files, capsys, monkeypatch):
     assert "1 already complete, 1 restored, 0 failed" in out, out
     (row_a,) = [line for line in out if line.strip().startswith("a ")]
     assert row_a.endswith("already complete"), out
-    state = restore_dataset(inputs=["series"], outdir="out", denoiser="nlm", return_state=True)
+    state = restore_dataset(options={"inputs": ["series"], "outdir": "out", "denoiser": "nlm"}, return_state=True)
     assert state.is_completed() and state.message == "2 already complete, 0 restored, 0 failed into out"
 
 
@@ -209,17 +210,21 @@ def test_samples_on_large_data_warns_of_the_cost(files, spawn):
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     first = proc.stderr.readline()  # printed before the flow starts; the run itself is stopped
     spawn.stop()
-    assert first.startswith("warning: --samples 4 on 16.8 Mpx takes about 80x the time of --samples 1"), first
+    assert first.startswith("warning: samples=4 on 16.8 Mpx: the diffusion denoiser takes about 80x the time of "
+                            "its defaults"), first
 
 
 def test_cost_warning_only_for_samples_on_large_data(files):
     big = str(_large(files / "big.zarr"))
     small = str(files / "good.npy")
     out = str(files / "out")
-    assert pipeline.preflight({"inputs": [small], "outdir": out, "samples": 4})["warnings"] == []
-    assert pipeline.preflight({"inputs": [big], "outdir": out, "samples": 1})["warnings"] == []
-    (line,) = pipeline.preflight({"inputs": [big], "outdir": out, "samples": 2, "method": "ddim"})["warnings"]
-    assert "about 13x" in line and "2 posterior chains of up to 20 network passes" in line  # 2 * 20 / 3
+    def warnings(inp, **given):
+        return pipeline.preflight(RunOptions(inputs=(inp,), outdir=out, denoiser_options=given))["warnings"]
+
+    assert warnings(small, samples=4) == []
+    assert warnings(big, samples=1) == warnings(big, method="ddim") == []   # ddim: 3x, under the threshold
+    (line,) = warnings(big, samples=2, method="ddim")
+    assert "about 40x" in line and line.startswith("samples=2, method=ddim")  # 2 chains of up to 20 passes
     assert not (files / "out").exists()
 
 
@@ -228,9 +233,9 @@ def test_cost_warning_only_for_samples_on_large_data(files):
 
 def test_return_std_needs_samples():
     data = noisy()
-    with pytest.raises(restoration.InputError, match=r"samples > 1"):
+    with pytest.raises(restoration.InputError, match=r"reports no std with these options \(method='mmse'.*samples=1"):
         restoration.denoise(data, return_std=True)
-    with pytest.raises(restoration.InputError, match="draws no samples"):
+    with pytest.raises(restoration.InputError, match="samples: the nlm denoiser has no such option"):
         restoration.denoise(data, denoiser="nlm", samples=4, return_std=True)
 
 

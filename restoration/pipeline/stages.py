@@ -1,0 +1,269 @@
+"""The per-item stages: ingest -> normalize -> characterize-noise -> denoise -> assess.
+
+Each takes the :class:`~restoration.options.CheckedRun` and the records of the stages before it
+(:mod:`.records`), and works in this process or, for the denoise work units, in any other.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import __version__
+from ..errors import InputError
+from ..options import CheckedRun, RunOptions, signature_key
+from ..planning import (characterize_sample, fit_transforms, is_rgb, make_plan, plane_indices, plane_regions,
+                        read_plane, sample_planes, write_plane)
+from ..plugins import registry
+from ..restore import cast_like, output_dtype, restore_plane
+from ..storage import (WORK, chunk_side, clear_progress, create_item_array, finish_item, item_array, item_provenance,
+                       mark_done, open_store, progress_done, start_progress, std_array)
+from .records import DenoisePlan, Entry, Ingested, NoiseProfile, Normalized, Restored
+
+
+def _outdir(run: CheckedRun) -> Path:
+    return Path(run.options.outdir)
+
+
+def ingest(run: CheckedRun, entry: Entry) -> Ingested:
+    """Fingerprint the input; copy it into the run's working store unless already restored.
+
+    Raises
+    ------
+    InputError
+        The entry's known problem, or an input changed since its complete restoration in
+        OUTDIR (without ``overwrite``).
+    """
+    import zarr
+
+    from ..io import fingerprint, ingest as ingest_array
+
+    if entry.error:
+        raise InputError(entry.error)
+    outdir = _outdir(run)
+    prov = item_provenance(open_store(outdir), entry.name)
+    fp = None
+    if prov and prov.get("complete") is True:
+        fp = fingerprint(entry.item)
+        if prov.get("fingerprint") == fp and prov.get("request_key") == run.key():
+            return Ingested(entry, fp, skip=True, stored=prov)
+        if not run.options.overwrite:
+            raise InputError("changed since it was restored into the output directory; use --overwrite",
+                             path=entry.item.source)
+    work = str(outdir / WORK / "ingest.zarr")
+    group = zarr.open_group(work, mode="a", zarr_format=3)
+    copy = group[entry.name] if entry.name in group and group[entry.name].attrs.get("fingerprint") else None
+    if copy is not None and copy.attrs["fingerprint"] != (fp := fp or fingerprint(entry.item)):
+        copy = None                      # an earlier attempt's copy of other data
+    if copy is None:
+        copy = ingest_array(entry.item, group)  # fingerprinted while copying: the input is read once
+    samples = zarr.open_group(str(outdir / WORK / SAMPLES), mode="a", zarr_format=3)
+    if entry.name not in samples or copy.attrs["fingerprint"] != samples[entry.name].attrs.get("fingerprint"):
+        # The planes every later stage decides from, read once here (crops of a few planes).
+        sample = samples.create_array(entry.name, data=sample_planes(copy, entry.item.axes), overwrite=True)
+        sample.update_attributes({"fingerprint": copy.attrs["fingerprint"]})
+    return Ingested(entry, copy.attrs["fingerprint"], skip=False, work=work)
+
+
+#: The working store's samples of the items (:func:`~restoration.planning.sample_planes`).
+SAMPLES = "samples.zarr"
+
+
+def _work_array(ing: Ingested):
+    import zarr
+
+    return zarr.open_group(ing.work, mode="r")[ing.name]
+
+
+def _sample(ing: Ingested) -> np.ndarray:
+    """The item's sample planes, as ingest stored them."""
+    import zarr
+
+    return zarr.open_group(str(Path(ing.work).parent / SAMPLES), mode="r")[ing.name][...]
+
+
+def normalize(run: CheckedRun, ing: Ingested) -> Normalized:
+    """Fit the transform chain on a sample of the item (states are JSON, stored in provenance)."""
+    if ing.skip:
+        return Normalized(ing.stored.get("transforms", []))
+    return Normalized(fit_transforms(_sample(ing), run.options.transforms, registry()))
+
+
+def characterize(run: CheckedRun, ing: Ingested) -> NoiseProfile:
+    """Noise model and parameters per channel, in the input's units (noise.csv rows)."""
+    if ing.skip:
+        return NoiseProfile(ing.stored.get("noise_rows", []))
+    axes = ing.item.axes
+    rows = characterize_sample(_sample(ing), "c" in axes, registry(), noise=run.options.noise, sigma=run.options.sigma,
+                               fixed=run.calibration)
+    return NoiseProfile([{"name": ing.name, **r} for r in rows])
+
+
+BATCHES = 64  # most work units per item: tens of tasks on a cluster, not thousands
+#: On a cluster (``run.distributed``) an item is cut into about this many regions, so a single
+#: large plane keeps several workers busy; never below SPREAD_MIN_PIXELS a region, where the
+#: context rows each band reads would start to cost more than the parallelism gains.
+SPREAD_REGIONS = 16
+SPREAD_MIN_PIXELS = 1 << 21
+
+
+def region_pixels() -> int:
+    """Largest region restored at once (``RESTORATION_REGION_PIXELS``, default 4 Mpx): bounds
+    memory whatever the array's size; larger planes are restored in bands of rows. Larger
+    regions cost about 40 bytes a pixel and save only the context rows each band re-reads
+    (5 to 17 % of the compute on 4096- to 8192-wide planes)."""
+    return int(os.environ.get("RESTORATION_REGION_PIXELS", 1 << 22))
+
+
+def plan_denoise(run: CheckedRun, ing: Ingested, norm: Normalized, noise: NoiseProfile) -> DenoisePlan:
+    """Decide how every plane is restored, create (or reopen, when resuming) the output arrays,
+    and split the regions still to do into batches."""
+    reg = registry()
+    item = ing.item
+    axes, shape = item.axes, tuple(item.shape)
+    den = reg.get("denoiser", run.options.denoiser)
+    plan = make_plan(_sample(ing), noise.rows, norm.transforms, run.options.transforms,
+                     den.name, run.denoiser_options, reg, rgb=is_rgb(item.format, item.attrs, axes, shape))
+    outdir = _outdir(run)
+    store = open_store(outdir)
+    budget = region_pixels()
+    if run.distributed:
+        budget = min(budget, max(SPREAD_MIN_PIXELS, int(np.prod(shape)) // SPREAD_REGIONS))
+    regions = plane_regions(axes, shape, budget, min(chunk_side(), shape[axes.index("y")]))
+    key = signature_key({"plan": plan.to_dict(), "fp": ing.fingerprint, "req": run.key(), "regions": regions})
+    done = start_progress(outdir, ing.name, key)
+    want_std = den.returns_std(**run.denoiser_options)
+    if done and ing.name not in store:  # markers without their data: start over
+        clear_progress(outdir, ing.name)
+        done = start_progress(outdir, ing.name, key)
+    if not done:
+        # an OME-Zarr image group; the item's attrs (pixel sizes, units) become its OME metadata at the end
+        create_item_array(store, ing.name, shape, output_dtype(item.dtype, run.options.output_dtype), axes)
+        if want_std:
+            create_item_array(store, ing.name + "_std", shape, np.float32, axes)
+    split = len(regions) > len(plane_indices(axes, shape))
+    margin = den.context(**run.denoiser_options, masked=plan.masked) if split else 0
+    todo = [r for r in range(len(regions)) if r not in done]
+    size = max(1, -(-len(todo) // BATCHES))
+    return DenoisePlan(plan, regions, [todo[i:i + size] for i in range(0, len(todo), size)], margin,
+                       den.grid(**run.denoiser_options) if split else 1, want_std, time.time())
+
+
+def denoise_planes(run: CheckedRun, ing: Ingested, info: DenoisePlan, batch: list[int],
+                   done: Callable[[int], None] | None = None) -> int:
+    """Restore the regions ``batch`` (indices into ``info.regions``) into the output, calling
+    ``done(region)`` after each. Regions are whole planes or chunk-aligned bands of rows, read
+    with ``info.margin`` rows of context: batches run in any order, in any process, without two
+    writers on one chunk."""
+    reg = registry()
+    src = _work_array(ing)
+    outdir = _outdir(run)
+    store = open_store(outdir)
+    arr = item_array(store, ing.name)
+    std_arr = std_array(store, ing.name) if info.want_std else None
+    axes = ing.item.axes
+    indices = plane_indices(axes, tuple(ing.item.shape))
+    height = ing.item.shape[axes.index("y")]
+    for r in batch:
+        i, y0, y1 = info.regions[r]
+        # The read starts and ends on the denoiser's grid counted from either edge of the plane,
+        # so the band (and any flip of it) is seen as in the whole plane; the generator is the
+        # plane's (random numbers are keyed by absolute row): any split gives the same result.
+        g = info.grid
+        lo = max(0, y0 - info.margin) // g * g
+        hi = height - (height - min(height, y1 + info.margin)) // g * g
+        rng = np.random.default_rng([run.options.seed, i])
+        restored, std = restore_plane(read_plane(src, axes, indices[i], slice(lo, hi)), info.plan, reg, rng, origin=lo)
+        core = slice(y0 - lo, y1 - lo)
+        write_plane(arr, axes, indices[i], cast_like(restored[core], arr.dtype), slice(y0, y1))
+        if std_arr is not None:
+            std = std[core] if std is not None else np.zeros_like(restored[core])
+            write_plane(std_arr, axes, indices[i], std.astype(np.float32), slice(y0, y1))
+        mark_done(outdir, ing.name, r)
+        if done:
+            done(r)
+    return len(batch)
+
+
+def finish_denoise(run: CheckedRun, ing: Ingested, info: DenoisePlan, noise: NoiseProfile) -> Restored:
+    """Mark the item complete (after all its data), with its provenance."""
+    outdir = _outdir(run)
+    store = open_store(outdir)
+    missing = info.total - len(progress_done(outdir, ing.name))
+    if missing:
+        raise RuntimeError(f"{ing.name}: {missing} planes were not written")
+    seconds = time.time() - info.started
+    prov = provenance(run, ing, info, noise, seconds)
+    if info.want_std:
+        finish_item(store, ing.name + "_std", {**prov, "of": ing.name}, ing.item.attrs)
+    finish_item(store, ing.name, prov, ing.item.attrs)  # pyramid and OME metadata, then provenance
+    clear_progress(outdir, ing.name)
+    return Restored(seconds)
+
+
+def denoise(run: CheckedRun, ing: Ingested, norm: Normalized, noise: NoiseProfile,
+            progress: Callable[[int, int], None] | None = None) -> Restored:
+    """Restore every plane into restored.zarr in this process, resuming after completed planes;
+    ``progress(done, total)`` after each region."""
+    if ing.skip:
+        return Restored(0.0, skipped=True)
+    info = plan_denoise(run, ing, norm, noise)
+    todo = [r for batch in info.batches for r in batch]
+    count = [info.total - len(todo)]
+
+    def tick(_: int) -> None:
+        count[0] += 1
+        if progress:
+            progress(count[0], info.total)
+
+    denoise_planes(run, ing, info, todo, tick)  # one pass: the arrays and the registry opened once
+    if progress and not todo:
+        progress(info.total, info.total)
+    return finish_denoise(run, ing, info, noise)
+
+
+def provenance(run: CheckedRun, ing: Ingested, info: DenoisePlan, noise: NoiseProfile, seconds: float) -> dict:
+    """What restored.zarr records about an item: where it came from, what was found and done."""
+    reg = registry()
+    item, plan, o = ing.item, info.plan, run.options
+    return {
+        "source": item.source, "array_path": item.array_path, "format": item.format,
+        "fingerprint": ing.fingerprint, "request_key": run.key(), "axes": item.axes, "input_attrs": item.attrs,
+        "noise": [{"channel": r["channel"], "noise": r["noise"],
+                   "params": {p: r[p] for p in reg.get("noise", r["noise"]).params}} for r in noise.rows],
+        "noise_rows": noise.rows, "transforms": plan.transforms, "transforms_space": plan.transforms_space,
+        "denoiser": plan.denoiser, "options": plan.options, "identity": run.identity, "rgb": plan.rgb,
+        "seed": o.seed, "seeds": "numpy default_rng([seed, plane index]) per plane",
+        "calibration": run.calibration, "dark": o.dark,
+        "output_dtype": str(output_dtype(item.dtype, o.output_dtype)), "version": __version__,
+        "seconds": round(seconds, 3),
+    }
+
+
+#: quality.csv's columns.
+QUALITY_COLUMNS = ["name", "status", "noise", "denoiser", "options", "psnr", "ssim", "residual_sigma", "seconds", "error"]
+
+
+def changed_options(options: RunOptions) -> str:
+    """The denoiser options the user set, as ``k=v`` pairs (quality.csv's ``options``)."""
+    return " ".join(f"{k}={v}" for k, v in options.denoiser_options.items() if v is not None)
+
+
+def assess(run: CheckedRun, ing: Ingested) -> dict:
+    """The item's quality.csv row (PSNR/SSIM with a reference; residual noise; seconds)."""
+    from ..report import compare, residual_sigma
+
+    store = open_store(_outdir(run), mode="r")
+    arr = item_array(store, ing.name)
+    prov = item_provenance(store, ing.name) or {}
+    row = {"name": ing.name, "status": "ok", "noise": "+".join(sorted({r["noise"] for r in prov.get("noise_rows", [])})),
+           "denoiser": prov.get("denoiser"), "options": changed_options(run.options),
+           "psnr": np.nan, "ssim": np.nan, "residual_sigma": residual_sigma(sample_planes(arr, ing.item.axes)),
+           "seconds": prov.get("seconds"), "error": ""}
+    if ing.entry.reference is not None:
+        row.update(compare(arr, ing.entry.reference.open(), ing.item.axes, np.dtype(ing.item.dtype)))
+    return row
