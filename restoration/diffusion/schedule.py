@@ -45,10 +45,6 @@ class Schedule:
         """``log abar_t``, interpolated linearly between the integer steps (t = 0 is clean data)."""
         return np.interp(t, np.arange(self.steps + 1), self._log_abar)
 
-    def abar(self, t: np.ndarray | float) -> np.ndarray:
-        """``abar_t = prod(1 - beta)`` over the first ``t`` steps (interpolated in log for fractional ``t``)."""
-        return np.exp(self.log_abar(t))
-
     def sigma_of_t(self, t: np.ndarray | float) -> np.ndarray:
         """The noise level ``sqrt((1 - abar_t) / abar_t)`` (model units) at the fractional step ``t``."""
         la = self.log_abar(t)
