@@ -24,7 +24,7 @@ class Schedule:
     --------
     >>> s = Schedule()
     >>> t = s.t_of_sigma(2 * 25 / 255)
-    >>> abs(s.sigma_of_t(t) / (2 * 25 / 255) - 1) < 1e-6
+    >>> bool(abs(s.sigma_of_t(t) / (2 * 25 / 255) - 1) < 1e-6)
     True
     """
 
