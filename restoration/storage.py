@@ -120,26 +120,65 @@ def output_chunks(shape: tuple[int, ...], axes: str, tile: int | None = None) ->
 
 
 def create_item_array(store, name: str, shape, dtype, axes: str, *, tile: int | None = None):
-    """A fresh (overwritten) output array; its provenance says ``complete: False`` until the end."""
-    arr = store.create_array(name, shape=tuple(shape), dtype=np.dtype(dtype), chunks=output_chunks(tuple(shape), axes, tile),
-                             dimension_names=list(axes), overwrite=True, fill_value=0)
-    arr.attrs["restoration"] = {"complete": False}
-    return arr
+    """A fresh (overwritten) OME-Zarr image group ``name`` and its level 0, in the item's axis
+    order (:func:`restoration.ome_zarr.create_image`); its provenance says ``complete: False``
+    until :func:`finish_item`."""
+    from .ome_zarr import create_image
+
+    return create_image(store, name, shape, dtype, axes, tile=tile)
+
+
+def item_array(store, name: str, level: int = 0):
+    """Item ``name``'s restored array (level 0 unless ``level``), in the item's axis order.
+
+    Use this, not ``store[name]``: the item is an OME-Zarr image group whose arrays are stored in
+    OME order (:func:`restoration.ome_zarr.image_array`).
+    """
+    from .ome_zarr import image_array
+
+    return image_array(store, name, level)
+
+
+def std_name(name: str) -> str:
+    """The image group of item ``name``'s per-pixel std (``--samples`` over 1)."""
+    return name + "_std"
+
+
+def std_array(store, name: str, level: int = 0):
+    """Item ``name``'s per-pixel std map (level 0 unless ``level``), in the item's axis order."""
+    return item_array(store, std_name(name), level)
+
+
+def has_std(store, name: str) -> bool:
+    return std_name(name) in store
 
 
 def item_provenance(store, name: str) -> dict | None:
+    """The provenance of item ``name``: its image group's ``attributes["restoration"]`` (also
+    read from the array of an output written before OME-Zarr). None when there is no such item."""
     try:
-        arr = store[name]
+        node = store[name]
     except KeyError:
         return None
-    prov = arr.attrs.get("restoration")
+    prov = node.attrs.get("restoration")
     return prov if isinstance(prov, dict) else None
 
 
-
-def mark_complete(arr, provenance: dict) -> None:
+def mark_complete(node, provenance: dict) -> None:
     """Written last, after all the item's data: only now is the item complete."""
-    arr.attrs["restoration"] = {**provenance, "complete": True}
+    old = node.attrs.get("restoration")
+    axes = old.get("axes") if isinstance(old, dict) else None
+    node.attrs["restoration"] = {**({"axes": axes} if axes else {}), **provenance, "complete": True}
+
+
+def finish_item(store, name: str, provenance: dict, attrs: dict | None = None) -> None:
+    """Complete item (or std map) ``name`` once all its level 0 is written: the pyramid and the
+    OME-Zarr metadata from the item's ``attrs`` (:func:`restoration.ome_zarr.finish_image`), then
+    the provenance, last (:func:`mark_complete`)."""
+    from .ome_zarr import finish_image
+
+    finish_image(store, name, attrs)
+    mark_complete(store[name], provenance)
 
 
 def _progress_dir(outdir: Path, name: str) -> Path:

@@ -56,8 +56,11 @@ def test_used_end_to_end_by_run(tmp_path):
     clean, noisy = _uniform_image(3)
     np.save(tmp_path / "u.npy", noisy.astype(np.float32))
     assert main(["run", str(tmp_path / "u.npy"), "-o", str(tmp_path / "out"), "--denoiser", "nlm"]) == 0
-    arr = zarr.open_group(str(tmp_path / "out" / "restored.zarr"), mode="r")["u"]
-    assert arr.attrs["restoration"]["noise"][0]["noise"] == "uniform"
+    from restoration.storage import item_array, item_provenance
+
+    store = zarr.open_group(str(tmp_path / "out" / "restored.zarr"), mode="r")
+    arr = item_array(store, "u")
+    assert item_provenance(store, "u")["noise"][0]["noise"] == "uniform"
     err_in = np.mean((noisy - clean) ** 2)
     err_out = np.mean((arr[:] - clean) ** 2)
     assert 10 * np.log10(err_in / err_out) > 5

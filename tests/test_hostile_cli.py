@@ -27,6 +27,7 @@ import tifffile
 import zarr
 
 from hostile import NLM, complete, err_lines, failure_lines, garbage, noisy, snapshot
+from restoration.storage import item_array, item_provenance
 from restoration.watch import record, scan
 from restoration_flows.cli import main
 
@@ -207,9 +208,10 @@ def test_csv_cells_cannot_be_formulas(mixed):
 def test_multi_page_tiff(mixed):
     """Case 15: pages appended one by one are a stack; pages of different shapes a clear error
     (pages 2 and 3 used to be dropped silently)."""
-    arr = zarr.open_group(str(mixed["out"] / "restored.zarr"), mode="r")["appended"]
+    store = zarr.open_group(str(mixed["out"] / "restored.zarr"), mode="r")
+    arr = item_array(store, "appended")
     assert arr.shape == (3, 32, 32) and list(arr.metadata.dimension_names) == ["z", "y", "x"]
-    assert arr.attrs["restoration"]["complete"] is True
+    assert item_provenance(store, "appended")["complete"] is True
     line = _failure(mixed, "mixed.tif")
     assert "differ" in line and "(32, 32)" in line and "(16, 16)" in line
 

@@ -30,6 +30,7 @@ from hostile import NAN_DENOISER, complete, err_lines
 from restoration.diffusion.checkpoint import FORMAT, load_model_file
 from restoration.diffusion.model import DiffusionModel
 from restoration.diffusion.unet import UNetConfig
+from restoration.storage import item_array
 from restoration_flows.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,7 +126,7 @@ def test_denoiser_returning_nan_fails_that_item_only(tmp_path, plugin_site, caps
     assert quality.loc["narrow", "status"] == "ok" and quality.loc["wide", "status"] == "failed"
     assert "nan-when-wide" in quality.loc["wide", "error"] and "NaN" in quality.loc["wide", "error"]
     assert complete(out, "narrow") and not complete(out, "wide")
-    assert np.isfinite(zarr.open_group(str(out / "restored.zarr"), mode="r")["narrow"][:]).all()
+    assert np.isfinite(item_array(zarr.open_group(str(out / "restored.zarr"), mode="r"), "narrow")[:]).all()
 
 
 # ---------------------------------------------------------------------------------------------

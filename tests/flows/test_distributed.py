@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import zarr
 
+from restoration.storage import item_array, item_provenance
 from restoration_flows.cli import dask_runner, main
 
 
@@ -25,9 +26,9 @@ def test_dask_cluster_matches_local(tmp_path, cluster, tiny_model):
     common = [str(tmp_path / "vol.npy"), "--model", str(tiny_model), "--method", "posterior", "--steps", "3"]
     assert main(["run", *common, "-o", str(tmp_path / "local")]) == 0
     assert main(["run", *common, "-o", str(tmp_path / "dask"), "--dask-address", cluster.scheduler_address]) == 0
-    a = zarr.open_group(str(tmp_path / "local" / "restored.zarr"), mode="r")["vol"]
-    b = zarr.open_group(str(tmp_path / "dask" / "restored.zarr"), mode="r")["vol"]
-    assert b.attrs["restoration"]["complete"] is True
+    a = item_array(zarr.open_group(str(tmp_path / "local" / "restored.zarr"), mode="r"), "vol")
+    b = item_array(zarr.open_group(str(tmp_path / "dask" / "restored.zarr"), mode="r"), "vol")
+    assert item_provenance(zarr.open_group(str(tmp_path / "dask" / "restored.zarr"), mode="r"), "vol")["complete"] is True
     assert np.abs(a[:] - b[:]).max() < 1e-5
     # the batches really ran on the cluster: its scheduler saw the denoise task runs
     prefixes = set(cluster.scheduler.task_prefixes)
@@ -49,8 +50,8 @@ def test_one_plane_is_spread_over_the_cluster(tmp_path, cluster, tiny_model, mon
     assert "1/1" in capfd.readouterr().err                      # locally: the whole plane at once
     assert main(["run", *common, "-o", str(tmp_path / "dask"), "--dask-address", cluster.scheduler_address]) == 0
     assert "8/8" in capfd.readouterr().err                      # on the cluster: 8 regions
-    a = zarr.open_group(str(tmp_path / "local" / "restored.zarr"), mode="r")["plane"][:]
-    b = zarr.open_group(str(tmp_path / "dask" / "restored.zarr"), mode="r")["plane"][:]
+    a = item_array(zarr.open_group(str(tmp_path / "local" / "restored.zarr"), mode="r"), "plane")[:]
+    b = item_array(zarr.open_group(str(tmp_path / "dask" / "restored.zarr"), mode="r"), "plane")[:]
     assert np.abs(a - b).max() < 1e-5
 
 

@@ -12,11 +12,12 @@ import pytest
 import zarr
 from skimage import data
 
+from restoration.storage import item_array
 from restoration_flows.cli import main
 
 
 def _restored(out, name="p"):
-    return zarr.open_group(str(out / "restored.zarr"), mode="r")[name][:]
+    return item_array(zarr.open_group(str(out / "restored.zarr"), mode="r"), name)[:]
 
 
 def _plane(height: int, width: int, holes: bool, seed: int = 3) -> np.ndarray:

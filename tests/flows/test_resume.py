@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import zarr
+
+from restoration.storage import item_array, item_provenance
 
 BIN = Path(sys.executable).parent
 
@@ -23,7 +26,7 @@ def _stack(path: Path) -> None:
 def test_sigkill_then_resume_is_bit_identical(tmp_path, tiny_model, spawn):
     def _run(args):
         return spawn.start([str(BIN / "restoration"), "run", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True)
+                           text=True, env={**os.environ, "RESTORATION_PYRAMID_SIDE": "64"})
 
     _stack(tmp_path / "vol.npy")
     common = [str(tmp_path / "vol.npy"), "--model", str(tiny_model), "--method", "posterior", "--steps", "6"]
@@ -46,12 +49,14 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, tiny_model, spawn):
     victim.wait(30)
     done_before = list(progress.glob("*.done"))
     assert 3 <= len(done_before) < 12
-    arr = zarr.open_group(str(out / "restored.zarr"), mode="r")["vol"]
-    assert arr.attrs["restoration"]["complete"] is False  # partial output is never complete
+    assert item_provenance(zarr.open_group(str(out / "restored.zarr"), mode="r"), "vol")["complete"] is False  # partial output is never complete
 
     again = _run(common + ["-o", str(out)])
     assert again.wait(300) == 0, again.stderr.read()
-    a = zarr.open_group(str(ref_out / "restored.zarr"), mode="r")["vol"]
-    b = zarr.open_group(str(out / "restored.zarr"), mode="r")["vol"]
-    assert b.attrs["restoration"]["complete"] is True
-    assert np.array_equal(a[:], b[:])
+    a = zarr.open_group(str(ref_out / "restored.zarr"), mode="r")
+    b = zarr.open_group(str(out / "restored.zarr"), mode="r")
+    assert item_provenance(b, "vol")["complete"] is True
+    assert np.array_equal(item_array(a, "vol")[:], item_array(b, "vol")[:])
+    for level in ("0", "1"):  # the pyramid and the OME metadata too (RESTORATION_PYRAMID_SIDE=64)
+        assert np.array_equal(a["vol"][level][:], b["vol"][level][:])
+    assert a["vol"].attrs["ome"] == b["vol"].attrs["ome"]

@@ -15,6 +15,7 @@ from restoration.errors import InputError
 from restoration.noise.camera import (calibration, camera_counts, dark_frame, estimate_camera,
                                       fluorescence_phantom)
 from restoration.noise.poisson import gat, gat_inverse
+from restoration.storage import item_array, item_provenance
 
 
 def _camera(seed: int, peak: float, *, size: int = 384, background: float = 0.0, **camera) -> tuple[np.ndarray, np.ndarray]:
@@ -143,8 +144,9 @@ def test_cli_camera_options_end_to_end(tmp_path):
     noise = pd.read_csv(out / "noise.csv")
     assert {"gain", "sigma", "offset", "offset_basis"} <= set(noise.columns)
     assert noise.loc[0, "offset"] == pytest.approx(100.0, abs=2.0) and noise.loc[0, "offset_basis"] == "from read noise"
-    arr = zarr.open_group(str(out / "restored.zarr"), mode="r")["cells"]
-    assert arr.dtype == np.float32 and arr.attrs["restoration"]["output_dtype"] == "float32"
+    store = zarr.open_group(str(out / "restored.zarr"), mode="r")
+    arr = item_array(store, "cells")
+    assert arr.dtype == np.float32 and item_provenance(store, "cells")["output_dtype"] == "float32"
     quality = pd.read_csv(out / "quality.csv")
     assert quality.loc[0, "status"] == "ok" and np.isfinite(quality.loc[0, "residual_sigma"])
 
@@ -154,7 +156,7 @@ def test_cli_camera_options_end_to_end(tmp_path):
     noise = pd.read_csv(out / "noise.csv")
     assert noise.loc[0, "noise"] == "poisson-gaussian" and noise.loc[0, "gain"] == 2.0
     assert noise.loc[0, "offset"] == pytest.approx(100.0, abs=0.3) and noise.loc[0, "offset_basis"] == "given"
-    arr = zarr.open_group(str(out / "restored.zarr"), mode="r")["cells"]
-    assert arr.dtype == np.uint16
-    prov = arr.attrs["restoration"]
+    store = zarr.open_group(str(out / "restored.zarr"), mode="r")
+    assert item_array(store, "cells").dtype == np.uint16
+    prov = item_provenance(store, "cells")
     assert prov["calibration"]["gain"] == 2.0 and prov["dark"] == str(tmp_path / "dark.npy")
