@@ -50,7 +50,7 @@ class TrainConfig:
     output : str
         Model file to write; ``OUTPUT.state`` and ``OUTPUT.log.csv`` go next to it.
     steps, patch, batch : int
-        Length of the learning-rate schedule, side of the square training patches, patches per step.
+        Training steps (the learning-rate schedule's length), side of the square patches, patches per step.
     channels, widths, blocks, prediction
         The network (:class:`~restoration.diffusion.unet.UNetConfig`); with ``init`` the base
         model's is used (``channels`` must match it).
