@@ -43,11 +43,6 @@ TIME_UNITS = frozenset(
     "attosecond centisecond day decisecond exasecond femtosecond gigasecond hectosecond hour kilosecond megasecond "
     "microsecond millisecond minute nanosecond petasecond picosecond second terasecond yoctosecond yottasecond "
     "zeptosecond zettasecond".split())
-_UNIT_ALIASES = {"um": "micrometer", "\u00b5m": "micrometer", "\u03bcm": "micrometer", "micron": "micrometer",
-                 "nm": "nanometer", "mm": "millimeter", "cm": "centimeter", "m": "meter", "pm": "picometer",
-                 "\u00e5": "angstrom", "a": "angstrom", "s": "second", "sec": "second", "ms": "millisecond",
-                 "us": "microsecond", "\u00b5s": "microsecond", "\u03bcs": "microsecond", "ns": "nanosecond",
-                 "min": "minute", "h": "hour", "hr": "hour"}
 
 #: Rendering window: these percentiles of the coarsest level, per channel.
 WINDOW_PERCENTILES = (0.1, 99.9)
@@ -62,7 +57,13 @@ def pyramid_side() -> int:
 
 
 def ome_axes(axes: str) -> str:
-    """The item's axis letters in OME order, e.g. ``"yxc"`` -> ``"cyx"``, ``"zyx"`` -> ``"zyx"``."""
+    """The item's axis letters in OME order (time, channel, then space).
+
+    Examples
+    --------
+    >>> ome_axes("yxc"), ome_axes("zyx"), ome_axes("xyzct")
+    ('cyx', 'zyx', 'tczyx')
+    """
     return "".join(a for a in OME_ORDER if a in axes)
 
 
@@ -91,26 +92,32 @@ class AxesView:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The shape in the item's axis order."""
         return tuple(int(self.array.shape[self.stored.index(a)]) for a in self.axes)
 
     @property
     def chunks(self) -> tuple[int, ...]:
+        """The chunk shape in the item's axis order."""
         return tuple(int(self.array.chunks[self.stored.index(a)]) for a in self.axes)
 
     @property
     def dtype(self) -> np.dtype:
+        """The stored dtype."""
         return self.array.dtype
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions."""
         return len(self.axes)
 
     @property
     def size(self) -> int:
+        """The number of elements."""
         return int(np.prod(self.shape))
 
     @property
     def attrs(self):
+        """The stored array's attributes (the provenance is on the group: ``item_provenance``)."""
         return self.array.attrs
 
     def __len__(self) -> int:
@@ -263,20 +270,17 @@ def _number(value: Any, default: float, positive: bool) -> float:
 
 
 def ome_unit(unit: Any, kind: str) -> str | None:
-    """An OME-Zarr unit name for axis type ``kind`` (``"space"``/``"time"``) from ``unit``, or None.
+    """The OME-Zarr unit name for axis type ``kind`` (``"space"``/``"time"``) of ``unit``, or None.
 
-    Accepts the names themselves (any case, plural) and common abbreviations (``"um"``,
-    ``"\u00b5m"``, ``"micron"``, ``"nm"``, ``"s"``, ``"ms"``, ...).
+    ``unit`` is read as the inputs' units are (:func:`restoration.io.physical.unit_name`: the
+    names themselves, plurals, symbols such as ``"um"``, ``"\u00b5m"``, ``"nm"``, ``"ms"``); a
+    length on a time axis, or the reverse, gives None.
     """
+    from .io.physical import unit_name
+
+    name = unit_name(unit)
     valid = SPACE_UNITS if kind == "space" else TIME_UNITS if kind == "time" else frozenset()
-    if not isinstance(unit, str) or not valid:
-        return None
-    u = unit.strip()
-    for candidate in (u, u.lower(), _UNIT_ALIASES.get(u.lower(), ""), _UNIT_ALIASES.get(u, ""),
-                      u.lower()[:-1] if u.lower().endswith("s") else ""):
-        if candidate in valid:
-            return candidate
-    return None
+    return name if name in valid else None
 
 
 def spatial_metadata(axes: str, attrs: dict | None) -> tuple[list[dict], list[float], list[float]]:

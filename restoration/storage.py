@@ -150,6 +150,7 @@ def std_array(store, name: str, level: int = 0):
 
 
 def has_std(store, name: str) -> bool:
+    """Whether item ``name`` has a std map (``--samples`` over 1)."""
     return std_name(name) in store
 
 
