@@ -20,7 +20,6 @@ SKIP: set[str] = {
     "flows/restoration_flows/flow.py",
     "flows/restoration_flows/serve.py",
     "restoration/export/network.py",
-    "restoration/ome_zarr.py",
     "restoration/pipeline/records.py",
     "restoration/storage.py",
 }
