@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -97,7 +97,7 @@ def characterize(data, *, axes: str | None = None, noise: str = "auto", sigma: f
 def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms: Sequence[str] | None = None,
             denoiser: str | None = None, seed: int = 0, return_std: bool = False, axes: str | None = None,
             gain: float | None = None, read_noise: float | None = None, offset: float | None = None, dark=None,
-            output_dtype: str = "auto", **denoiser_options):
+            output_dtype: str = "auto", progress: Callable[[int, int], None] | None = None, **denoiser_options):
     """Restore a noisy array; returns an array of the same shape, float32 for integer data.
 
     Integer (detector count) data is restored to float32 by default: rounding back to whole
@@ -135,6 +135,8 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
     output_dtype : str
         ``"auto"`` (float32 for integer data, else the input's dtype), ``"input"`` (the input's
         dtype, integers rounded and clipped) or ``"float32"``.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each plane is restored (``total`` planes).
     **denoiser_options
         The denoiser's own options (its :attr:`~restoration.types.Denoiser.options`; ``restoration
         plugins`` lists them). For ``diffusion``: ``method`` (``"mmse"``, ``"ddim"``,
@@ -177,12 +179,15 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
                          fixed=calibration(gain=gain, read_noise=read_noise, offset=offset, dark=dark))
     out = np.empty(arr.shape, dtype=out_dtype)
     std_out = np.zeros(arr.shape, dtype=np.float32) if return_std else None
-    for i, index in enumerate(plane_indices(ax, arr.shape)):
+    indices = plane_indices(ax, arr.shape)
+    for i, index in enumerate(indices):
         rng = np.random.default_rng([seed, i])
         restored, std = restore_plane(read_plane(arr, ax, index), plan, reg, rng)
         write_plane(out, ax, index, cast_like(restored, out.dtype))
         if return_std:
             write_plane(std_out, ax, index, (std if std is not None else np.zeros_like(restored)).astype(np.float32))
+        if progress:
+            progress(i + 1, len(indices))
     return (out, std_out) if return_std else out
 
 

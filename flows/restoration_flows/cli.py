@@ -28,12 +28,14 @@ class Usage(argparse.ArgumentParser):
         self._populate = populate
 
     def parse_known_args(self, args=None, namespace=None):
+        """Add the subcommand's arguments on first use, then parse."""
         if self._populate is not None:
             populate, self._populate = self._populate, None
             populate(self)
         return super().parse_known_args(args, namespace)
 
-    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too)
+    def error(self, message: str) -> None:
+        """Raise the usage error as one line (exit 2), instead of argparse's usage text."""  # one line, exit 2 (argparse prints usage too)
         raise InputError(f"{self.prog}: {message}")
 
 
@@ -129,6 +131,7 @@ def _export_arguments(p) -> None:  # added when `export` is used: restoration.ex
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``restoration`` command line: the global options and every subcommand."""
     parser = Usage(prog="restoration", description="Restore noisy images and arrays with diffusion models.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and Prefect logs (anywhere on the line)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -144,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_plugins(args) -> int:
+    """``restoration plugins``: every registered noise model, transform and denoiser (with its options), and failed plugins."""
     from restoration.plugins import registry
 
     reg = registry()
@@ -162,6 +166,7 @@ def cmd_plugins(args) -> int:
 
 
 def cmd_characterize(args) -> int:
+    """``restoration characterize``: the noise of each input as a table, CSV or JSON."""
     import pandas as pd
 
     from restoration.api import noise_frame
@@ -193,6 +198,7 @@ def cmd_characterize(args) -> int:
 
 
 def cmd_run(args) -> int:
+    """``restoration run``: preflight, then the restore-dataset flow; prints the results per item."""
     from restoration import pipeline
     from restoration.options import options_from_args
 
@@ -255,6 +261,7 @@ def dask_runner(address: str | None, workers: int | None):
 
 
 def cmd_train(args) -> int:
+    """``restoration train``: the train-denoiser flow (or the core function with ``--no-flow``)."""
     from restoration.diffusion.train import check_config, config_from_args
 
     cfg = config_from_args(args)
@@ -272,6 +279,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_adapt(args) -> int:
+    """``restoration adapt``: the adapt-denoiser flow (or the core function with ``--no-flow``)."""
     from restoration.diffusion.adapt import AdaptConfig, check_config
 
     cfg = AdaptConfig(sources=list(args.data), **{k: getattr(args, k) for k in AdaptConfig.__dataclass_fields__
@@ -292,6 +300,7 @@ def cmd_adapt(args) -> int:
 
 
 def cmd_export(args) -> int:
+    """``restoration export``: a model file as a BioImage Model Zoo package."""
     from restoration.export.bioimageio import DEFAULT_AUTHORS, export_bioimageio
 
     path = export_bioimageio(args.model, args.output, sigma=args.sigma, authors=args.authors or DEFAULT_AUTHORS)
@@ -322,6 +331,7 @@ def _without_debug(argv: list[str]) -> tuple[list[str], bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     argv, debug = _without_debug(sys.argv[1:] if argv is None else list(argv))
     from .settings import configure
 

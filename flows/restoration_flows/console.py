@@ -6,7 +6,15 @@ import sys
 import time
 
 
+def _clock(seconds: float) -> str:
+    """``m:ss`` (``h:mm:ss`` past an hour)."""
+    m, sec = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
 class Console:
+    """Progress bars (elapsed time and ETA) and one-line messages on stderr, when enabled."""
     """The command's terminal output: a progress bar redrawn in place and whole lines between bars.
 
     Disabled, it prints nothing (the module's ``console`` starts disabled; ``restoration run`` enables it).
@@ -16,6 +24,7 @@ class Console:
         self._stream = stream
         self._last = 0.0
         self._open = False
+        self._started: dict[str, tuple[float, int]] = {}  # label -> (when its bar started, done then)
 
     @property
     def stream(self):
@@ -29,14 +38,20 @@ class Console:
         if not self.enabled:
             return
         now = time.monotonic()
+        start, first = self._started.setdefault(label, (now, done))
         if done < total and now - self._last < 0.2:
             return
         self._last = now
         width = 28
         filled = int(width * done / max(total, 1))
-        self.stream.write(f"\r{label[:32]:<32} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        elapsed = now - start
+        # The rate of this run's own regions (a resumed item starts with some done).
+        eta = elapsed / (done - first) * (total - done) if done > first and done < total else None
+        clock = f" {_clock(elapsed)}" + (f" eta {_clock(eta)}" if eta is not None else "")
+        self.stream.write(f"\r{label[:32]:<32} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{clock}")
         self._open = done < total
         if not self._open:
+            self._started.pop(label, None)
             self.stream.write("\n")
         self.stream.flush()
 

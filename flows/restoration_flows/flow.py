@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 import traceback
 from pathlib import Path
 from typing import Any
@@ -48,28 +49,39 @@ def _retry_io(task, task_run, state) -> bool:
 
 @task(name="ingest", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_retry_io)
 def discover_task(run: CheckedRun) -> tuple[list[Entry], list[dict]]:
+    """Settle resume and discover the entries (:func:`restoration.pipeline.prepare`)."""
     return pipeline.prepare(run)
 
 
 @task(name="ingest", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_retry_io)
 def ingest_task(run: CheckedRun, entry: Entry) -> Ingested:
+    """The ingest stage (:func:`restoration.pipeline.ingest`)."""
     return pipeline.ingest(run, entry)
 
 
 @task(name="normalize")
 def normalize_task(run: CheckedRun, ing: Ingested) -> Normalized:
+    """The normalize stage (:func:`restoration.pipeline.normalize`)."""
     return pipeline.normalize(run, ing)
 
 
 @task(name="characterize-noise")
 def characterize_task(run: CheckedRun, ing: Ingested) -> NoiseProfile:
+    """The characterize-noise stage (:func:`restoration.pipeline.characterize`)."""
     return pipeline.characterize(run, ing)
+
+
+def progress_key(name: str) -> str:
+    """The progress artifact's key of an item (lowercase letters, digits and dashes, as Prefect
+    requires): ``denoise-<name>``."""
+    return "denoise-" + (re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "item")
 
 
 @task(name="denoise")
 def denoise_task(run: CheckedRun, ing: Ingested, norm: Normalized, noise: NoiseProfile) -> Restored:
+    """The denoise stage in this process, with a progress bar and a progress artifact."""
     name = ing.name
-    artifact = create_progress_artifact(0.0, description=f"denoising {name}")
+    artifact = create_progress_artifact(0.0, key=progress_key(name), description=f"denoising {name}")
     last = [0.0]
 
     def progress(done: int, total: int) -> None:
@@ -86,16 +98,19 @@ def denoise_task(run: CheckedRun, ing: Ingested, norm: Normalized, noise: NoiseP
 
 @task(name="denoise")
 def denoise_plan_task(run: CheckedRun, ing: Ingested, norm: Normalized, noise: NoiseProfile) -> DenoisePlan:
+    """Plan an item's regions for workers (:func:`restoration.pipeline.plan_denoise`)."""
     return pipeline.plan_denoise(run, ing, norm, noise)
 
 
 @task(name="denoise")
 def denoise_batch_task(run: CheckedRun, ing: Ingested, info: DenoisePlan, batch: list[int]) -> int:
+    """Restore one batch of regions, on any worker (:func:`restoration.pipeline.denoise_planes`)."""
     return pipeline.denoise_planes(run, ing, info, batch)
 
 
 @task(name="denoise")
 def denoise_finish_task(run: CheckedRun, ing: Ingested, info: DenoisePlan, noise: NoiseProfile) -> Restored:
+    """Mark a distributed item complete (:func:`restoration.pipeline.finish_denoise`)."""
     return pipeline.finish_denoise(run, ing, info, noise)
 
 
@@ -107,7 +122,7 @@ def _denoise_distributed(run: CheckedRun, ing: Ingested, norm: Normalized, noise
         denoise_task.with_options(task_run_name=f"denoise-{name}")(run, ing, norm, noise)
         return
     info = denoise_plan_task.with_options(task_run_name=f"denoise-{name}-plan")(run, ing, norm, noise)
-    artifact = create_progress_artifact(0.0, description=f"denoising {name}")
+    artifact = create_progress_artifact(0.0, key=progress_key(name), description=f"denoising {name}")
     futures = [denoise_batch_task.with_options(task_run_name=f"denoise-{name}-batch{i}").submit(run, ing, info, batch)
                for i, batch in enumerate(info.batches)]
     done = info.total - sum(len(b) for b in info.batches)
@@ -120,11 +135,13 @@ def _denoise_distributed(run: CheckedRun, ing: Ingested, norm: Normalized, noise
 
 @task(name="quality-report")
 def assess_task(run: CheckedRun, ing: Ingested) -> dict:
+    """The item's quality row (:func:`restoration.pipeline.assess`)."""
     return pipeline.assess(run, ing)
 
 
 @task(name="quality-report", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_retry_io)
 def summary_task(run: CheckedRun, results: list[ItemResult], run_info: dict) -> dict:
+    """The tables and report.html (:func:`restoration.pipeline.finish`)."""
     return pipeline.finish(run, results, run_info)
 
 
@@ -132,6 +149,44 @@ def one_line(exc: BaseException) -> str:
     """The first line of ``exc``'s message, escaped to one printable line (or its type's name)."""
     text = str(exc).strip().splitlines()
     return printable(text[0]) if text else type(exc).__name__
+
+
+class ItemFailed(Exception):
+    """Why an item could not be restored (the message of its failed task run)."""
+
+
+@task(name="item-failed", retries=0)
+def item_failed_task(message: str) -> None:
+    """Fail with ``message``: a failed item's own Failed task run in the UI."""
+    raise ItemFailed(message)
+
+
+def _g(value) -> str:
+    """A number to 4 significant digits (no 16-digit floats in logs and tables)."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def noise_line(rows: list[dict]) -> str:
+    """The noise found, per channel, in the input's units, e.g. ``poisson-gaussian gain=2.01 sigma=3.1``."""
+    from restoration.plugins import registry
+
+    reg = registry()
+    parts = []
+    for r in rows:
+        params = " ".join(f"{p}={_g(r[p])}" for p in reg.get("noise", r["noise"]).params if p in r)
+        parts.append((f"channel {r['channel']}: " if len(rows) > 1 else "") + f"noise {r['noise']} {params}".strip())
+    return "; ".join(parts) + " (in the input's units)"
+
+
+def quality_line(row: dict) -> str:
+    """What the quality stage found: PSNR/SSIM against the reference when there is one."""
+    figures = [f"psnr {row['psnr']:.2f} dB, ssim {row['ssim']:.3f}"] if _finite(row.get("psnr")) else []
+    figures.append(f"noise left in the output {_g(row['residual_sigma'])}")
+    return ", ".join(figures) + f" ({_g(row['seconds'])} s)"
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def _naming(message: str, entry: Entry) -> str:
@@ -149,23 +204,39 @@ def _restore_item(run: CheckedRun, entry: Entry) -> ItemResult:
         norm = normalize_task.with_options(task_run_name=f"normalize-{name}")(run, ing)
         noise = characterize_task.with_options(task_run_name=f"characterize-noise-{name}")(run, ing)
         rows = noise.rows
+        log.info("%s: %s", name, noise_line(rows))
         if run.distributed:
             _denoise_distributed(run, ing, norm, noise)
         else:
             denoise_task.with_options(task_run_name=f"denoise-{name}")(run, ing, norm, noise)
         quality = assess_task.with_options(task_run_name=f"quality-report-{name}")(run, ing)
+        log.info("%s: %s", name, quality_line(quality))
         return ItemResult(entry, quality, rows, skipped=ing.skip)
     except Exception as exc:  # one item failing must not stop the others
         message = one_line(exc) if isinstance(exc, InputError) else f"internal error: {one_line(exc)}"
         message = _naming(message, entry)  # errors from later stages ("all values are NaN") name no file
         get_run_logger().error("item %s failed: %s\n%s", name, message, traceback.format_exc())
         console.line(f"failed: {name}: {message}")
+        # A task run of its own that fails with the reason: the item shows Failed in the UI.
+        item_failed_task.with_options(task_run_name=f"failed-{name}")(message, return_state=True)
         return ItemResult(entry, pipeline.failed_quality(name, message, run), rows)
 
 
+#: Units of the tables' columns, shown in the artifacts' headers.
+UNITS = {"psnr": "psnr (dB)", "ssim": "ssim (0-1)", "residual_sigma": "noise left (input units)", "seconds": "seconds",
+         "sigma": "sigma (input units)", "gain": "gain (input units per photon)", "offset": "offset (input units)",
+         "amount": "amount (fraction)", "score": "score (log-lik./pixel)", "clipped_fraction": "clipped (fraction)",
+         "missing_fraction": "missing (fraction)"}
+
+
 def _clean(records: list[dict]) -> list[dict]:
-    """NaN is not JSON: tables in artifacts show it as empty."""
-    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in records]
+    """Rows for a table artifact: numbers to 4 significant digits, units in the headers, NaN
+    empty (it is not JSON)."""
+    def cell(v):
+        if isinstance(v, float):
+            return None if math.isnan(v) else float(f"{v:.4g}")
+        return v
+    return [{UNITS.get(k, k): cell(v) for k, v in r.items()} for r in records]
 
 
 def _failed_input(name: str, error: str, run: CheckedRun) -> ItemResult:
@@ -180,6 +251,8 @@ def _run_request(options: RunOptions, distributed: bool = False) -> dict:
     run = pipeline.check_options(options, distributed=distributed)  # before the lock creates anything in OUTDIR
     with RunLock(options.outdir):
         pipeline.check_runtime(run)
+        log.info("denoiser %s (%s)%s", options.denoiser, ", ".join(f"{k}={v}" for k, v in run.denoiser_options.items()),
+                 "".join(f", {k} {v}" for k, v in run.identity.items()))
         entries, failed = discover_task.with_options(task_run_name=f"ingest-discover-{Path(options.outdir).name}")(run)
         results = [_failed_input(f["name"], f["error"], run) for f in failed]
         for f in failed:
@@ -189,8 +262,10 @@ def _run_request(options: RunOptions, distributed: bool = False) -> dict:
         run_info = {"options": options.to_json(), "denoiser_options": run.denoiser_options, "identity": run.identity,
                     "calibration": run.calibration, "version": __version__, "started": started.isoformat(),
                     "finished": dt.datetime.now(dt.timezone.utc).isoformat()}
-        return summary_task.with_options(task_run_name=f"quality-report-summary-{Path(options.outdir).name}")(
+        summary = summary_task.with_options(task_run_name=f"quality-report-summary-{Path(options.outdir).name}")(
             run, results, run_info)
+        log.info("report: %s", Path(summary["report"]).resolve())
+        return summary
 
 
 def _publish(summaries: list[dict], where: str) -> list[dict]:
@@ -201,7 +276,13 @@ def _publish(summaries: list[dict], where: str) -> list[dict]:
     create_table_artifact(key="quality-report", table=_clean(quality_rows), description=f"Restoration quality per item ({where})")
     failed = [r for r in quality_rows if r["status"] != "ok"]
     lines = [f"# Restoration of {len(quality_rows)} item(s) into {where}", "",
-             f"- ok: {len(quality_rows) - len(failed)}, failed: {len(failed)}"]
+             f"- ok: {len(quality_rows) - len(failed)}, failed: {len(failed)}", "",
+             "| item | status | noise | psnr (dB) | ssim | noise left | seconds |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| `{r['name']}` | {r['status']} | {r['noise']} | {_g(r['psnr']) if _finite(r['psnr']) else ''} | "
+              f"{_g(r['ssim']) if _finite(r['ssim']) else ''} | "
+              f"{_g(r['residual_sigma']) if _finite(r['residual_sigma']) else ''} | "
+              f"{_g(r['seconds']) if _finite(r['seconds']) else ''} |" for r in quality_rows]
+    lines.append("")
     for s in summaries:  # absolute file links: the UI opens them wherever the run was started
         report = Path(s["report"]).resolve()
         store = report.parent / STORE
@@ -232,6 +313,16 @@ def _final_state(summaries: list[dict], where: str):
     return Completed(message=f"{outcome(summaries)} into {where}", data=data)
 
 
+def _announce() -> None:
+    """Print the flow run's page when a Prefect server is configured (not the temporary API)."""
+    from prefect.runtime import flow_run
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value() and flow_run.ui_url:
+        console.line(f"Prefect UI: {flow_run.ui_url}")
+        log.info("run page: %s", flow_run.ui_url)
+
+
 def _watch(options: RunOptions, watch: str, outroot: str, distributed: bool = False) -> list[dict]:
     params = {k: v for k, v in sorted(options.to_json().items()) if k not in ("inputs", "outdir", "overwrite")}
     found = scan(watch, outroot, params)
@@ -258,7 +349,20 @@ def _watch(options: RunOptions, watch: str, outroot: str, distributed: bool = Fa
     return summaries
 
 
-@flow(name="restore-dataset", log_prints=False)
+def run_name() -> str:
+    """The flow run's name: ``restore-<OUTDIR's name>`` (``watch-<OUTROOT's name>`` for watched
+    folders), with the time, so that the runs list reads on its own."""
+    from prefect.runtime import flow_run
+
+    params = flow_run.parameters or {}
+    options = params.get("options") or {}
+    outdir = options.outdir if isinstance(options, RunOptions) else options.get("outdir")
+    where = f"watch-{Path(params['outroot']).name}" if params.get("watch") and params.get("outroot") \
+        else f"restore-{Path(outdir).name if outdir else 'nothing'}"
+    return f"{where}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+@flow(name="restore-dataset", flow_run_name=run_name, log_prints=False)
 def restore_dataset(options: RunOptions | None = None, watch: str | None = None, outroot: str | None = None,
                     distributed: bool = False) -> Any:
     """Restore ``options.inputs`` into ``options.outdir`` (ingest, normalize, characterize-noise,
@@ -273,6 +377,7 @@ def restore_dataset(options: RunOptions | None = None, watch: str | None = None,
     ``restore_dataset.with_options(task_runner=...)``) instead of denoising in this process.
     """
     options = options if isinstance(options, RunOptions) else RunOptions.from_json(options or {})
+    _announce()
     if watch:
         if not outroot:
             raise InputError("watch needs outroot")

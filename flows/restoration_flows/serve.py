@@ -14,6 +14,7 @@ DEFAULT_NAME = "scheduled"
 
 
 def add_serve_parser(sub) -> None:
+    """Add the ``serve`` subcommand (its flags are added when it is used)."""
     sub.add_parser("serve", help="serve a scheduled restoration of a watched folder", populate=_serve_arguments)
 
 
@@ -95,6 +96,7 @@ def parameters(args) -> dict:
 
 
 def build_deployment(args):
+    """The restore-dataset deployment: the watched folder, OUTROOT, the run options and the schedule."""
     from prefect.types.entrypoint import EntrypointType
 
     from .flow import restore_dataset
@@ -113,6 +115,7 @@ def build_deployment(args):
 
 
 def require_server() -> str:
+    """The configured Prefect server's API URL (schedules need one; the temporary API has none)."""
     from prefect.settings import PREFECT_API_URL
 
     url = PREFECT_API_URL.value()
@@ -123,6 +126,7 @@ def require_server() -> str:
 
 
 def cmd_serve(args) -> int:
+    """``restoration serve``: check everything, then serve the deployment, one run at a time."""
     from restoration import pipeline
 
     check_schedule(args)

@@ -62,10 +62,12 @@ class Ingested:
 
     @property
     def name(self) -> str:
+        """The item name."""
         return self.entry.item.name
 
     @property
     def item(self) -> Item:
+        """The input array."""
         return self.entry.item
 
 
@@ -116,6 +118,7 @@ class DenoisePlan:
 
     @property
     def total(self) -> int:
+        """The number of regions of the item."""
         return len(self.regions)
 
 
@@ -149,4 +152,5 @@ class ItemResult:
 
     @property
     def name(self) -> str:
+        """The item name."""
         return self.quality["name"]

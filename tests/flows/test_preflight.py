@@ -246,3 +246,29 @@ def test_public_api_is_listed_and_import_stays_light():
                             "('pandas', 'torch', 'restoration.api') if m in sys.modules))"],
                            capture_output=True, text=True, timeout=60)
     assert probe.stdout.strip() == "[]", probe.stdout + probe.stderr
+
+
+def test_python_api_reports_progress_per_plane():
+    calls = []
+    stack = np.stack([noisy(seed=s) for s in range(3)])
+    restoration.denoise(stack, axes="zyx", sigma=0.1, denoiser="nlm", progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_console_progress_shows_elapsed_and_eta():
+    import io
+
+    from restoration_flows.console import Console
+
+    out = io.StringIO()
+    bar = Console(enabled=True, stream=out)
+    bar.progress("denoise x", 0, 4)
+    time.sleep(0.25)
+    bar.progress("denoise x", 1, 4)
+    time.sleep(0.25)
+    bar.progress("denoise x", 4, 4)
+    lines = out.getvalue().split("\r")
+    import re
+
+    assert re.search(r"\] 1/4 0:00 eta 0:0[01]$", lines[-2]), lines          # 0.25 s a region, 3 to go
+    assert re.search(r"\] 4/4 0:0[01]\n$", lines[-1]), lines                 # done: elapsed, no ETA

@@ -111,7 +111,7 @@ def test_serve_restores_new_datasets_only(prefect_server, tmp_path, spawn):
         assert [row["name"] for row in quality] == ["second"] and quality[0]["status"] == "ok"
         noise = json.loads(artifacts["noise-profile"].data) if isinstance(artifacts["noise-profile"].data, str) \
             else artifacts["noise-profile"].data
-        assert noise[0]["noise"] == "gaussian" and abs(noise[0]["sigma"] - 0.1) < 0.02
+        assert noise[0]["noise"] == "gaussian" and abs(noise[0]["sigma (input units)"] - 0.1) < 0.02
         assert "second" in artifacts["restoration-report"].data
         summary = artifacts["restoration-report"].data
         assert "(file:///" in summary and "/report.html)" in summary and "/restored.zarr)" in summary, summary
@@ -120,6 +120,51 @@ def test_serve_restores_new_datasets_only(prefect_server, tmp_path, spawn):
 
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
         assert any("restored second" in entry.message for entry in logs), [e.message for e in logs][:20]
+
+
+def test_a_run_reads_on_its_own_in_the_ui(prefect_server, tmp_path):
+    """Through the real server's API: the run is named after OUTDIR, the CLI prints its page, the
+    logs say what was found and how well it went, tables are rounded with units, the summary holds
+    the results table and the failure, and the failed item is a Failed task run with its reason."""
+    import json
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, LogFilter, LogFilterFlowRunId
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "ref").mkdir()
+    for name, seed in (("good", 1), ("bad", 2)):
+        _drop(tmp_path / "in" / f"{name}.npy", seed)
+    clean = np.tile(np.linspace(0, 1, 64, dtype=np.float32), (64, 1))
+    np.save(tmp_path / "ref" / "good.npy", clean)
+    np.save(tmp_path / "ref" / "bad.npy", clean[:32])                      # another shape: bad fails alone
+    r = subprocess.run([str(BIN / "restoration"), "run", str(tmp_path / "in"), "-o", str(tmp_path / "nightly"),
+                        "--reference", str(tmp_path / "ref"), "--denoiser", "nlm"], env=prefect_server["env"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stdout + r.stderr                           # one item failed
+    (page,) = [line for line in r.stderr.splitlines() + r.stdout.splitlines() if line.startswith("Prefect UI: ")]
+    run_id = page.rstrip("/").rsplit("/", 1)[-1]
+    with temporary_settings({PREFECT_API_URL: prefect_server["url"]}), get_client(sync_client=True) as client:
+        run = client.read_flow_run(run_id)
+        assert run.name.startswith("restore-nightly-") and run.state.is_failed()
+        logs = [e.message for e in client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))]
+        assert any(m.startswith("good: noise gaussian sigma=0.") and "input's units" in m for m in logs), logs
+        assert any(m.startswith("good: psnr ") and " dB, ssim " in m for m in logs), logs
+        assert any(m.startswith("denoiser nlm") for m in logs) and any(m.startswith("report: /") for m in logs), logs
+        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+        (failed,) = [t for t in tasks if t.name == "failed-bad"]
+        assert failed.state.is_failed() and "reference shape (32, 64)" in failed.state.message, failed.state.message
+        assert all(t.state.is_completed() for t in tasks if t.name.endswith("-good"))
+        artifacts = {a.key: a for a in client.read_artifacts(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+                     if a.key}
+        assert "denoise-good" in artifacts                                  # progress, keyed per item
+        quality = artifacts["quality-report"].data
+        quality = json.loads(quality) if isinstance(quality, str) else quality
+        good = next(row for row in quality if row["name"] == "good")
+        assert good["psnr (dB)"] == float(f"{good['psnr (dB)']:.4g}") and "seconds" in good
+        summary = artifacts["restoration-report"].data
+        assert "| `good` | ok | gaussian |" in summary and "**failed** `bad`" in summary and "reference shape" in summary
 
 
 def test_serve_refuses_the_ephemeral_api(tmp_path):
