@@ -21,7 +21,6 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -350,13 +349,15 @@ def test_report_shows_method_run_and_none_for_other_denoisers(items):
     cam = items[0]
     posterior = ReportItem("p", "ok", noisy=cam.noisy, restored=cam.restored, quality={"denoiser": "diffusion",
                                                                                         "method": "mmse"},
-                           provenance={"denoiser": "diffusion", "options": {"method": "mmse", "samples": 4}})
+                           provenance={"denoiser": "diffusion", "options": {"method": "mmse", "samples": 4},
+                                       "identity": {"model_id": "default.pt@sha256:dacd7f31"}})
     nlm = ReportItem("n", "ok", noisy=cam.noisy, restored=cam.restored,
                      quality={"denoiser": "nlm", "method": "mmse"}, provenance={"denoiser": "nlm", "method": "mmse"})
     html = render_report([posterior, nlm], {})
     p_sec, n_sec = html.split('id="item-1"')
     assert "denoiser: diffusion (posterior × 4 samples (mean))" in p_sec
     assert "<th>Method</th><td>posterior × 4 samples (mean)</td>" in p_sec and "mmse" not in p_sec.split("Provenance")[0]
+    assert "<th>Model</th><td>default.pt@sha256:dacd7f31</td>" in p_sec
     assert "<th>Method</th>" not in n_sec and "denoiser: nlm ·" not in n_sec and "(mmse" not in n_sec
 
 

@@ -67,6 +67,9 @@ def _metrics_table(item: ReportItem, only_known: bool = False) -> str:
     method = method_label(q, item.provenance)
     if method:
         rows.append(("Method", method))
+    identity = item.provenance.get("identity") if isinstance(item.provenance.get("identity"), Mapping) else {}
+    if identity.get("model_id"):
+        rows.append(("Model", text(identity["model_id"])))
     rows.append(("Noise model", text(n.get("noise") or q.get("noise"))))
     rows += [(f"Noise {escape(str(k))}", fmt(v)) for k, v in noise_params(n)]
     rows += [("Model score", fmt(n.get("score"))),
