@@ -146,8 +146,8 @@ def _cover(noisy: np.ndarray, restored: np.ndarray, path: Path) -> None:
     Image.fromarray(np.round(np.clip(pair, 0.0, 1.0) * 255).astype(np.uint8)).save(path)
 
 
-def _readme(*, name: str, sigma: float, model, provenance: dict, min_size: int, step: int, halo: int,
-            test_size: int) -> str:
+def _readme(*, name: str, sigma: float, model, provenance: dict, min_size: int, step: int, halo: int) -> str:
+    """The package's README.md: what the network does, its units, tiling, validation and limits."""
     channels = model.config.channels
     lo, hi = PERCENTILES
     levels = provenance.get("sigma_range_image_units")
@@ -185,11 +185,14 @@ std. A sigma below the actual noise leaves noise, one above it smooths detail aw
 ## Output
 
 One tensor `output` of the input's shape, **in the normalized units** (it is not scaled back:
-multiply by `p{hi} - p{lo}` of the input and add `p{lo}` for the input's units). The output
-axes declare a halo of {halo} pixels: the network's receptive radius, rounded up to the
-downsampling factor. A consumer that processes an image in tiles discards that margin of each
-tile; tiles of the declared sizes overlapping by it reproduce the whole-image result exactly (no
-layer takes statistics over space).
+multiply by `p{hi} - p{lo}` of the input and add `p{lo}` for the input's units).
+
+The output axes declare a halo of {halo} pixels, the network's receptive radius rounded up to the
+downsampling factor: a consumer that processes an image in tiles overlaps them by it and discards
+that margin, and the tiles then give the network's whole-image values at every pixel farther than
+the halo from the image border (no layer takes statistics over space). bioimageio.core also
+mirrors the image by the halo at its border before normalizing it, so its percentiles, and the
+pixels near the border, differ slightly from those of an unpadded image.
 
 ## Weights
 
@@ -199,7 +202,7 @@ layer takes statistics over space).
 
 ## Validation
 
-`test_input.npy` is a {test_size}x{test_size} crop of scikit-image's `camera` image (held out from the
+`test_input.npy` is a {min_size}x{min_size} crop of scikit-image's `camera` image (held out from the
 shipped model's training) with Gaussian noise of std {sigma:g} in normalized units; `test_output.npy`
 is what the exported network made of it, and `bioimageio.core.test_model` reproduces it from
 both weight formats. `cover.png` shows a {COVER_SIZE}x{COVER_SIZE} crop, noisy (normalized) and restored;
@@ -234,8 +237,8 @@ def export_bioimageio(model_path: str | os.PathLike | None, output: str | os.Pat
     The packaged network is the model's one-step MMSE denoiser (the ``mmse`` method) at the noise
     level ``sigma``, with weights as ``pytorch_state_dict`` (and a self-contained architecture
     file) and ``torchscript``, test tensors made by running it, a cover, a README, citations and
-    the model file's provenance. Every mistake in the arguments is found before torch loads,
-    except those that need the model file (an unreadable file, a ``sigma`` outside its schedule).
+    the model file's provenance. Every mistake in the arguments is found before the slow work,
+    and those that do not need the model file before torch loads.
 
     Parameters
     ----------
@@ -258,9 +261,9 @@ def export_bioimageio(model_path: str | os.PathLike | None, output: str | os.Pat
     Raises
     ------
     InputError
-        No such model file, not a usable model file, ``output`` not a ``.zip`` path, ``sigma``
-        not positive or outside the model's schedule, no authors, or bioimageio.spec missing (the
-        ``bioimageio`` extra).
+        No such model file, not a usable model file, ``output`` not a ``.zip`` path or not
+        writable, ``sigma`` not positive or outside the model's schedule, no authors, or
+        bioimageio.spec missing (the ``bioimageio`` extra).
     """
     path = model_file(model_path)
     output = Path(output)
@@ -284,7 +287,12 @@ def export_bioimageio(model_path: str | os.PathLike | None, output: str | os.Pat
     low, high = MIN_SIGMA / 2, model.schedule.sigma_max / 2  # image units are half the model's
     if not low <= sigma <= high:
         raise InputError(f"sigma must be {low:g} to {high:.4g} for this model, not {sigma:g}")
-    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create its folder ({exc.strerror or exc})", path=str(output)) from None
+    if not os.access(output.parent, os.W_OK):
+        raise InputError("its folder is not writable", path=str(output))
     with tempfile.TemporaryDirectory(prefix="restoration-bioimageio-") as tmp:
         descr = _describe(model, path, Path(tmp), sigma=float(sigma), authors=list(authors))
         _package(descr, output)
@@ -297,6 +305,7 @@ def _describe(model, path: Path, folder: Path, *, sigma: float, authors: list[st
     import torch
     from bioimageio.spec.model import v0_5 as bio
 
+    from .. import __version__
     from ..diffusion.tiling import receptive_radius
     from .network import FixedSigmaDenoiser
 
@@ -327,14 +336,15 @@ def _describe(model, path: Path, folder: Path, *, sigma: float, authors: list[st
     with warnings.catch_warnings(), torch.no_grad():  # no_grad: the U-Net's in-place inference path
         # unet.py's `sigma.numel() == 1` is recorded for batch 1: an expand to the batch, right for any batch
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch's, of TorchScript: what the zoo's consumers run
         traced = torch.jit.trace(network, torch.from_numpy(_normalize(test_input)))
-    _device_independent(traced)
-    torch.jit.save(traced, files["weights_torchscript.pt"])
+        _device_independent(traced)
+        torch.jit.save(traced, files["weights_torchscript.pt"])
     files["restoration_denoiser.py"].write_text(architecture_source(), encoding="utf-8")
     files["provenance.json"].write_text(json.dumps(model.provenance, indent=1, sort_keys=True), encoding="utf-8")
     name = f"Restoration diffusion denoiser ({re.sub(r'[^A-Za-z0-9_+ -]', '-', path.stem)[:60]})"
     files["README.md"].write_text(_readme(name=name, sigma=sigma, model=model, provenance=model.provenance,
-                                          min_size=min_size, step=step, halo=halo, test_size=min_size),
+                                          min_size=min_size, step=step, halo=halo),
                                   encoding="utf-8")
 
     channel = bio.ChannelAxis(channel_names=[bio.Identifier(f"channel{c}") for c in range(channels)])
@@ -348,12 +358,12 @@ def _describe(model, path: Path, folder: Path, *, sigma: float, authors: list[st
         description=f"noisy image, Gaussian noise std {sigma:g} after the scale_range normalization",
         test_tensor=bio.FileDescr(source=files["test_input.npy"]),
         sample_tensor=bio.FileDescr(source=files["sample_input.tif"]), preprocessing=[normalization])
+    same = [bio.SpaceOutputAxisWithHalo(id=bio.AxisId(a), halo=halo,
+                                        size=bio.SizeReference(tensor_id=bio.TensorId("input"), axis_id=bio.AxisId(a)))
+            for a in ("y", "x")]
     outputs = bio.OutputTensorDescr(
         id=bio.TensorId("output"), description="restored image, in the normalized units",
-        axes=[bio.BatchAxis(), channel,
-              *[bio.SpaceOutputAxisWithHalo(id=bio.AxisId(a), halo=halo,
-                                            size=bio.SizeReference(tensor_id=bio.TensorId("input"), axis_id=bio.AxisId(a)))
-                for a in ("y", "x")]],
+        axes=[bio.BatchAxis(), channel, *same],
         test_tensor=bio.FileDescr(source=files["test_output.npy"]),
         sample_tensor=bio.FileDescr(source=files["sample_output.tif"]))
     torch_version = bio.Version(torch.__version__.split("+")[0])
@@ -366,7 +376,6 @@ def _describe(model, path: Path, folder: Path, *, sigma: float, authors: list[st
         torchscript=bio.TorchscriptWeightsDescr(
             source=files["weights_torchscript.pt"], pytorch_version=torch_version, parent="pytorch_state_dict",
             comment="traced from pytorch_state_dict; its recorded devices replaced by the input's"))
-    from restoration import __version__
 
     return bio.ModelDescr(
         name=name,

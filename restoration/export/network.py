@@ -36,6 +36,7 @@ class FixedSigmaDenoiser(nn.Module):
         self.sigma = 2.0 * float(sigma)  # model units: data scaled to [-1, 1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The restored images, ``x``'s shape, in ``x``'s units."""
         z = 2.0 * x - 1.0
         s = self.sigma
         out = self.net(z, torch.full((x.shape[0],), s, dtype=x.dtype, device=x.device))
