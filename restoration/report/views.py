@@ -207,7 +207,7 @@ def build_item(outdir: str | Path, name: str, item, reference, status: str, erro
     return out
 
 
-def report_item(outdir, result, *legacy) -> ReportItem:
+def report_item(outdir: str | Path, result) -> ReportItem:
     """Planes and tables of one item for report.html, read from OUTDIR and the input.
 
     Parameters
@@ -216,28 +216,11 @@ def report_item(outdir, result, *legacy) -> ReportItem:
         The run's output directory.
     result : restoration.pipeline.ItemResult
         The item's outcome (its entry: input and reference; quality row; noise rows).
-    *legacy
-        The older call ``report_item(request, ing, status, error, noise_rows, quality)``, with
-        the request and ingested item as dicts, is accepted too.
     """
-    if isinstance(outdir, dict):
-        request, ing = outdir, result
-        status, error, noise_rows, quality = legacy
-        ref = ing.get("reference")
-        return build_item(request["outdir"], ing["name"], _item(ing), _item(ref) if ref else None, status, error,
-                          noise_rows, quality)
     q = result.quality
     entry = result.entry
     return build_item(outdir, result.name, entry.item, entry.reference, q["status"], q.get("error", ""),
                       result.noise_rows, q)
-
-
-def _item(ing: dict):
-    """A :class:`restoration.io.Item` from an item dict (the older pipeline's)."""
-    from ..io import Item
-
-    return Item(name=ing["name"], source=ing["source"], array_path=ing["array_path"], format=ing["format"],
-                shape=tuple(ing["shape"]), dtype=np.dtype(ing["dtype"]), axes=ing["axes"], attrs=ing["attrs"])
 
 
 def _merge_rows(rows: list[dict]) -> dict:
