@@ -49,19 +49,10 @@ def timed(self, *args, **kwargs):
 NLMDenoiser.denoise = timed
 
 t0 = time.perf_counter()
-if hasattr(pipeline, "ItemResult"):       # typed records, RunOptions
+if hasattr(pipeline, "restore_locally"):  # typed records, RunOptions
     from restoration.options import RunOptions
-    run = pipeline.validate(RunOptions(inputs=tuple(inputs), outdir=outdir, denoiser="nlm"))
-    entries, _ = pipeline.prepare(run)
-    results = []
-    for entry in entries:
-        ing = pipeline.ingest(run, entry)
-        norm = pipeline.normalize(run, ing)
-        noise = pipeline.characterize(run, ing)
-        pipeline.denoise(run, ing, norm, noise)
-        results.append(pipeline.ItemResult(entry, pipeline.assess(run, ing), noise.rows))
-    pipeline.finish(run, results, {})
-    n = len(entries)
+    summary = pipeline.restore_locally(RunOptions(inputs=tuple(inputs), outdir=outdir, denoiser="nlm"))
+    n = summary["ok"] + summary["failed"]
 else:                                     # the dict-based stages
     plan = pipeline.prepare({"inputs": list(inputs), "outdir": outdir, "denoiser": "nlm"})
     req, results = plan["request"], []

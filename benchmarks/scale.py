@@ -6,7 +6,8 @@ Each run is a separate process; peak memory is the largest summed RSS of its pro
 Prefect server, the wall time of `restoration run` minus that of a script making the same core
 calls (restoration.pipeline) without Prefect; the server's start-up time is reported apart.
 
-Usage: python benchmarks/scale.py [--sizes 2048,4096,8192] [--workdir DIR] [--out FILE]
+Usage: python benchmarks/scale.py [--sizes 2048,4096,8192] [--modes local,dask] [--no-overhead] [--workdir DIR]
+[--out FILE]
 """
 
 from __future__ import annotations
@@ -32,20 +33,10 @@ from restoration.pipeline import region_pixels
 
 BIN = Path(sys.executable).parent
 CORE_SCRIPT = """
-import sys, time
+import sys
 from restoration import pipeline
 from restoration.options import RunOptions
-t = time.time()
-run = pipeline.validate(RunOptions(inputs=(sys.argv[1],), outdir=sys.argv[2]))
-entries, _ = pipeline.prepare(run)
-results = []
-for entry in entries:
-    ing = pipeline.ingest(run, entry)
-    norm = pipeline.normalize(run, ing)
-    noise = pipeline.characterize(run, ing)
-    pipeline.denoise(run, ing, norm, noise)
-    results.append(pipeline.ItemResult(entry, pipeline.assess(run, ing), noise.rows))
-pipeline.finish(run, results, {})
+pipeline.restore_locally(RunOptions(inputs=(sys.argv[1],), outdir=sys.argv[2]))
 """
 
 
@@ -106,6 +97,8 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str, float]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="2048,4096,8192")
+    p.add_argument("--modes", default="local,dask", help="comma-separated: local, dask (2 workers)")
+    p.add_argument("--no-overhead", action="store_true", help="skip the orchestration-overhead runs")
     p.add_argument("--workdir")
     p.add_argument("--out")
     args = p.parse_args()
@@ -120,7 +113,8 @@ def main() -> int:
             src = work / f"noisy_{side}.zarr"
             make_array(src, side)
             mpx = side * side / 1e6
-            for mode, extra in (("local", []), ("dask 2 workers", ["--dask-workers", "2"])):
+            modes = (("local", []), ("dask 2 workers", ["--dask-workers", "2"]))
+            for mode, extra in [m for m in modes if m[0].split()[0] in args.modes.split(",")]:
                 out = work / f"out_{side}_{mode.split()[0]}"
                 shutil.rmtree(out, ignore_errors=True)
                 wall, peak, rc = measure([str(BIN / "restoration"), "run", str(src), "-o", str(out), *extra], env, {server.pid})
@@ -131,14 +125,17 @@ def main() -> int:
         src = work / f"noisy_{side}.zarr"
         shutil.rmtree(work / "overhead_flow", ignore_errors=True)
         shutil.rmtree(work / "overhead_core", ignore_errors=True)
-        flow_wall, _, _ = measure([str(BIN / "restoration"), "run", str(src), "-o", str(work / "overhead_flow")], env, {server.pid})
-        core_wall, _, _ = measure([sys.executable, "-c", CORE_SCRIPT, str(src), str(work / "overhead_core")], env, {server.pid})
+        if not args.no_overhead:
+            flow_wall, _, _ = measure([str(BIN / "restoration"), "run", str(src), "-o", str(work / "overhead_flow")], env,
+                                      {server.pid})
+            core_wall, _, _ = measure([sys.executable, "-c", CORE_SCRIPT, str(src), str(work / "overhead_core")], env,
+                                      {server.pid})
     finally:
         server.terminate()
         server.wait(30)
-    base = {m: next(r for r in rows if r[1] == m and r[0] == rows[0][0]) for m in ("local", "dask 2 workers")}
+    base = {m: next(r for r in rows if r[1] == m and r[0] == rows[0][0]) for m in {r[1] for r in rows}}
     lines = ["# Scale: `restoration run` on float32 zarr arrays (default model, mmse, auto noise)", "",
-             "Command: `python benchmarks/scale.py --sizes " + args.sizes + "`",
+             "Command: `python benchmarks/scale.py " + " ".join(sys.argv[1:]) + "`",
              f"Machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, Python "
              f"{platform.python_version()}, torch {torch.__version__}; region budget RESTORATION_REGION_PIXELS="
              f"{region_pixels()}", "",
@@ -148,10 +145,11 @@ def main() -> int:
         per = (wall / mpx) / (base[mode][2] / base[mode][0])
         lines.append(f"| {mpx:.1f} | {mode} | {wall:.1f} | {mpx / wall:.3f} | {per:.2f} | {peak:.0f} | "
                      f"{peak / base[mode][3]:.2f} |" + (" failed" if rc else ""))
-    overhead = flow_wall - core_wall
-    lines += ["", f"Orchestration overhead at {side * side / 1e6:.1f} Mpx (against a running API): flow {flow_wall:.1f} s, "
-              f"core calls without Prefect {core_wall:.1f} s, overhead {overhead:.1f} s = {100 * overhead / flow_wall:.1f} % "
-              f"of the run. Prefect API server start-up (separate): {startup:.1f} s."]
+    if not args.no_overhead:
+        overhead = flow_wall - core_wall
+        lines += ["", f"Orchestration overhead at {side * side / 1e6:.1f} Mpx (against a running API): flow {flow_wall:.1f} s, "
+                  f"core calls without Prefect {core_wall:.1f} s, overhead {overhead:.1f} s = {100 * overhead / flow_wall:.1f} % "
+                  f"of the run. Prefect API server start-up (separate): {startup:.1f} s."]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

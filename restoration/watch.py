@@ -88,6 +88,19 @@ def scan(watch: str | os.PathLike, outroot: str | os.PathLike, params: dict, *, 
     return result
 
 
+def seconds_to_settle(waiting: list[str], *, now: float | None = None, settle: float = SETTLE_SECONDS) -> float:
+    """Seconds until the last of the ``waiting`` entries (from :func:`scan`) has gone ``settle``
+    seconds unchanged, were nothing written to them meanwhile (0 when they are gone)."""
+    now = time.time() if now is None else now
+    left = 0.0
+    for entry in map(Path, waiting):
+        try:
+            left = max(left, _newest_mtime(stat_signature(entry), entry) + settle - now)
+        except FileNotFoundError:
+            continue
+    return max(0.0, left)
+
+
 def _forget(outdir: Path) -> None:
     """Remove what a run left in ``outdir`` (and the folder, when nothing else is in it)."""
     if outdir.is_dir():

@@ -16,7 +16,6 @@ PACKAGES = ("restoration", "flows/restoration_flows")
 # Files under other work in progress when this test was written, still with undocumented public
 # definitions; each leaves the list once documented (test_skip_list_is_current fails until it does).
 SKIP: set[str] = {
-    "restoration/export/network.py",
     "restoration/storage.py",
 }
 

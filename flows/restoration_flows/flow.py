@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import math
 import re
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -20,15 +21,12 @@ from prefect.artifacts import (create_markdown_artifact, create_progress_artifac
 from prefect.futures import as_completed
 from prefect.states import Completed, Failed
 
-import numpy as np
-
 from restoration import __version__, pipeline
 from restoration.errors import InputError, printable
-from restoration.io import Item
 from restoration.options import CheckedRun, RunOptions
 from restoration.pipeline import (DenoisePlan, Entry, Ingested, ItemResult, NoiseProfile, Normalized, Restored)
 from restoration.storage import STORE, RunLock
-from restoration.watch import record, scan
+from restoration.watch import SETTLE_SECONDS, record, scan, seconds_to_settle
 
 from .console import console
 
@@ -239,12 +237,6 @@ def _clean(records: list[dict]) -> list[dict]:
     return [{UNITS.get(k, k): cell(v) for k, v in r.items()} for r in records]
 
 
-def _failed_input(name: str, error: str, run: CheckedRun) -> ItemResult:
-    """The result of an input that could not even be read as an item."""
-    item = Item(name=name, source=name, array_path=None, format="", shape=(), dtype=np.dtype("float32"), axes="")
-    return ItemResult(Entry(item, error=error), pipeline.failed_quality(name, error, run))
-
-
 def _run_request(options: RunOptions, distributed: bool = False) -> dict:
     """Restore one OUTDIR's worth of inputs; returns the summary of pipeline.finish."""
     started = dt.datetime.now(dt.timezone.utc)
@@ -254,7 +246,7 @@ def _run_request(options: RunOptions, distributed: bool = False) -> dict:
         log.info("denoiser %s (%s)%s", options.denoiser, ", ".join(f"{k}={v}" for k, v in run.denoiser_options.items()),
                  "".join(f", {k} {v}" for k, v in run.identity.items()))
         entries, failed = discover_task.with_options(task_run_name=f"ingest-discover-{Path(options.outdir).name}")(run)
-        results = [_failed_input(f["name"], f["error"], run) for f in failed]
+        results = [pipeline.failed_input(f["name"], f["error"], run) for f in failed]
         for f in failed:
             console.line(f"failed: {f['name']}: {f['error']}")
         for entry in entries:
@@ -310,7 +302,24 @@ def _final_state(summaries: list[dict], where: str):
         names = ", ".join(f"{r['name']} ({r['error']})" for r in failed[:3])
         more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
         return Failed(message=f"{outcome(summaries)} into {where}: {names}{more}", data=data)
-    return Completed(message=f"{outcome(summaries)} into {where}", data=data)
+    return Completed(message=f"{outcome(summaries)} into {where}" if summaries else f"nothing new to restore in {where}",
+                     data=data)
+
+
+def flow_run_name() -> str:
+    """This flow run's name ("" outside one)."""
+    from prefect.runtime import flow_run
+
+    return flow_run.name or ""
+
+
+def _served_line(text: str) -> None:
+    """A line on the output of ``restoration serve`` for the runs of its deployment (the runner
+    passes its flow runs' output through)."""
+    from prefect.runtime import deployment
+
+    if deployment.id:
+        print(text, flush=True)
 
 
 def _announce() -> None:
@@ -323,9 +332,18 @@ def _announce() -> None:
         log.info("run page: %s", flow_run.ui_url)
 
 
-def _watch(options: RunOptions, watch: str, outroot: str, distributed: bool = False) -> list[dict]:
+def _watch(options: RunOptions, watch: str, outroot: str, distributed: bool = False,
+           settle: float = SETTLE_SECONDS) -> list[dict]:
     params = {k: v for k, v in sorted(options.to_json().items()) if k not in ("inputs", "outdir", "overwrite")}
-    found = scan(watch, outroot, params)
+    found = scan(watch, outroot, params, settle=settle)
+    if found["waiting"]:  # a file being copied in: wait for it rather than leave it to the next run
+        wait = seconds_to_settle(found["waiting"], settle=settle)
+        names = ", ".join(Path(w).name for w in found["waiting"][:3]) + (" ..." if len(found["waiting"]) > 3 else "")
+        log.info("watch %s: waiting %.0f s for %s to settle (unchanged for %g s: not still being written)",
+                 watch, wait, names, settle)
+        console.line(f"waiting {wait:.0f} s for {names} to settle")
+        time.sleep(wait + 0.5)
+        found = scan(watch, outroot, params, settle=settle)
     log.info("watch %s: %d pending, %d done, %d still being written, %d failed before and unchanged",
              watch, len(found["pending"]), len(found["done"]), len(found["waiting"]), len(found["failed"]))
     if not Path(watch).is_dir():
@@ -364,7 +382,7 @@ def run_name() -> str:
 
 @flow(name="restore-dataset", flow_run_name=run_name, log_prints=False)
 def restore_dataset(options: RunOptions | None = None, watch: str | None = None, outroot: str | None = None,
-                    distributed: bool = False) -> Any:
+                    distributed: bool = False, settle: float = SETTLE_SECONDS) -> Any:
     """Restore ``options.inputs`` into ``options.outdir`` (ingest, normalize, characterize-noise,
     denoise, quality-report) and publish the noise-profile, quality-report and restoration-report
     artifacts.
@@ -372,17 +390,20 @@ def restore_dataset(options: RunOptions | None = None, watch: str | None = None,
     ``options`` are the :class:`~restoration.options.RunOptions` (what ``restoration run``
     takes; a deployment gives them as a JSON object). With ``watch`` and ``outroot`` instead of
     inputs and outdir (scheduled runs), every dataset of the folder ``watch`` without a complete
-    restoration in ``outroot`` is restored into ``outroot/<entry name>``. ``distributed`` submits
+    restoration in ``outroot`` is restored into ``outroot/<entry name>``; an entry modified in
+    the last ``settle`` seconds is still being copied, and the run waits for it (up to
+    ``settle``). A run that finds nothing new ends in the state "Nothing new". ``distributed`` submits
     plane batches to the flow's task runner (set a DaskTaskRunner with
     ``restore_dataset.with_options(task_runner=...)``) instead of denoising in this process.
     """
     options = options if isinstance(options, RunOptions) else RunOptions.from_json(options or {})
     _announce()
+    _served_line(f"{flow_run_name()}: started")
     if watch:
         if not outroot:
             raise InputError("watch needs outroot")
         pipeline.check_outdir([watch], outroot)  # scheduled runs must not read their output
-        summaries = _watch(options, watch, outroot, distributed)
+        summaries = _watch(options, watch, outroot, distributed, settle)
         where = outroot
     else:
         if not options.inputs or not options.outdir:
@@ -390,4 +411,8 @@ def restore_dataset(options: RunOptions | None = None, watch: str | None = None,
         summaries = [_run_request(options, distributed)]
         where = options.outdir
     _publish(summaries, where)
-    return _final_state(summaries, where)
+    state = _final_state(summaries, where)
+    _served_line(f"{flow_run_name()}: {state.message}")
+    if watch and not summaries:  # a poll that found nothing: marked as such in the runs list
+        return Completed(message=state.message, name="Nothing new", data=state.data)
+    return state

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from restoration.errors import InputError
+from restoration.watch import SETTLE_SECONDS
 
 DEFAULT_NAME = "scheduled"
 
@@ -29,6 +30,9 @@ def _serve_arguments(p) -> None:  # added when `serve` is used: the denoisers' o
     when.add_argument("--interval", type=float, metavar="SECONDS")
     p.add_argument("--timezone", default="UTC")
     p.add_argument("--name", default=DEFAULT_NAME, help=f"deployment name (default {DEFAULT_NAME})")
+    p.add_argument("--settle", type=float, default=SETTLE_SECONDS, metavar="SECONDS",
+                   help=f"a file modified less than this long ago is still being copied: runs wait for it "
+                        f"(default {SETTLE_SECONDS:g})")
     add_run_arguments(p, registry().table("denoiser").values(), exclude=("reference", "overwrite"), defaults=False)
 
 
@@ -75,6 +79,8 @@ def check_schedule(args) -> None:
         raise InputError(f"--timezone {args.timezone!r} is not a known time zone (e.g. UTC, Europe/Paris)") from None
     if args.interval is not None and not (math.isfinite(args.interval) and args.interval > 0):
         raise InputError(f"--interval must be a positive number of seconds, got {args.interval}")
+    if not (math.isfinite(args.settle) and args.settle >= 0):
+        raise InputError(f"--settle must be a number of seconds >= 0, got {args.settle}")
 
 
 def run_options(args):
@@ -92,7 +98,7 @@ def run_options(args):
 def parameters(args) -> dict:
     """The deployment's parameters: the watched folder, OUTROOT and the run options as JSON."""
     return {"watch": str(Path(args.watch).resolve()), "outroot": str(Path(args.outroot).resolve()),
-            "options": run_options(args).to_json()}
+            "options": run_options(args).to_json(), "settle": args.settle}
 
 
 def build_deployment(args):
@@ -108,8 +114,9 @@ def build_deployment(args):
     elif args.interval:
         schedule["interval"] = args.interval
     # A module-path entrypoint: an installed package works, no source checkout needed.
+    # concurrency_limit: the server holds further runs while one is running (one GPU or CPU).
     return restore_dataset.to_deployment(name=args.name, parameters=parameters(args), tags=["restoration"],
-                                         entrypoint_type=EntrypointType.MODULE_PATH,
+                                         entrypoint_type=EntrypointType.MODULE_PATH, concurrency_limit=1,
                                          description=f"Restore new datasets of {args.watch} into {args.outroot}",
                                          **schedule)
 

@@ -4,7 +4,8 @@
 entries; then per entry :func:`ingest` -> :func:`normalize` -> :func:`characterize` ->
 :func:`denoise` (or :func:`plan_denoise`, :func:`denoise_planes` on any worker,
 :func:`finish_denoise`) -> :func:`assess`; :func:`finish` writes the tables and the report.
-Stages pass the typed records of :mod:`.records`, never arrays; nothing here needs Prefect.
+Stages pass the typed records of :mod:`.records`, never arrays; nothing here needs Prefect
+(:func:`restore_locally` runs them all in this process).
 """
 
 from .checks import check_options, check_outdir, check_runtime, discover_entries, preflight, validate
@@ -12,9 +13,10 @@ from .records import DenoisePlan, Entry, Ingested, ItemResult, NoiseProfile, Nor
 from .resume import prepare, stale_outputs
 from .stages import (assess, characterize, denoise, denoise_planes, finish_denoise, ingest, normalize, plan_denoise,
                      provenance, region_pixels)
-from .summary import failed_quality, finish
+from .local import restore_locally
+from .summary import failed_input, failed_quality, finish
 
 __all__ = ["DenoisePlan", "Entry", "Ingested", "ItemResult", "NoiseProfile", "Normalized", "Restored", "assess",
            "characterize", "check_options", "check_outdir", "check_runtime", "denoise", "denoise_planes",
-           "discover_entries", "failed_quality", "finish", "finish_denoise", "ingest", "normalize", "plan_denoise",
-           "preflight", "prepare", "provenance", "region_pixels", "stale_outputs", "validate"]
+           "discover_entries", "failed_input", "failed_quality", "finish", "finish_denoise", "ingest", "normalize", "plan_denoise",
+           "preflight", "prepare", "provenance", "region_pixels", "restore_locally", "stale_outputs", "validate"]

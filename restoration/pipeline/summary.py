@@ -9,7 +9,7 @@ import numpy as np
 
 from ..options import CheckedRun, RunOptions
 from ..storage import WORK, write_csv
-from .records import ItemResult
+from .records import Entry, ItemResult
 from .stages import QUALITY_COLUMNS, changed_options
 
 
@@ -45,6 +45,14 @@ def finish(run: CheckedRun, results: list[ItemResult], run_info: dict) -> dict:
             "report": str(report), "ok": len(results) - len(failed), "failed": len(failed),
             "skipped": [res.name for res in results if res.skipped],
             "noise_table": frame.to_dict(orient="records"), "quality_table": quality.to_dict(orient="records")}
+
+
+def failed_input(name: str, error: str, run: CheckedRun) -> ItemResult:
+    """The result of an input that could not even be read as an item (discovery's ``failed``)."""
+    from ..io import Item
+
+    item = Item(name=name, source=name, array_path=None, format="", shape=(), dtype=np.dtype("float32"), axes="")
+    return ItemResult(Entry(item, error=error), failed_quality(name, error, run))
 
 
 def failed_quality(name: str, error: str, run: CheckedRun | RunOptions) -> dict:

@@ -15,11 +15,12 @@ BIN = Path(sys.executable).parent
 TASKS = ("ingest", "normalize", "characterize-noise", "denoise", "quality-report")
 
 
-def _drop(path: Path, seed: int) -> None:
+def _drop(path: Path, seed: int, age: float = 120) -> None:
+    """A noisy ramp at ``path``, last modified ``age`` seconds ago (default: past the settle time)."""
     rng = np.random.default_rng(seed)
     clean = np.tile(np.linspace(0, 1, 64, dtype=np.float32), (64, 1))
     np.save(path, clean + rng.normal(0, 0.1, clean.shape).astype(np.float32))
-    old = time.time() - 120  # past the 30 s "still being copied" window
+    old = time.time() - age
     os.utime(path, (old, old))
 
 
@@ -56,7 +57,7 @@ def test_serve_restores_new_datasets_only(prefect_server, tmp_path, spawn):
     env = prefect_server["env"]
     # Its flow runs are subprocesses of its own: stopping its group at the end stops them too.
     proc = spawn.start([str(BIN / "restoration"), "serve", "--watch", str(watch), "-o", str(outroot),
-                        "--interval", "4", "--denoiser", "nlm"], env=env, stdout=subprocess.PIPE,
+                        "--interval", "4", "--denoiser", "nlm", "--settle", "5"], env=env, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True)
     _wait(lambda: _complete(outroot, "first"), 240, "the first dataset", proc)
     before = _snapshot(outroot / "first.npy")
@@ -77,14 +78,15 @@ def test_serve_restores_new_datasets_only(prefect_server, tmp_path, spawn):
                            if r.deployment_id == dep.id and r.state.is_completed()]) >= n_before + 2, 120,
               "two more scheduled runs", proc)
         assert _snapshot(outroot / "first.npy") == before
-        # A run triggered by hand, as the README shows, restores a file dropped in just now.
-        _drop(watch / "third.npy", 3)
+        # A run triggered by hand, as the README shows, restores a file dropped in just now: it
+        # waits for the file to settle (5 s here) instead of leaving it to the next run.
+        _drop(watch / "third.npy", 3, age=0)
         r = subprocess.run([str(BIN / "prefect"), "deployment", "run", "restore-dataset/scheduled"], env=env,
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
         _wait(lambda: _complete(outroot, "third"), 240, "the third dataset", proc)
         _wait(lambda: any(not r.auto_scheduled and r.state.is_completed() for r in client.read_flow_runs()
-                          if r.deployment_id == dep.id), 120, "the manual run", proc)
+                          if r.deployment_id == dep.id), 240, "the manual run", proc)
         assert _snapshot(outroot / "first.npy") == before
         runs = [r for r in client.read_flow_runs() if r.deployment_id == dep.id]
         completed = [r for r in runs if r.state.is_completed()]
@@ -120,6 +122,14 @@ def test_serve_restores_new_datasets_only(prefect_server, tmp_path, spawn):
 
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
         assert any("restored second" in entry.message for entry in logs), [e.message for e in logs][:20]
+        # One run at a time, held by the server too; polls that found nothing say so in the list.
+        limit = dep.global_concurrency_limit.limit if dep.global_concurrency_limit else dep.concurrency_limit
+        assert limit == 1
+        assert any(r.state.name == "Nothing new" for r in completed), {r.state.name for r in completed}
+        assert run.name.startswith("watch-restored-")
+    spawn.stop()
+    printed = proc.stdout.read()
+    assert f"{run.name}: started" in printed and f"{run.name}: 1 restored, 0 failed into {outroot}" in printed, printed
 
 
 def test_a_run_reads_on_its_own_in_the_ui(prefect_server, tmp_path):
