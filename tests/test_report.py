@@ -29,7 +29,7 @@ from skimage import data, filters
 from skimage.feature import match_template
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from restoration.report import plots as rp
+from restoration.report import images, plots, scalebars
 from restoration.report import ReportItem, ReportPlane, render_report, write_report
 from restoration.report import views
 from restoration.report.figures import model_overlay
@@ -131,7 +131,7 @@ def test_report_images_and_numbers(report, items):
     thumbs = _thumbnails(html)
     # camera: noisy, restored, reference, difference, error, std; astronaut: noisy, restored, difference.
     assert len(thumbs) == 9 == html.count("<img")
-    assert all(max(t.size) <= rp.MAX_SIDE for t in thumbs)
+    assert all(max(t.size) <= images.MAX_SIDE for t in thumbs)
     assert thumbs[0].mode == "L" and thumbs[ASTRONAUT].mode == "RGB"  # RGB is shown as colour
     cam, rgb, failed = items
     q = cam.quality
@@ -172,29 +172,29 @@ def test_large_plane_is_reduced_with_full_resolution_crop():
     thumbs = _thumbnails(html)
     assert thumbs[0].size == (384, 230)                               # aspect kept, longest 384
     assert "1:1 crop" in html and "centre crop" not in html
-    assert any(t.size == (rp.DETAIL_SIDE, rp.DETAIL_SIDE) for t in thumbs)
+    assert any(t.size == (images.DETAIL_SIDE, images.DETAIL_SIDE) for t in thumbs)
 
 
 
 def test_subsampled_plane_shows_full_size_and_given_crops():
     rng = np.random.default_rng(1)
     full = rng.normal(size=(3000, 4000))
-    crop = np.full((rp.DETAIL_SIDE, rp.DETAIL_SIDE), 7.0)
+    crop = np.full((images.DETAIL_SIDE, images.DETAIL_SIDE), 7.0)
     item = ReportItem("huge", "ok", noisy=full[::2, ::2], restored=full[::2, ::2] * 0.5, full_size=(3000, 4000),
                       crops=(crop, crop * 0.5, None))
     html = render_report([item], {})
     assert "4000×3000" in html and "2000×1500" not in html
-    crops = [t for t in _thumbnails(html) if t.size == (rp.DETAIL_SIDE, rp.DETAIL_SIDE)]
+    crops = [t for t in _thumbnails(html) if t.size == (images.DETAIL_SIDE, images.DETAIL_SIDE)]
     assert len(crops) == 2 and html.count("1:1 crop") == 4               # alt text and caption, x2
     assert all(np.ptp(np.asarray(t)) == 0 for t in crops)                 # the given crops, not the planes'
 
 
 def test_as_plane_shapes():
-    assert rp.as_plane(None) is None
-    assert rp.as_plane(np.zeros((4, 5, 4))).shape == (4, 5, 3)      # alpha dropped
-    assert rp.as_plane(np.zeros((4, 5, 1))).shape == (4, 5)
-    assert rp.as_plane(np.zeros((7, 4, 5))).shape == (4, 5)         # a stray stack: middle plane
-    assert rp.as_plane(np.zeros((2, 7, 4, 5, 3))).shape == (4, 5, 3)
+    assert images.as_plane(None) is None
+    assert images.as_plane(np.zeros((4, 5, 4))).shape == (4, 5, 3)      # alpha dropped
+    assert images.as_plane(np.zeros((4, 5, 1))).shape == (4, 5)
+    assert images.as_plane(np.zeros((7, 4, 5))).shape == (4, 5)         # a stray stack: middle plane
+    assert images.as_plane(np.zeros((2, 7, 4, 5, 3))).shape == (4, 5, 3)
 
 
 def test_model_overlays():
@@ -209,7 +209,7 @@ def test_model_overlays():
     assert sig == [] and "0.05" in note
     sig, _, note = model_overlay({"noise": "my-plugin-noise", "sigma": 1.0}, restored)
     assert sig == [] and "my-plugin-noise" in note
-    svg = rp.histogram_svg(np.random.default_rng(0).normal(size=1000), [], "")
+    svg = plots.histogram_svg(np.random.default_rng(0).normal(size=1000), [], "")
     assert svg.startswith("<svg") and "<polyline" not in svg
 
 
@@ -420,14 +420,14 @@ def test_multichannel_data_gets_one_grey_panel_per_channel():
 
 
 def test_scale_bar_from_pixel_size():
-    assert rp.scale_bar(0.5, "micrometer", 256) == pytest.approx((20 / 128, "20 µm"))
-    assert rp.scale_bar(0.065, "µm", 2048)[1] == "20 µm"
-    assert rp.scale_bar(2.5, "nm", 400)[1] == "200 nm"
-    assert rp.scale_bar(0.002, "millimeter", 1000)[1] == "200 µm"
-    assert rp.scale_bar(0.005, "millimeter", 1000)[1] == "1 mm"
-    assert rp.scale_bar(1.0, "inch", 100) is None                    # dpi is a print setting
-    assert rp.scale_bar(1.0, None, 100) is None and rp.scale_bar(None, "nm", 100) is None
-    assert rp.scale_bar(0.0, "nm", 100) is None
+    assert scalebars.scale_bar(0.5, "micrometer", 256) == pytest.approx((20 / 128, "20 µm"))
+    assert scalebars.scale_bar(0.065, "µm", 2048)[1] == "20 µm"
+    assert scalebars.scale_bar(2.5, "nm", 400)[1] == "200 nm"
+    assert scalebars.scale_bar(0.002, "millimeter", 1000)[1] == "200 µm"
+    assert scalebars.scale_bar(0.005, "millimeter", 1000)[1] == "1 mm"
+    assert scalebars.scale_bar(1.0, "inch", 100) is None                    # dpi is a print setting
+    assert scalebars.scale_bar(1.0, None, 100) is None and scalebars.scale_bar(None, "nm", 100) is None
+    assert scalebars.scale_bar(0.0, "nm", 100) is None
 
     plane = np.random.default_rng(0).random((100, 256))
     html = render_report([ReportItem("s", "ok", noisy=plane, restored=plane, reference=plane,
@@ -456,15 +456,15 @@ def test_detail_window_finds_the_textured_region():
     rng = np.random.default_rng(2)
     plane = np.full((300, 400), 0.5) + rng.normal(0, 0.01, (300, 400))
     plane[200:260, 30:100] += rng.normal(0, 1.0, (60, 70))              # the detail
-    y, x = rp.detail_window(plane, 96)
+    y, x = images.detail_window(plane, 96)
     assert y <= 200 and y + 96 >= 260 and x <= 30 and x + 96 >= 100
-    assert rp.detail_window(np.zeros((300, 400)), 96) == (102, 152)     # flat: the centre
+    assert images.detail_window(np.zeros((300, 400)), 96) == (102, 152)     # flat: the centre
     hot = np.zeros((300, 400))
     hot[5, 5] = 1e6                                                     # one hot pixel does not decide
     hot[150:200, 300:350] = rng.normal(0, 1.0, (50, 50))
-    y, x = rp.detail_window(hot, 96)
+    y, x = images.detail_window(hot, 96)
     assert x + 96 >= 350 and x <= 300
-    assert rp.detail_window(plane, 96) == rp.detail_window(plane.copy(), 96)   # deterministic
+    assert images.detail_window(plane, 96) == images.detail_window(plane.copy(), 96)   # deterministic
 
 
 def test_crop_of_a_large_plane_lands_on_detail():
@@ -475,7 +475,7 @@ def test_crop_of_a_large_plane_lands_on_detail():
     crops = _figures_of(html, "crop")
     assert len(crops) == 2 and np.asarray(crops[0]).std() > 20          # not the flat centre
     y, x = (int(v) for v in re.search(r"1:1 crop at x (\d+)–\d+, y (\d+)", html).groups()[::-1])
-    assert 450 - rp.DETAIL_SIDE < y <= 450 + 110 and 700 - rp.DETAIL_SIDE < x <= 850
+    assert 450 - images.DETAIL_SIDE < y <= 450 + 110 and 700 - images.DETAIL_SIDE < x <= 850
 
 
 # --------------------------------------------------------------------------------------------------

@@ -13,8 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from . import plots as rp
+from .images import (DETAIL_SIDE, DISPLAY_PERCENTILES, DIVERGING, MAX_SIDE, MIN_DISPLAY_SIDE, VIRIDIS, as_plane,
+                     detail_window, display_range, is_colour, magnitude, map_thumbnail, png_data_uri, sample_values,
+                     thumbnail, to_uint8)
 from .items import ReportItem, ReportPlane
+from .plots import colorbar_svg, fmt_num, histogram_svg
+from .scalebars import scale_bar
 from .values import fmt, nums
 
 #: Channel panels shown at most per plane (the others are named in a note).
@@ -27,7 +31,7 @@ def _img(uri: str, img, alt: str) -> str:
     """An ``<img>`` at natural size; small images are enlarged (pixelated) to stay legible. Click
     enlarges it (the report's script)."""
     w, h = img.size
-    k = max(1, math.ceil(rp.MIN_DISPLAY_SIDE / max(w, h)))
+    k = max(1, math.ceil(MIN_DISPLAY_SIDE / max(w, h)))
     cls = "zoom pixelated" if k > 1 else "zoom"
     return (f'<img src="{uri}" width="{w * k}" height="{h * k}" alt="{escape(alt)}" class="{cls}" '
             'title="click to enlarge">')
@@ -71,7 +75,7 @@ def model_overlay(noise: Mapping[str, Any], restored: np.ndarray | None) -> tupl
     if model == "gaussian" and sig:
         # Per-channel values that agree are shown once.
         shown = sig if len(set(sig)) > 1 else sig[:1]
-        label = "model N(0, σ²), σ = " + ", ".join(rp.fmt_num(s, 4) for s in shown)
+        label = "model N(0, σ²), σ = " + ", ".join(fmt_num(s, 4) for s in shown)
         return sig, label, ""
     if model in ("poisson", "poisson-gaussian"):
         gain = nums(noise.get("gain"))
@@ -80,7 +84,7 @@ def model_overlay(noise: Mapping[str, Any], restored: np.ndarray | None) -> tupl
             mean_signal = _finite_mean(np.clip(restored - offset, 0.0, None))
             var = float(np.mean(gain)) * mean_signal + float(np.mean([s * s for s in sig] or [0.0]))
             if var > 0:
-                return ([math.sqrt(var)], f"Gaussian approx., σ = {rp.fmt_num(math.sqrt(var), 4)}",
+                return ([math.sqrt(var)], f"Gaussian approx., σ = {fmt_num(math.sqrt(var), 4)}",
                         "Overlay: Gaussian approximation of the signal-dependent noise with the "
                         "average variance gain · mean(restored) + σ²; the true residual is a "
                         "mixture, so heavier shoulders are expected.")
@@ -88,7 +92,7 @@ def model_overlay(noise: Mapping[str, Any], restored: np.ndarray | None) -> tupl
         # y = x (1 + sigma n): residual variance sigma^2 x^2, averaged over the plane.
         s = float(np.mean(sig)) * math.sqrt(_finite_mean(restored ** 2))
         if s > 0:
-            return ([s], f"Gaussian approx., σ = {rp.fmt_num(s, 4)}",
+            return ([s], f"Gaussian approx., σ = {fmt_num(s, 4)}",
                     "Overlay: Gaussian with the average speckle variance σ² · mean(restored²).")
     if model == "salt-and-pepper":
         return [], "", ("Impulse noise: the residual is near zero except at the replaced pixels "
@@ -103,7 +107,7 @@ def model_overlay(noise: Mapping[str, Any], restored: np.ndarray | None) -> tupl
 # --------------------------------------------------------------------------------------------------
 
 def _pooled(arrays: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate([rp.sample_values(a, (1 << 20) // max(1, len(arrays))) for a in arrays]) \
+    return np.concatenate([sample_values(a, (1 << 20) // max(1, len(arrays))) for a in arrays]) \
         if arrays else np.zeros(0)
 
 
@@ -136,7 +140,7 @@ class _Channel:
 
     def scalar(self, a: np.ndarray | None) -> np.ndarray | None:
         """One value per pixel for a map: the channel, or the mean over a colour plane's channels."""
-        return None if a is None else rp.magnitude(self.take(a))
+        return None if a is None else magnitude(self.take(a))
 
 
 def _channels(planes: list[dict], colour: bool, names) -> tuple[list[_Channel], str]:
@@ -156,7 +160,7 @@ def _fit_ranges(rows: list[_Channel], planes: list[dict]) -> None:
     for row in rows:
         basis = [row.take(p["noisy"] if p["noisy"] is not None else next(p[k] for k in _KINDS if p[k] is not None))
                  for p in planes if any(p[k] is not None for k in _KINDS)]
-        row.lo, row.hi = rp.display_range(_pooled(basis))
+        row.lo, row.hi = display_range(_pooled(basis))
         same = [p for p in planes if _same(p["noisy"], p["restored"])]
         row.dhi = _upper([np.abs(row.scalar(p["restored"] - p["noisy"])) for p in same])
         refd = [p for p in planes if _same(p["reference"], p["restored"])]
@@ -174,9 +178,9 @@ def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
 
 def _map_figure(values: np.ndarray, lo: float, hi: float, lut: np.ndarray, title: str, scale: str,
                 kind: str, uid: str) -> str:
-    img = rp.map_thumbnail(values, lo, hi, lut)
-    return _figure(_pic(_img(rp.png_data_uri(img), img, title)),
-                   f"{escape(title)}<br>" + rp.colorbar_svg(lo, hi, scale, 200, lut, uid=uid), kind)
+    img = map_thumbnail(values, lo, hi, lut)
+    return _figure(_pic(_img(png_data_uri(img), img, title)),
+                   f"{escape(title)}<br>" + colorbar_svg(lo, hi, scale, 200, lut, uid=uid), kind)
 
 
 def _plane_rows(p: dict, rows: list[_Channel], colour: bool, size: tuple[int, int], bar, ctx: str,
@@ -191,20 +195,20 @@ def _plane_rows(p: dict, rows: list[_Channel], colour: bool, size: tuple[int, in
             a = row.take(p[kind])
             if a is None:
                 continue
-            img = rp.thumbnail(rp.to_uint8(a, row.lo, row.hi))
+            img = thumbnail(to_uint8(a, row.lo, row.hi))
             label = _LABELS[kind] + suffix
-            figs.append(_figure(_pic(_img(rp.png_data_uri(img), img, label + ctx), bar),
+            figs.append(_figure(_pic(_img(png_data_uri(img), img, label + ctx), bar),
                                 f"{escape(label)} <span class='dim'>{w}×{h}</span>", kind))
         if _same(p["noisy"], p["restored"]):
-            figs.append(_map_figure(np.abs(row.scalar(p["restored"] - p["noisy"])), 0.0, row.dhi, rp.VIRIDIS,
+            figs.append(_map_figure(np.abs(row.scalar(p["restored"] - p["noisy"])), 0.0, row.dhi, VIRIDIS,
                                     "|restored − noisy|" + suffix, "input units", "difference", key + "d"))
         if _same(p["reference"], p["restored"]):
             mean = " (mean of channels)" if colour else ""
-            figs.append(_map_figure(row.scalar(p["restored"] - p["reference"]), -row.ehi, row.ehi, rp.DIVERGING,
+            figs.append(_map_figure(row.scalar(p["restored"] - p["reference"]), -row.ehi, row.ehi, DIVERGING,
                                     "Error: restored − reference" + mean + suffix, "input units", "error",
                                     key + "e"))
         if p["std"] is not None:
-            figs.append(_map_figure(row.scalar(p["std"]), 0.0, row.shi, rp.VIRIDIS,
+            figs.append(_map_figure(row.scalar(p["std"]), 0.0, row.shi, VIRIDIS,
                                     "Uncertainty (per-pixel std)" + suffix, "input units", "std", key + "s"))
         head = f'<h4 class="channel">{escape(row.name)}</h4>' if row.name else ""
         out.append(f'{head}<div class="figures">{"".join(figs)}</div>')
@@ -214,13 +218,13 @@ def _plane_rows(p: dict, rows: list[_Channel], colour: bool, size: tuple[int, in
 def _crops(view: ReportPlane, p: dict, rgb: bool | None, full: tuple[int, int]) -> tuple[list, tuple[int, int] | None]:
     """The 1:1 crops of (noisy, restored, reference) and where they are in the full plane."""
     if view.crops is not None:
-        return [rp.as_plane(c, rgb) for c in view.crops], view.crop_origin
+        return [as_plane(c, rgb) for c in view.crops], view.crop_origin
     # Not subsampled (only reduced for display): the crop is taken here, where the plane has detail.
     basis = p["restored"] if p["restored"] is not None else next(p[k] for k in _KINDS if p[k] is not None)
     if basis.shape[:2] != full:
         return [], None
-    y, x = rp.detail_window(basis, rp.DETAIL_SIDE)
-    window = (slice(y, y + rp.DETAIL_SIDE), slice(x, x + rp.DETAIL_SIDE))
+    y, x = detail_window(basis, DETAIL_SIDE)
+    window = (slice(y, y + DETAIL_SIDE), slice(x, x + DETAIL_SIDE))
     return [None if p[k] is None else p[k][window] for k in ("noisy", "restored", "reference")], (y, x)
 
 
@@ -237,10 +241,10 @@ def _crop_rows(crops: list, origin, rows: list[_Channel], pixel_size, unit) -> s
             if origin is not None:
                 y, x = origin
                 where = f" at x {x}–{x + cw - 1}, y {y}–{y + ch - 1}"
-            img = rp.thumbnail(rp.to_uint8(a, row.lo, row.hi))
+            img = thumbnail(to_uint8(a, row.lo, row.hi))
             label = f"{_LABELS[kind]}{suffix}, 1:1 crop"
-            details.append(_figure(_pic(_img(rp.png_data_uri(img), img, label),
-                                        rp.scale_bar(pixel_size, unit, cw)),
+            details.append(_figure(_pic(_img(png_data_uri(img), img, label),
+                                        scale_bar(pixel_size, unit, cw)),
                                    f"{escape(label)}{escape(where)}", "crop"))
     return f'<div class="figures detail">{"".join(details)}</div>' if details else ""
 
@@ -251,7 +255,7 @@ def _histogram(p: dict, noise: Mapping[str, Any], label: str) -> str:
     sigmas, model, note = model_overlay(noise, p["restored"])
     where = f" <span class='dim'>({escape(label)})</span>" if label else ""
     return ('<div class="histwrap"><h3>Removed noise: noisy − restored' + where + "</h3>"
-            + rp.histogram_svg(p["noisy"] - p["restored"], sigmas, model)
+            + histogram_svg(p["noisy"] - p["restored"], sigmas, model)
             + '<p class="note">What the restoration took away: the noise, plus any signal it removed '
             "(structure in this histogram's tails or in the difference map). It is not the noise left "
             "in the output (see the glossary).</p>"
@@ -280,11 +284,11 @@ def item_figures(item: ReportItem, uid: str = "") -> tuple[list[str], list[str],
         The display ranges used, for all planes, or why there is nothing to show.
     """
     views = item.views()
-    planes = [{k: rp.as_plane(getattr(v, k), item.rgb) for k in _KINDS} for v in views]
+    planes = [{k: as_plane(getattr(v, k), item.rgb) for k in _KINDS} for v in views]
     if not any(p[k] is not None for p in planes for k in _KINDS):
         return [], [], '<p class="note">No image data available for this item.</p>'
     first = next(p[k] for p in planes for k in _KINDS if p[k] is not None)
-    colour = rp.is_colour(first, item.rgb)
+    colour = is_colour(first, item.rgb)
     rows, channel_note = _channels(planes, colour, item.channel_names)
     _fit_ranges(rows, planes)
 
@@ -292,10 +296,10 @@ def item_figures(item: ReportItem, uid: str = "") -> tuple[list[str], list[str],
     for i, (view, p) in enumerate(zip(views, planes)):
         basis = next(p[k] for k in _KINDS if p[k] is not None)
         h, w = item.full_size or basis.shape[:2]
-        bar = rp.scale_bar(item.pixel_size, item.unit, w)
+        bar = scale_bar(item.pixel_size, item.unit, w)
         ctx = f" ({view.label})" if view.label else ""
         parts = _plane_rows(p, rows, colour, (h, w), bar, ctx, f"{uid}p{i}")
-        if max(h, w) > rp.MAX_SIDE:
+        if max(h, w) > MAX_SIDE:
             # Box-reduced thumbnails average the noise away; a 1:1 crop shows what the eye would see.
             crops, origin = _crops(view, p, item.rgb, (h, w))
             parts.append(_crop_rows(crops, origin, rows, item.pixel_size, item.unit))
@@ -310,13 +314,13 @@ def item_figures(item: ReportItem, uid: str = "") -> tuple[list[str], list[str],
     planes_txt = " planes shown" if len(planes) > 1 else " plane"
     if rows[0].index is None:
         kind = "colour, channels share the range" if colour else "grey"
-        ranges = (f"Display range [{escape(rp.fmt_num(rows[0].lo, 4))}, {escape(rp.fmt_num(rows[0].hi, 4))}] "
-                  f"({rp.DISPLAY_PERCENTILES[0]:g}–{rp.DISPLAY_PERCENTILES[1]:g} percentiles of the "
+        ranges = (f"Display range [{escape(fmt_num(rows[0].lo, 4))}, {escape(fmt_num(rows[0].hi, 4))}] "
+                  f"({DISPLAY_PERCENTILES[0]:g}–{DISPLAY_PERCENTILES[1]:g} percentiles of the "
                   f"{source}{planes_txt}, {kind}), applied identically to the images above")
     else:
-        each = "; ".join(f"{escape(r.name)} [{escape(rp.fmt_num(r.lo, 4))}, {escape(rp.fmt_num(r.hi, 4))}]"
+        each = "; ".join(f"{escape(r.name)} [{escape(fmt_num(r.lo, 4))}, {escape(fmt_num(r.hi, 4))}]"
                          for r in rows)
-        ranges = (f"Display range per channel ({rp.DISPLAY_PERCENTILES[0]:g}–{rp.DISPLAY_PERCENTILES[1]:g} "
+        ranges = (f"Display range per channel ({DISPLAY_PERCENTILES[0]:g}–{DISPLAY_PERCENTILES[1]:g} "
                   f"percentiles of the {source}{planes_txt}): {each}; within a channel, applied identically "
                   "to noisy, restored and reference")
     if len(planes) > 1:

@@ -18,7 +18,7 @@ import numpy as np
 from ..planning import plane_indices, read_plane
 from ..storage import has_std, item_array, item_provenance, open_store, std_array
 from .items import ReportItem, ReportPlane
-from .plots import DETAIL_SIDE, MAX_SIDE, detail_window
+from .images import DETAIL_SIDE, MAX_SIDE, detail_window
 
 __all__ = ["REPORT_SIDE", "STACK_PLANES", "PANEL_BUDGET", "pick_planes", "plane_label", "read_planes", "report_item"]
 
