@@ -3,7 +3,7 @@
 The stages run in this process without Prefect (discovery, ingest, normalize, characterize,
 plan, the region loop's reads and writes, provenance, assessment, the tables and report.html),
 with the ``nlm`` denoiser, whose ``denoise`` calls are timed and subtracted: what remains is what
-the host spends per item. Two inputs: the bundled sample data (``data/noisy``: 3 items) and one
+the host spends per item. Two inputs: the bundled sample data (``data/noisy``) and one
 4 Mpx float32 plane. Each case runs ``--repeat`` times in a fresh OUTDIR; the minimum is kept.
 
 ``--before REV`` also measures the pipeline at git revision REV (its source checked out into a
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         plane = Path(tmp) / "plane4mpx.npy"
         make_plane(plane)
-        cases = {"sample data (data/noisy, 3 items)": [str(ROOT / "data" / "noisy")],
+        cases = {"sample data (data/noisy)": [str(ROOT / "data" / "noisy")],
                  "one 4 Mpx plane (2048 x 2048 float32)": [str(plane)]}
         versions = {"this checkout": ROOT}
         if args.before:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import re
 import time
 import traceback
@@ -16,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import (create_markdown_artifact, create_progress_artifact, create_table_artifact,
-                               update_progress_artifact)
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import as_completed
 from prefect.states import Completed, Failed
 
@@ -25,9 +23,10 @@ from restoration import __version__, pipeline
 from restoration.errors import InputError, printable
 from restoration.options import CheckedRun, RunOptions
 from restoration.pipeline import (DenoisePlan, Entry, Ingested, ItemResult, NoiseProfile, Normalized, Restored)
-from restoration.storage import STORE, RunLock
+from restoration.storage import RunLock
 from restoration.watch import SETTLE_SECONDS, record, scan, seconds_to_settle
 
+from .artifacts import noise_line, publish, quality_line
 from .console import console
 
 log = logging.getLogger("restoration")
@@ -159,34 +158,6 @@ def item_failed_task(message: str) -> None:
     raise ItemFailed(message)
 
 
-def _g(value) -> str:
-    """A number to 4 significant digits (no 16-digit floats in logs and tables)."""
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def noise_line(rows: list[dict]) -> str:
-    """The noise found, per channel, in the input's units, e.g. ``poisson-gaussian gain=2.01 sigma=3.1``."""
-    from restoration.plugins import registry
-
-    reg = registry()
-    parts = []
-    for r in rows:
-        params = " ".join(f"{p}={_g(r[p])}" for p in reg.get("noise", r["noise"]).params if p in r)
-        parts.append((f"channel {r['channel']}: " if len(rows) > 1 else "") + f"noise {r['noise']} {params}".strip())
-    return "; ".join(parts) + " (in the input's units)"
-
-
-def quality_line(row: dict) -> str:
-    """What the quality stage found: PSNR/SSIM against the reference when there is one."""
-    figures = [f"psnr {row['psnr']:.2f} dB, ssim {row['ssim']:.3f}"] if _finite(row.get("psnr")) else []
-    figures.append(f"noise left in the output {_g(row['residual_sigma'])}")
-    return ", ".join(figures) + f" ({_g(row['seconds'])} s)"
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
-
-
 def _naming(message: str, entry: Entry) -> str:
     """``message`` prefixed with the item's file unless it already names it (or its reference)."""
     where = printable(entry.item.where)
@@ -220,23 +191,6 @@ def _restore_item(run: CheckedRun, entry: Entry) -> ItemResult:
         return ItemResult(entry, pipeline.failed_quality(name, message, run), rows)
 
 
-#: Units of the tables' columns, shown in the artifacts' headers.
-UNITS = {"psnr": "psnr (dB)", "ssim": "ssim (0-1)", "residual_sigma": "noise left (input units)", "seconds": "seconds",
-         "sigma": "sigma (input units)", "gain": "gain (input units per photon)", "offset": "offset (input units)",
-         "amount": "amount (fraction)", "score": "score (log-lik./pixel)", "clipped_fraction": "clipped (fraction)",
-         "missing_fraction": "missing (fraction)"}
-
-
-def _clean(records: list[dict]) -> list[dict]:
-    """Rows for a table artifact: numbers to 4 significant digits, units in the headers, NaN
-    empty (it is not JSON)."""
-    def cell(v):
-        if isinstance(v, float):
-            return None if math.isnan(v) else float(f"{v:.4g}")
-        return v
-    return [{UNITS.get(k, k): cell(v) for k, v in r.items()} for r in records]
-
-
 def _run_request(options: RunOptions, distributed: bool = False) -> dict:
     """Restore one OUTDIR's worth of inputs; returns the summary of pipeline.finish."""
     started = dt.datetime.now(dt.timezone.utc)
@@ -258,32 +212,6 @@ def _run_request(options: RunOptions, distributed: bool = False) -> dict:
             run, results, run_info)
         log.info("report: %s", Path(summary["report"]).resolve())
         return summary
-
-
-def _publish(summaries: list[dict], where: str) -> list[dict]:
-    """The three artifacts of a run; returns the failed rows."""
-    noise_rows = [r for s in summaries for r in s["noise_table"]]
-    quality_rows = [r for s in summaries for r in s["quality_table"]]
-    create_table_artifact(key="noise-profile", table=_clean(noise_rows), description=f"Noise per item and channel ({where})")
-    create_table_artifact(key="quality-report", table=_clean(quality_rows), description=f"Restoration quality per item ({where})")
-    failed = [r for r in quality_rows if r["status"] != "ok"]
-    lines = [f"# Restoration of {len(quality_rows)} item(s) into {where}", "",
-             f"- ok: {len(quality_rows) - len(failed)}, failed: {len(failed)}", "",
-             "| item | status | noise | psnr (dB) | ssim | noise left | seconds |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| `{r['name']}` | {r['status']} | {r['noise']} | {_g(r['psnr']) if _finite(r['psnr']) else ''} | "
-              f"{_g(r['ssim']) if _finite(r['ssim']) else ''} | "
-              f"{_g(r['residual_sigma']) if _finite(r['residual_sigma']) else ''} | "
-              f"{_g(r['seconds']) if _finite(r['seconds']) else ''} |" for r in quality_rows]
-    lines.append("")
-    for s in summaries:  # absolute file links: the UI opens them wherever the run was started
-        report = Path(s["report"]).resolve()
-        store = report.parent / STORE
-        lines.append(f"- report: [{report}]({report.as_uri()}); data: [{store}]({store.as_uri()})")
-    lines += [f"- **failed** `{r['name']}`: {r['error']}" for r in failed]
-    if not summaries:
-        lines.append("- nothing new to restore")
-    create_markdown_artifact(key="restoration-report", markdown="\n".join(lines), description="Restoration summary")
-    return failed
 
 
 def outcome(summaries: list[dict]) -> str:
@@ -410,7 +338,7 @@ def restore_dataset(options: RunOptions | None = None, watch: str | None = None,
             raise InputError("restore-dataset needs options with inputs and outdir (or watch and outroot)")
         summaries = [_run_request(options, distributed)]
         where = options.outdir
-    _publish(summaries, where)
+    publish(summaries, where)
     state = _final_state(summaries, where)
     _served_line(f"{flow_run_name()}: {state.message}")
     if watch and not summaries:  # a poll that found nothing: marked as such in the runs list
