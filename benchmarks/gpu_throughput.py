@@ -40,7 +40,7 @@ import torch
 
 from restoration.diffusion.model import DEFAULT_MODEL, load_model
 from restoration.diffusion.tiling import TiledNetwork
-from restoration.diffusion.train import resolve_device
+from restoration.diffusion.device import resolve_device
 
 SIGMA = 25 / 255          # image units; the network's cost does not depend on it
 CUDA_TILES = "4096,2048,1024"

@@ -95,9 +95,11 @@ def method_label(quality: Mapping[str, Any], provenance: Mapping[str, Any] | Non
     opts = prov.get("options") if isinstance(prov.get("options"), Mapping) else {}
     given = quality.get("options")   # quality.csv's "k=v k=v" of the options the user set
     row = dict(kv.split("=", 1) for kv in given.split() if "=" in kv) if isinstance(given, str) else {}
-    denoiser = prov.get("denoiser") or quality.get("denoiser")
-    if denoiser != "diffusion" and "method" not in opts:
-        return ""
+    if isinstance(prov.get("options"), Mapping):
+        if "method" not in opts:  # the denoiser declares no method option
+            return ""
+    elif (prov.get("denoiser") or quality.get("denoiser")) != "diffusion":
+        return ""  # outputs of older versions recorded a method for every denoiser; only diffusion had one
 
     def pick(key: str) -> Any:
         for source in (opts, prov, row, quality):
