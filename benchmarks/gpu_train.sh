@@ -49,7 +49,7 @@
 #   --no-compile        do not time a torch.compile'd network in the throughput step
 #   --size N --tiles T1,T2 --runs R        throughput plane side, tile sizes, runs (4096, default, 5)
 #   --device D --threads N                 torch device (auto) and CPU threads for both steps
-#   -- ...              everything after is passed to python -m restoration.diffusion.train
+#   -- ...              everything after is passed to python -m restoration.diffusion.train_cli
 set -euo pipefail
 
 die() { echo "gpu_train.sh: $*" >&2; exit 2; }
@@ -109,7 +109,7 @@ else
          "'python data/debian_photos.py -o train/photos', then carry train/photos/train)"
 fi
 
-TRAIN=("$PY" -m restoration.diffusion.train "${SOURCES[@]}" -o "$OUT/model.pt"
+TRAIN=("$PY" -m restoration.diffusion.train_cli "${SOURCES[@]}" -o "$OUT/model.pt"
        --widths 32,64,128,256 --blocks 1,1,1,2 --steps "$STEPS" --batch "$BATCH" --patch "$PATCH" --lr "$LR" --seed "$SEED" --checkpoint-every 1000
        --max-seconds "$MAX_SECONDS" --device "$DEVICE")
 [ -n "$INIT" ] && TRAIN+=(--init "$INIT")

@@ -109,7 +109,7 @@ def _adapt_arguments(p) -> None:  # added when `adapt` is used: restoration.diff
 
 
 def _train_arguments(p) -> None:
-    from restoration.diffusion.train import add_arguments
+    from restoration.diffusion.train_cli import add_arguments
 
     add_arguments(p)
     p.add_argument("--no-flow", action="store_true", help="train without Prefect (same core function)")
@@ -262,12 +262,14 @@ def dask_runner(address: str | None, workers: int | None):
 
 def cmd_train(args) -> int:
     """``restoration train``: the train-denoiser flow (or the core function with ``--no-flow``)."""
-    from restoration.diffusion.train import check_config, config_from_args
+    from restoration.diffusion.train import check_config
+    from restoration.diffusion.train_cli import config_from_args
 
     cfg = config_from_args(args)
     check_config(cfg)  # bad options and --init files: exit 2 before Prefect starts
     if args.no_flow:
-        from restoration.diffusion.train import print_progress, train
+        from restoration.diffusion.train import train
+        from restoration.diffusion.train_cli import print_progress
 
         prov = train(cfg, resume=args.resume, progress=print_progress)
     else:
@@ -287,7 +289,7 @@ def cmd_adapt(args) -> int:
     check_config(cfg)  # bad options and --init files: exit 2 before Prefect starts
     if args.no_flow:
         from restoration.diffusion.adapt import adapt
-        from restoration.diffusion.train import print_progress
+        from restoration.diffusion.train_cli import print_progress
 
         prov = adapt(cfg, resume=args.resume, progress=print_progress)
     else:

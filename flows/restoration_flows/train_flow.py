@@ -7,7 +7,8 @@ from typing import Callable
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
-from restoration.diffusion.train import TrainConfig, print_progress, train
+from restoration.diffusion.train import TrainConfig, train
+from restoration.diffusion.train_cli import print_progress
 
 
 def flow_progress(description: str, every: int) -> Callable[[int, int, float], None]:
