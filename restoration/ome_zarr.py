@@ -415,16 +415,17 @@ def channel_windows(arr, stored: str) -> list[dict[str, float]]:
     return out
 
 
-def _channel_labels(attrs: dict, n: int) -> list[str]:
-    names = attrs.get("channel_names") or attrs.get("channels")
-    if isinstance(names, (list, tuple)) and len(names) == n and all(isinstance(s, str) for s in names):
+def _channel_labels(attrs: dict, n: int, rgb: bool) -> list[str]:
+    names = attrs.get("channel_names")
+    if isinstance(names, (list, tuple)) and len(names) == n and all(isinstance(s, str) and s for s in names):
         return list(names)
-    if n == 3 and (attrs.get("photometric") == "rgb" or attrs.get("mode") in ("RGB", "RGBA")):
+    if rgb and n == 3:
         return ["red", "green", "blue"]
     return [f"channel {i}" for i in range(n)]
 
 
-def finish_image(store, name: str, attrs: dict | None = None, *, side: int | None = None, tile: int | None = None) -> dict:
+def finish_image(store, name: str, attrs: dict | None = None, *, rgb: bool = False, side: int | None = None,
+                 tile: int | None = None) -> dict:
     """Write the pyramid and the ``ome`` metadata of image group ``name`` (level 0 complete).
 
     Called once all of level 0 is written and before the item is marked complete; running it
@@ -439,6 +440,9 @@ def finish_image(store, name: str, attrs: dict | None = None, *, side: int | Non
     attrs : dict, optional
         The item's attributes (``scale``, ``units``, ``translation``, ``channel_names``, ...),
         read defensively (:func:`spatial_metadata`).
+    rgb : bool
+        Whether the three channels are a photograph's red, green and blue
+        (:func:`restoration.planning.is_rgb`): so labelled and coloured, unless ``attrs`` names them.
     side : int, optional
         Pyramid floor: levels are added until a plane fits ``side`` (default :func:`pyramid_side`).
     tile : int, optional
@@ -476,8 +480,8 @@ def finish_image(store, name: str, attrs: dict | None = None, *, side: int | Non
             transforms.append({"type": "translation", "translation": t})
         datasets.append({"path": str(k), "coordinateTransformations": transforms})
     n = base.shape[stored.index("c")] if "c" in stored else 1
-    labels = _channel_labels(attrs, n)
-    colours = _colours(n, rgb=labels == ["red", "green", "blue"])
+    labels = _channel_labels(attrs, n, rgb)
+    colours = _colours(n, rgb=rgb)
     windows = channel_windows(arrays[-1], stored)
     channels = [{"label": labels[c], "color": colours[c], "window": windows[c], "active": True, "coefficient": 1.0,
                  "family": "linear", "inverted": False} for c in range(n)]

@@ -175,10 +175,16 @@ def mark_complete(node, provenance: dict) -> None:
 def finish_item(store, name: str, provenance: dict, attrs: dict | None = None) -> None:
     """Complete item (or std map) ``name`` once all its level 0 is written: the pyramid and the
     OME-Zarr metadata from the item's ``attrs`` (:func:`restoration.ome_zarr.finish_image`), then
-    the provenance, last (:func:`mark_complete`)."""
-    from .ome_zarr import finish_image
+    the provenance, last (:func:`mark_complete`). An item begun by a version before OME-Zarr (one
+    plain array, resumed) is completed as it was begun: its provenance on the array, no pyramid."""
+    import zarr
 
-    finish_image(store, name, attrs)
+    from .ome_zarr import finish_image, item_axes
+    from .planning import is_rgb
+
+    if not isinstance(store[name], zarr.Array):
+        rgb = is_rgb(str(provenance.get("format")), attrs, item_axes(store[name]), item_array(store, name).shape)
+        finish_image(store, name, attrs, rgb=rgb)
     mark_complete(store[name], provenance)
 
 

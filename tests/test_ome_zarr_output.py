@@ -24,7 +24,10 @@ def _mean2(a: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """One `restoration run` (in-process CLI, the real flow): a 300 x 300 zarr image with a pixel
-    size of 0.5 micrometer and a 96 x 80 RGB .npy, restored with nlm; the pyramid floor at 256."""
+    size of 0.5 micrometer, a 96 x 80 RGB .npy and a two-channel OME-TIFF (0.65 micrometer pixels,
+    named channels), restored with nlm; the pyramid floor at 256."""
+    import tifffile
+
     from restoration_flows.cli import main
 
     tmp = tmp_path_factory.mktemp("ome")
@@ -40,11 +43,15 @@ def run(tmp_path_factory):
     rgb = np.stack([0.5 + 0.3 * np.sin(ry / (5.0 + c)) for c in range(3)], axis=-1)
     rgb = (rgb + rng.normal(0, 0.05, rgb.shape)).astype(np.float32)
     np.save(tmp / "rgb.npy", rgb)
+    two = np.stack([0.3 + 0.2 * np.cos(ry / 7.0), 0.6 - 0.2 * np.sin(rx / 5.0)]) + rng.normal(0, 0.05, (2, 96, 80))
+    tifffile.imwrite(tmp / "two.ome.tif", two.astype(np.float32), ome=True,
+                     metadata={"axes": "CYX", "PhysicalSizeX": 0.65, "PhysicalSizeY": 0.65,
+                               "Channel": {"Name": ["DAPI", "GFP"]}})
     out = tmp / "out"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RESTORATION_PYRAMID_SIDE", "256")
-        assert main(["run", str(tmp / "cells.zarr"), str(tmp / "rgb.npy"), "-o", str(out), "--denoiser", "nlm",
-                     "--sigma", "0.1"]) == 0
+        assert main(["run", str(tmp / "cells.zarr"), str(tmp / "rgb.npy"), str(tmp / "two.ome.tif"), "-o", str(out),
+                     "--denoiser", "nlm", "--sigma", "0.1"]) == 0
     return {"out": out, "store": out / "restored.zarr", "noisy": noisy, "rgb": rgb}
 
 
@@ -52,7 +59,7 @@ def test_every_item_validates_as_ome_zarr_05(run):
     from ome_zarr_models.common.omero import Omero
     from ome_zarr_models.v05.image import Image
 
-    for name, levels in (("cells", 2), ("rgb", 1)):
+    for name, levels in (("cells", 2), ("rgb", 1), ("two", 1)):
         group = zarr.open_group(str(run["store"] / name), mode="r")
         image = Image.from_zarr(group)  # raises on any violation (axes order, dimension_names, scales)
         ms = image.ome_attributes.multiscales[0]
@@ -87,6 +94,12 @@ def test_ome_zarr_reader_sees_axes_scales_pyramid_and_data(run):
     assert rgb.metadata["axes"][0]["type"] == "channel" and len(rgb.metadata["contrast_limits"]) == 3
     api = restoration.denoise(run["rgb"], sigma=0.1, denoiser="nlm")
     assert np.array_equal(np.moveaxis(np.asarray(rgb.data[0]), 0, -1), api)
+    assert rgb.metadata["channel_names"] == ["red", "green", "blue"]
+
+    two = next(iter(Reader(parse_url(str(run["store"] / "two")))()))  # the OME-TIFF's sizes and names
+    assert [a.get("unit") for a in two.metadata["axes"]] == [None, "micrometer", "micrometer"]
+    assert two.metadata["coordinateTransformations"][0][0]["scale"] == pytest.approx([1.0, 0.65, 0.65])
+    assert two.metadata["channel_names"] == ["DAPI", "GFP"] and two.data[0].shape == (2, 96, 80)
 
 
 def test_provenance_dimension_names_and_the_item_order_accessor(run):
