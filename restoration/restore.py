@@ -8,7 +8,7 @@ plane of the item, so planes, regions and processes all restore the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -110,9 +110,10 @@ def check_finite(values: np.ndarray, what: str) -> None:
 
 
 def restore_plane(plane: np.ndarray, plan: PlanePlan, reg: Registry, rng: np.random.Generator, *,
-                  origin: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+                  origin: int = 0, progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Restore one ``(y, x)`` or ``(y, x, c)`` plane, or the band of rows of one starting at row
-    ``origin``, in input units (float64 result).
+    ``origin``, in input units (float64 result). ``progress`` goes to the denoiser
+    (:attr:`~restoration.types.Observation.progress`).
 
     Returns ``(restored, std)``; ``std`` is the per-pixel uncertainty in input units when the
     denoiser drew several samples, else None.
@@ -125,7 +126,7 @@ def restore_plane(plane: np.ndarray, plan: PlanePlan, reg: Registry, rng: np.ran
     stacked = np.stack(transformed, axis=-1) if plane.ndim == 3 else transformed[0]
     sigma = np.asarray(plan.sigma, dtype=np.float64)
     obs = Observation(stacked.astype(np.float32), sigma if plane.ndim == 3 else float(sigma[0]), mask, origin,
-                      plan.value_range, plan.rgb)
+                      plan.value_range, plan.rgb, progress)
     shape = stacked.shape
     del datas, transformed, stacked   # float64 copies: free them before the denoiser's peak
     result = reg.get("denoiser", plan.denoiser).denoise(obs, rng=rng, **plan.options)

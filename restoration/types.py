@@ -6,7 +6,7 @@ Plugins subclass these and return instances from the hooks in :mod:`restoration.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
@@ -35,6 +35,9 @@ class Observation:
     rgb : bool
         Whether the three channels are the red, green and blue of a photograph (a colour image:
         they may be restored jointly), rather than independent channels (fluorescence, spectra).
+    progress : callable or None
+        A denoiser that takes long may call ``progress(fraction)`` (0 to 1, rising) as it works
+        through this observation: the host's progress bars move within a plane. Optional.
     """
 
     data: np.ndarray
@@ -43,6 +46,7 @@ class Observation:
     origin: int = 0
     value_range: tuple[float, float] = (0.0, 1.0)
     rgb: bool = False
+    progress: Callable[[float], None] | None = None
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")

@@ -31,7 +31,8 @@ class Console:
         """The stream written to: the one given, else the current ``sys.stderr``."""
         return self._stream or sys.stderr  # looked up each time: tests and shells swap stderr
 
-    def progress(self, label: str, done: int, total: int) -> None:
+    def progress(self, label: str, done: float, total: int) -> None:
+        """Draw ``label``'s bar at ``done`` of ``total`` (a fraction of a unit moves it too)."""
         """Draw ``label``'s bar at ``done`` of ``total`` (at most every 0.2 s until done; the line ends
         when ``done`` reaches ``total``).
         """
@@ -48,7 +49,8 @@ class Console:
         # The rate of this run's own regions (a resumed item starts with some done).
         eta = elapsed / (done - first) * (total - done) if done > first and done < total else None
         clock = f" {_clock(elapsed)}" + (f" eta {_clock(eta)}" if eta is not None else "")
-        self.stream.write(f"\r{label[:32]:<32} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{clock}")
+        count = f"{int(done)}/{total}" + (f" {100 * done / total:3.0f}%" if done != int(done) or total == 1 else "")
+        self.stream.write(f"\r{label[:32]:<32} [{'#' * filled}{'.' * (width - filled)}] {count}{clock}")
         self._open = done < total
         if not self._open:
             self._started.pop(label, None)

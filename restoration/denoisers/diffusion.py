@@ -158,6 +158,14 @@ class DiffusionDenoiser(Denoiser):
             y = torch.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
         noise = NoiseField(int(rng.integers(2**63)), obs.origin)
         net = TiledNetwork(net_model, dev, tile=tile, batch=batch)
+        if obs.progress is not None:  # network calls done over those expected (an upper bound)
+            expected, done = self.cost(method=method, steps=steps, samples=samples, ensemble=ensemble), [0.0]
+
+            def tiles_done(share: float) -> None:
+                done[0] += share
+                obs.progress(min(1.0, done[0] / expected))
+
+            net.on_tiles = tiles_done
         with heap_kept(dev.type == "cpu"), torch.inference_mode():
             run = restore_ensemble if ensemble else restore
             out = run(net, y, s, mask=mask, method=method, steps=steps, samples=samples, noise=noise)

@@ -8,6 +8,8 @@ whole-plane pass: tiled and whole results agree to float rounding.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from functools import lru_cache
 
 import numpy as np
@@ -71,6 +73,9 @@ class TiledNetwork:
         self.tile = max(m, -(-int(tile) // m) * m)
         self.batch = max(1, int(batch or (4 if device.type == "cuda" else 1)))
         self.autocast = device.type == "cuda"
+        #: Called with the share of one :meth:`x0_eps` call just done, after each batch of tiles
+        #: (progress bars); None: nothing is called.
+        self.on_tiles: Callable[[float], None] | None = None
         if self.autocast:
             model.to(memory_format=torch.channels_last)
 
@@ -129,4 +134,6 @@ class TiledNetwork:
                 x0[img, :, ys[2]:ys[3], xs[2]:xs[3]] = a[k, :, cy, cx]
                 eps[img, :, ys[2]:ys[3], xs[2]:xs[3]] = b[k, :, cy, cx]
             i += len(chunk)
+            if self.on_tiles:
+                self.on_tiles(len(chunk) / len(tiles))
         return x0[..., :h, :w], eps[..., :h, :w]

@@ -154,10 +154,11 @@ def plan_denoise(run: CheckedRun, ing: Ingested, norm: Normalized, noise: NoiseP
 
 
 def denoise_planes(run: CheckedRun, ing: Ingested, info: DenoisePlan, batch: list[int],
-                   done: Callable[[int], None] | None = None) -> int:
+                   progress: Callable[[float], None] | None = None) -> int:
     """Restore the regions ``batch`` (indices into ``info.regions``) into the output, calling
-    ``done(region)`` after each. Regions are whole planes or chunk-aligned bands of rows, read
-    with ``info.margin`` rows of context: batches run in any order, in any process, without two
+    ``progress(regions)`` with the regions of the batch done so far (a fraction within one when
+    the denoiser reports it). Regions are whole planes or chunk-aligned bands of rows, read with
+    ``info.margin`` rows of context: batches run in any order, in any process, without two
     writers on one chunk."""
     reg = registry()
     src = _work_array(ing)
@@ -168,8 +169,9 @@ def denoise_planes(run: CheckedRun, ing: Ingested, info: DenoisePlan, batch: lis
     axes = ing.item.axes
     indices = plane_indices(axes, tuple(ing.item.shape))
     height = ing.item.shape[axes.index("y")]
-    for r in batch:
+    for n, r in enumerate(batch):
         i, y0, y1 = info.regions[r]
+        within = (lambda share, n=n: progress(n + share)) if progress else None
         # The read starts and ends on the denoiser's grid counted from either edge of the plane,
         # so the band (and any flip of it) is seen as in the whole plane; the generator is the
         # plane's (random numbers are keyed by absolute row): any split gives the same result.
@@ -177,15 +179,16 @@ def denoise_planes(run: CheckedRun, ing: Ingested, info: DenoisePlan, batch: lis
         lo = max(0, y0 - info.margin) // g * g
         hi = height - (height - min(height, y1 + info.margin)) // g * g
         rng = np.random.default_rng([run.options.seed, i])
-        restored, std = restore_plane(read_plane(src, axes, indices[i], slice(lo, hi)), info.plan, reg, rng, origin=lo)
+        restored, std = restore_plane(read_plane(src, axes, indices[i], slice(lo, hi)), info.plan, reg, rng, origin=lo,
+                                      progress=within)
         core = slice(y0 - lo, y1 - lo)
         write_plane(arr, axes, indices[i], cast_like(restored[core], arr.dtype), slice(y0, y1))
         if std_arr is not None:
             std = std[core] if std is not None else np.zeros_like(restored[core])
             write_plane(std_arr, axes, indices[i], std.astype(np.float32), slice(y0, y1))
         mark_done(outdir, ing.name, r)
-        if done:
-            done(r)
+        if progress:
+            progress(n + 1)
     return len(batch)
 
 
@@ -208,19 +211,14 @@ def finish_denoise(run: CheckedRun, ing: Ingested, info: DenoisePlan, noise: Noi
 def denoise(run: CheckedRun, ing: Ingested, norm: Normalized, noise: NoiseProfile,
             progress: Callable[[int, int], None] | None = None) -> Restored:
     """Restore every plane into restored.zarr in this process, resuming after completed planes;
-    ``progress(done, total)`` after each region."""
+    ``progress(done, total)`` as regions (and, where the denoiser says, parts of one) are done."""
     if ing.skip:
         return Restored(0.0, skipped=True)
     info = plan_denoise(run, ing, norm, noise)
     todo = [r for batch in info.batches for r in batch]
-    count = [info.total - len(todo)]
-
-    def tick(_: int) -> None:
-        count[0] += 1
-        if progress:
-            progress(count[0], info.total)
-
-    denoise_planes(run, ing, info, todo, tick)  # one pass: the arrays and the registry opened once
+    before = info.total - len(todo)
+    # One pass: the arrays and the registry opened once for all the regions.
+    denoise_planes(run, ing, info, todo, (lambda done: progress(before + done, info.total)) if progress else None)
     if progress and not todo:
         progress(info.total, info.total)
     return finish_denoise(run, ing, info, noise)

@@ -272,3 +272,16 @@ def test_console_progress_shows_elapsed_and_eta():
 
     assert re.search(r"\] 1/4 0:00 eta 0:0[01]$", lines[-2]), lines          # 0.25 s a region, 3 to go
     assert re.search(r"\] 4/4 0:0[01]\n$", lines[-1]), lines                 # done: elapsed, no ETA
+
+
+def test_the_diffusion_denoiser_reports_progress_within_a_plane(tiny_model):
+    """Tile by tile and step by step: the bar of a single large plane moves before it is done."""
+    from restoration.denoisers.diffusion import DiffusionDenoiser
+    from restoration.types import Observation
+
+    shares: list[float] = []
+    obs = Observation(noisy(size=160), 0.05, progress=shares.append)
+    DiffusionDenoiser().denoise(obs, rng=np.random.default_rng(0), model=str(tiny_model), method="ddim", steps=3,
+                                tile=64)
+    assert len(shares) > 6 and shares == sorted(shares) and shares[-1] == pytest.approx(1.0)
+    assert shares[0] < 0.2                                       # the first of several tiles of 3 steps
