@@ -207,9 +207,10 @@ def test_an_output_from_before_ome_zarr_still_reads(tmp_path):
     """One plain array per item (the layout before): accessors and provenance still work."""
     store = zarr.open_group(str(tmp_path / "r.zarr"), mode="w", zarr_format=3)
     arr = store.create_array("old", shape=(8, 6, 3), dtype=np.float32, dimension_names=list("yxc"))
-    arr.attrs["restoration"] = {"complete": True, "axes": "yxc"}
+    arr.attrs["restoration"] = {"complete": False, "axes": "yxc"}
     assert storage.item_array(store, "old").shape == (8, 6, 3)
-    assert storage.item_provenance(store, "old")["complete"] is True
+    storage.finish_item(store, "old", {"format": "npy", "axes": "yxc"}, {})  # begun before, resumed now
+    assert storage.item_provenance(store, "old")["complete"] is True and "ome" not in store["old"].attrs
     assert storage.item_provenance(store, "missing") is None
 
 
