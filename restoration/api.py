@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .noise.camera import calibration
+from .noise.calibration import calibration
 from .options import RunOptions, denoiser_settings
 from .planning import characterize_sample, is_rgb, plan_array, plane_indices, read_plane, sample_planes, write_plane
 from .plugins import registry

@@ -114,7 +114,7 @@ def characterize_sample(sample: np.ndarray, has_channels: bool, reg: Registry, *
 
     ``sigma`` (the user's ``--sigma``) fixes the model's ``sigma``; with ``noise="auto"`` it means
     Gaussian noise of that std. ``fixed`` holds the camera calibration (``gain``, ``sigma``,
-    ``offset`` from :func:`~restoration.noise.camera.calibration`): it fixes those parameters of
+    ``offset`` from :func:`~restoration.noise.calibration.calibration`): it fixes those parameters of
     the model, ``poisson-gaussian`` with ``noise="auto"``; the others are estimated given them.
     """
     from .noise.select import characterize_array

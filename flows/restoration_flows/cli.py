@@ -63,7 +63,7 @@ def _add_noise_options(p) -> None:
 
 
 def _calibration(args) -> dict:
-    from restoration.noise.camera import calibration
+    from restoration.noise.calibration import calibration
 
     return calibration(gain=args.gain, read_noise=args.read_noise, offset=args.offset, dark=args.dark)
 

@@ -154,7 +154,7 @@ def noisy_planes(cfg: AdaptConfig) -> tuple[list[NoisyPlane], list[dict]]:
         plane of at least ``cfg.patch`` pixels a side.
     """
     from ..io import discover, fingerprint
-    from ..noise.camera import calibration
+    from ..noise.calibration import calibration
     from ..planning import plan_array, plane_indices, read_plane
     from ..plugins import registry
     from ..restore import apply_transforms, to_stabilized

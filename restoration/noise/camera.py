@@ -37,7 +37,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage, optimize, special
 
-from ..errors import InputError
 from .estimate import finite_values, fit_variance, local_variance_stats, planes_of, robust_range
 
 #: Darkest fraction of the (smoothed) data taken as the dark region.
@@ -302,93 +301,6 @@ def _from_line(mean: np.ndarray, var: np.ndarray, count: np.ndarray, values: np.
     if b >= 0:
         return {"gain": g, "sigma": math.sqrt(b), "offset": 0.0, "offset_basis": "unidentified"}
     return {"gain": g, "sigma": 0.0, "offset": -b / g, "offset_basis": "unidentified"}
-
-
-def dark_frame(data: np.ndarray) -> dict[str, float]:
-    """Offset and read noise from dark frame(s) (no light reaching the sensor).
-
-    One frame: its mean and spatial std. Several (a stack, frames over the leading axes): the mean
-    over all pixels, and the read noise as the root mean square of each pixel's std over the
-    frames, so a fixed pattern of per-pixel offsets is not counted as read noise.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> stats = dark_frame(np.rint(rng.normal(100, 3, (8, 64, 64))))
-    >>> round(stats["offset"]), round(stats["sigma"], 1), stats["frames"]
-    (100, 3.0, 8)
-    """
-    planes = planes_of(np.asarray(data, dtype=np.float64))
-    if not np.isfinite(planes).any():
-        raise InputError("dark frame has no finite value")
-    offset = float(np.nanmean(planes))
-    if planes.shape[0] > 1:
-        sigma = float(np.sqrt(np.nanmean(np.nanvar(planes, axis=0, ddof=1))))
-    else:
-        sigma = float(np.nanstd(planes))
-    return {"offset": offset, "sigma": sigma, "frames": int(planes.shape[0])}
-
-
-def calibration(*, gain: float | None = None, read_noise: float | None = None, offset: float | None = None,
-                dark=None) -> dict[str, float]:
-    """The camera parameters a user fixes, as ``poisson-gaussian`` parameters (data units).
-
-    Parameters
-    ----------
-    gain : float, optional
-        Data units (ADU) per photon, > 0.
-    read_noise : float, optional
-        Read noise std (ADU), >= 0: the model's ``sigma``.
-    offset : float, optional
-        Dark level (ADU).
-    dark : str or array_like, optional
-        Dark frame(s), a path (any input format; a stack = several frames) or an array: sets
-        ``offset`` and ``sigma`` by :func:`dark_frame` (not together with ``offset`` or
-        ``read_noise``).
-
-    Returns
-    -------
-    dict
-        Only the parameters given, keyed ``gain``, ``sigma``, ``offset``.
-
-    Raises
-    ------
-    InputError
-        A value out of range, or a parameter set twice.
-
-    Examples
-    --------
-    >>> calibration(gain=2.0, read_noise=3.0)
-    {'gain': 2.0, 'sigma': 3.0}
-    """
-    out: dict[str, float] = {}
-    for option, key, value, low in (("--gain", "gain", gain, 0.0), ("--read-noise", "sigma", read_noise, 0.0),
-                                    ("--offset", "offset", offset, -math.inf)):
-        if value is None:
-            continue
-        value = float(value)
-        if not math.isfinite(value) or value < low or (key == "gain" and value == 0):
-            bound = {"gain": " > 0", "sigma": " >= 0", "offset": ""}[key]
-            raise InputError(f"{option} must be a finite number{bound}, got {value}")
-        out[key] = value
-    if dark is not None:
-        if "offset" in out or "sigma" in out:
-            raise InputError("--dark sets the offset and read noise: do not also give --offset or --read-noise")
-        stats = dark_frame(_read_dark(dark))
-        out.update(offset=stats["offset"], sigma=stats["sigma"])
-    return out
-
-
-def _read_dark(dark) -> np.ndarray:
-    """A dark frame given as a path (read like any input: one item) or as an array."""
-    if not isinstance(dark, (str, bytes)) and not hasattr(dark, "__fspath__"):
-        return np.asarray(dark)
-    from ..io import discover
-
-    items = discover([str(dark)])
-    if len(items) != 1:
-        raise InputError(f"--dark must name one image or stack, found {len(items)} items", path=str(dark))
-    return np.asarray(items[0].open())
 
 
 def fluorescence_phantom(rng: np.random.Generator, shape: tuple[int, int] = (256, 256), nuclei: int = 12,

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from ..errors import InputError, printable
-from ..noise.camera import calibration
+from ..noise.calibration import calibration
 from ..options import CheckedRun, RunOptions, denoiser_settings
 from ..plugins import registry
 from ..restore import output_dtype

@@ -12,8 +12,8 @@ from scipy import ndimage
 
 import restoration
 from restoration.errors import InputError
-from restoration.noise.camera import (calibration, camera_counts, dark_frame, estimate_camera,
-                                      fluorescence_phantom)
+from restoration.noise.calibration import calibration, dark_frame
+from restoration.noise.camera import camera_counts, estimate_camera, fluorescence_phantom
 from restoration.noise.poisson import gat, gat_inverse
 from restoration.storage import item_array, item_provenance
 
