@@ -36,10 +36,10 @@ def test_dask_cluster_matches_local(tmp_path, cluster, tiny_model):
 
 
 def test_one_plane_is_spread_over_the_cluster(tmp_path, cluster, tiny_model, monkeypatch, capfd):
-    from restoration import pipeline
+    from restoration.pipeline import stages
 
     # Tiny stand-ins for the real 2 Mpx floor and 512-row chunks: 256 rows become 8 bands of 32.
-    monkeypatch.setattr(pipeline, "SPREAD_MIN_PIXELS", 1)
+    monkeypatch.setattr(stages, "SPREAD_MIN_PIXELS", 1)
     monkeypatch.setenv("RESTORATION_CHUNK", "32")
     rng = np.random.default_rng(5)
     yy, xx = np.mgrid[0:256, 0:96]
