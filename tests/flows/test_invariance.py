@@ -63,7 +63,7 @@ def test_banded_equals_whole_with_the_shipped_model(tmp_path, monkeypatch, heigh
 
 def test_dask_bands_equal_local_whole_with_the_shipped_model(tmp_path, monkeypatch):
     """A 2-worker cluster spreads one plane over bands: the same pixels as one local pass."""
-    from restoration.pipeline import SPREAD_MIN_PIXELS, SPREAD_REGIONS
+    from restoration.pipeline.stages import SPREAD_MIN_PIXELS, SPREAD_REGIONS
     from restoration.planning import plane_regions
 
     shape = (2048, 2048)
