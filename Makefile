@@ -20,7 +20,7 @@ demo: setup
 
 test: setup
 	bash .ci/install-chromium.sh
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
