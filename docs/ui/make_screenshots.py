@@ -38,42 +38,11 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+from processes import ProcessGroups  # noqa: E402  (the tests' process groups: stop() ends each whole group)
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 SIZE = (1600, 1000)
-
-
-class Processes:
-    """Subprocesses each in a session (process group) of its own; :meth:`stop` ends every group,
-    so what they started (the server's workers, Chromium's renderers) goes with them."""
-
-    def __init__(self):
-        self.started: list[subprocess.Popen] = []
-
-    def start(self, args: list[str], **kwargs) -> subprocess.Popen:
-        proc = subprocess.Popen(args, start_new_session=True, **kwargs)
-        self.started.append(proc)
-        return proc
-
-    @staticmethod
-    def kill(proc: subprocess.Popen, sig: int) -> None:
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def stop(self, grace: float = 10.0) -> None:
-        for proc in self.started:
-            self.kill(proc, signal.SIGTERM)
-        deadline = time.time() + grace
-        for proc in self.started:
-            try:
-                proc.wait(max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                pass
-            self.kill(proc, signal.SIGKILL)  # members of the group may outlive its leader
-            proc.wait()
-        self.started.clear()
 
 
 def free_port() -> int:
@@ -93,7 +62,7 @@ def server_env(home: Path, url: str) -> dict:
     return env
 
 
-def start_server(procs: Processes, home: Path) -> tuple[str, dict]:
+def start_server(procs: ProcessGroups, home: Path) -> tuple[str, dict]:
     port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     env = server_env(home, url)
@@ -114,7 +83,7 @@ def start_server(procs: Processes, home: Path) -> tuple[str, dict]:
         time.sleep(0.5)
 
 
-def restore(procs: Processes, env: dict, args: list[str], expect: int) -> None:
+def restore(procs: ProcessGroups, env: dict, args: list[str], expect: int) -> None:
     """``restoration run ARGS`` against the server; its exit status must be ``expect``."""
     proc = procs.start([str(BIN / "restoration"), "run", *args, "--denoiser", "nlm"], env=env, cwd=REPO,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -159,7 +128,7 @@ def find_runs(url: str) -> dict:
 class Page:
     """Headless Chromium over the DevTools Protocol (as docs/report/make_screenshots.py)."""
 
-    def __init__(self, procs: Processes, chromium: str, profile: Path):
+    def __init__(self, procs: ProcessGroups, chromium: str, profile: Path):
         from websockets.sync.client import connect
 
         procs.start([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
@@ -307,7 +276,7 @@ def main() -> None:
     # SIGTERM (a timeout, a CI cancel) unwinds like Ctrl-C, through the finally below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     root = Path(tempfile.mkdtemp(prefix="ui-"))
-    procs = Processes()
+    procs = ProcessGroups()
     page = None
     try:
         home = root / "prefect-home"
