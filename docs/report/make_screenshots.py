@@ -28,19 +28,10 @@ HERE = Path(__file__).resolve().parent
 def restore(outdir: Path) -> Path:
     from restoration import pipeline
     from restoration.options import RunOptions
-    from restoration.pipeline import ItemResult
 
     options = RunOptions(inputs=(str(REPO / "data/noisy/stack.zarr"), str(REPO / "data/noisy/camera_gaussian.npy")),
                          outdir=str(outdir), reference=(str(REPO / "data/clean"),), overwrite=True)
-    run = pipeline.validate(options)
-    entries, _ = pipeline.prepare(run)
-    results = []
-    for entry in entries:
-        ing = pipeline.ingest(run, entry)
-        norm, noise = pipeline.normalize(run, ing), pipeline.characterize(run, ing)
-        pipeline.denoise(run, ing, norm, noise)
-        results.append(ItemResult(entry, pipeline.assess(run, ing), noise.rows))
-    return Path(pipeline.finish(run, results, {"options": options.to_json()})["report"])
+    return Path(pipeline.restore_locally(options)["report"])
 
 
 class Page:

@@ -34,4 +34,5 @@ def restore_locally(options: RunOptions) -> dict:
             results.append(ItemResult(entry, assess(run, ing), rows, skipped=ing.skip))
         except InputError as exc:
             results.append(ItemResult(entry, failed_quality(entry.name, str(exc), run), rows))
-    return finish(run, results, {})
+    return finish(run, results, {"options": options.to_json(), "denoiser_options": run.denoiser_options,
+                                 "identity": run.identity, "calibration": run.calibration})
