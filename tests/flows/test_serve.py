@@ -81,8 +81,9 @@ def test_serve_restores_new_datasets_only(prefect_server, tmp_path, spawn):
         # A run triggered by hand, as the README shows, restores a file dropped in just now: it
         # waits for the file to settle (5 s here) instead of leaving it to the next run.
         _drop(watch / "third.npy", 3, age=0)
-        r = subprocess.run([str(BIN / "prefect"), "deployment", "run", "restore-dataset/scheduled"], env=env,
-                           capture_output=True, text=True, timeout=120)
+        # The README's command, as written: --watch follows the run until it ends.
+        r = subprocess.run([str(BIN / "prefect"), "deployment", "run", "restore-dataset/scheduled", "--watch"],
+                           env=env, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stdout + r.stderr
         _wait(lambda: _complete(outroot, "third"), 240, "the third dataset", proc)
         _wait(lambda: any(not r.auto_scheduled and r.state.is_completed() for r in client.read_flow_runs()
