@@ -51,6 +51,7 @@ class RunLock:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: readers never see half a file."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
@@ -83,6 +84,7 @@ def write_csv(path: str | os.PathLike, frame) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
+    """The JSON ``path`` holds, or None when it is missing or not valid JSON."""
     try:
         return json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError):
@@ -100,6 +102,7 @@ def clear_outputs(outdir: Path) -> None:
 
 
 def open_store(outdir: Path, mode: str = "a"):
+    """OUTDIR's restored.zarr (zarr v3 group), opened with ``mode``."""
     import zarr
 
     return zarr.open_group(str(outdir / STORE), mode=mode, zarr_format=3)
@@ -210,6 +213,7 @@ def start_progress(outdir: Path, name: str, key: str) -> set[int]:
 
 
 def progress_done(outdir: Path, name: str) -> set[int]:
+    """The regions of item ``name`` marked done (:func:`mark_done`)."""
     return {int(p.stem) for p in _progress_dir(outdir, name).glob("*.done")}
 
 
@@ -219,4 +223,5 @@ def mark_done(outdir: Path, name: str, index: int) -> None:
 
 
 def clear_progress(outdir: Path, name: str) -> None:
+    """Remove item ``name``'s progress markers (it is complete, or starts over)."""
     shutil.rmtree(_progress_dir(outdir, name), ignore_errors=True)
