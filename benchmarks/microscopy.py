@@ -36,11 +36,13 @@ noise, scored on both sets; the best mean held-out gain is the setting to use.
 
 PSNR in photons against the true rate times the peak, data range = the peak; mean of the images.
 Everything runs on one torch thread (``OMP_NUM_THREADS=1``): the benchmark shares a 2-core machine.
+Runtime (2 shared cores, load 3 to 7 from other jobs): the validation sweep 36 minutes, the benchmark
+with ``--adapt-minutes 7 --stack --n2v-python`` 58 minutes (see the results files).
 
 Usage::
 
     python benchmarks/microscopy.py --validate --adapt-minutes 2 --out benchmarks/results/microscopy_validation.md
-    python benchmarks/microscopy.py --adapt-minutes 8 --lr 3e-5 --stack --n2v-python train/n2v-venv/bin/python \
+    python benchmarks/microscopy.py --adapt-minutes 7 --lr 1e-5 --stack --n2v-python train/n2v-venv/bin/python \
         --validation benchmarks/results/microscopy_validation.md --out benchmarks/results/microscopy.md
 
 BM3D and BM4D come from the optional `bench` extra (`pip install -e '.[bench]'`; non-commercial licence).
@@ -406,8 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         lines = validate(args, Path(tmp)) if args.validate else benchmark(args, Path(tmp))
     if args.validation:
-        text = Path(args.validation).read_text().split("\n")
-        lines += ["", f"Validation (from `{args.validation}`):", ""] + [t for t in text[2:] if not t.startswith("Machine:")]
+        text = Path(args.validation).read_text().strip().split("\n")[2:]   # less its title
+        lines += ["", f"Validation (from `{args.validation}`):", ""] + [
+            "Validation machine:" + t[len("Machine:"):] if t.startswith("Machine:") else t for t in text]
     lines += ["", f"Machine: {platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} thread, "
               f"python {platform.python_version()}; load average {load0[0]:.1f} at the start, "
               f"{os.getloadavg()[0]:.1f} at the end (2 cores, shared); total {time.time() - started:.0f} s."]
