@@ -70,10 +70,9 @@ def publish(summaries: list[dict], where: str) -> list[dict]:
     lines = [f"# Restoration of {len(quality_rows)} item(s) into {where}", "",
              f"- ok: {len(quality_rows) - len(failed)}, failed: {len(failed)}", "",
              "| item | status | noise | psnr (dB) | ssim | noise left | seconds |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| `{r['name']}` | {r['status']} | {r['noise']} | {g4(r['psnr']) if finite(r['psnr']) else ''} | "
-              f"{g4(r['ssim']) if finite(r['ssim']) else ''} | "
-              f"{g4(r['residual_sigma']) if finite(r['residual_sigma']) else ''} | "
-              f"{g4(r['seconds']) if finite(r['seconds']) else ''} |" for r in quality_rows]
+    for r in quality_rows:
+        figures = " | ".join(g4(r[k]) if finite(r[k]) else "" for k in ("psnr", "ssim", "residual_sigma", "seconds"))
+        lines.append(f"| `{r['name']}` | {r['status']} | {r['noise']} | {figures} |")
     lines.append("")
     for s in summaries:  # absolute file links: the UI opens them wherever the run was started
         report = Path(s["report"]).resolve()
