@@ -3,7 +3,8 @@
 A scientific camera records ``y = gain * Poisson(photons) + N(0, sigma**2) + offset``, rounded to
 integers. The variance-mean line of homogeneous regions, ``var = gain * (mean - offset) + sigma**2``,
 gives ``gain`` (its slope) but only ``b = sigma**2 - gain * offset``: every (offset, sigma) pair with
-the same ``b`` stabilizes the data alike (the *equivalence class*). Separating them takes the dark
+the same ``b`` gives the same stabilizing transform (the *equivalence class*; the exact inverse
+and the stabilized noise level at a few counts depend on the split). Separating them takes the dark
 background, where ``mean = offset`` and ``var = sigma**2`` if no photon arrives there:
 
 1. :func:`dark_region` finds the darkest homogeneous region and measures it without selection bias
