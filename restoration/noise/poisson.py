@@ -25,7 +25,7 @@ finite when sigma = 0), summed exactly below 30 mean counts and by its Gaussian 
 (variance ``counts + (sigma/gain)**2 + 1/12``) above, minus ``log(gain)``.
 
 Noise level. The GAT's noise has unit variance only at many counts; ``to_gaussian`` reports
-the exact RMS std over the data's local levels (:func:`stabilized_std`).
+the exact RMS std over the data's local levels where that is above 1 (:func:`stabilized_std`).
 
 Inverse. The exact unbiased inverse (:func:`gat_inverse`) is not clamped at zero counts: with read noise the restored
 dark level fluctuates around the offset, and cutting off its lower half would lift the mean of
@@ -112,13 +112,16 @@ _LEVEL_WINDOW = 7
 
 
 def stabilized_std(z: np.ndarray, s: float) -> float:
-    """RMS noise std of :func:`gat` of counts ``z`` (read noise ``s`` counts), from the exact
-    variance at each pixel's local mean level.
+    """The noise std to tell a denoiser of :func:`gat` of counts ``z`` (read noise ``s`` counts):
+    the RMS of the exact std at each pixel's local mean level, but not below the nominal 1.
 
     The GAT's noise has unit variance only at many counts: at a few counts it is up to 17 %
-    larger with read noise (the square root's curvature and the clamp) and smaller without. A
+    larger with read noise of a count or more (the square root's curvature and the clamp). A
     denoiser told 1 where the dark background holds 1.08 under-smooths it (2 dB lost at 5
-    photons, ``benchmarks/results/microscopy.md``).
+    photons, ``benchmarks/results/microscopy.md``). With less read noise the std falls at a
+    few counts (to 0 at zero counts without read noise), but a level below the bright regions'
+    would leave their noise in (20 dB lost on a photograph that is mostly black), and flat dark
+    regions restore alike at any level: hence the floor.
 
     Examples
     --------
@@ -134,7 +137,7 @@ def stabilized_std(z: np.ndarray, s: float) -> float:
     level = ndimage.uniform_filter(np.where(finite, np.maximum(z, 0.0), 0.0), size, mode="reflect")
     _, lam, var = _exact_table(round(float(s), 9))
     v = np.interp(level[finite], lam, var)
-    return float(math.sqrt(v.mean())) if v.size else 1.0
+    return max(1.0, float(math.sqrt(v.mean()))) if v.size else 1.0
 
 
 def gat_inverse(d: np.ndarray, gain: float, sigma: float = 0.0, offset: float = 0.0) -> np.ndarray:
@@ -250,7 +253,7 @@ class PoissonNoise(NoiseModel):
 
     def to_gaussian(self, noisy: np.ndarray, **params: float) -> Observation:
         """GAT of the data minus its value at zero counts, and its noise std there
-        (:func:`stabilized_std`: 1 at many counts, the exact value at a few).
+        (:func:`stabilized_std`: 1 at many counts, more at a few with read noise).
 
         Shifted so that zero counts map to 0 and computed as ``2 z / (sqrt(z + a) + sqrt(a))``: with
         a small gain (read noise dominating) the plain GAT is a huge constant plus a small signal,
