@@ -16,7 +16,8 @@ Methods, each on the same noisy files:
   the three noisy adapt-set images of that level alone, time-boxed to ``--adapt-minutes`` on one
   torch thread (``steps`` = the minutes over the seconds per step measured by a short pilot run on
   the same data, so the cosine schedule ends in the box; ``max_minutes`` as a hard stop), then
-  restored as ``auto`` (and with the true noise). The run is split at ``--curve-points`` points
+  restored as ``auto`` (and with the true noise; and ``+ ensemble``, the 8 flips and rotations
+  averaged, the quality option). The run is split at ``--curve-points`` points
   (``stop_at`` + bit-identical resume) to record the learning curve on both sets;
 - ``GAT + BM3D``: the generalized Anscombe transform with the true parameters, ``bm3d.bm3d(d, 1)``
   and the exact unbiased inverse (the classical anchor); ``GAT + BM3D, exact σ`` tells BM3D the
@@ -278,8 +279,8 @@ def validate(args, tmp: Path) -> list[str]:
 def benchmark(args, tmp: Path) -> list[str]:
     s = Setting(loss=args.loss, lr=args.lr, patch=args.patch, batch=args.batch)
     levels = make_levels(TEST_SEED, tmp)
-    methods = ["noisy", "restoration auto", "restoration, true noise", "adapted", "adapted, true noise", "GAT + BM3D",
-               "GAT + BM3D, exact σ"]
+    methods = ["noisy", "restoration auto", "restoration, true noise", "adapted", "adapted, true noise",
+               "adapted + ensemble", "GAT + BM3D", "GAT + BM3D, exact σ"]
     if args.n2v_python:
         methods.append("Noise2Void (CAREamics)")
     table: dict[str, dict[float, dict[str, float]]] = {m: {} for m in methods}
@@ -303,6 +304,7 @@ def benchmark(args, tmp: Path) -> list[str]:
                "restoration, true noise": lambda c: restoration.denoise(c, **TRUE),
                "adapted": lambda c: restoration.denoise(c, model=str(model)),
                "adapted, true noise": lambda c: restoration.denoise(c, model=str(model), **TRUE),
+               "adapted + ensemble": lambda c: restoration.denoise(c, model=str(model), ensemble=True),
                "GAT + BM3D": gat_bm3d,
                "GAT + BM3D, exact σ": lambda c: gat_bm3d(c, exact=True)}
         for m, f in run.items():
