@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from .errors import InputError
+from .planning import PLANES
 from .restore import OUTPUT_DTYPES
 
 
@@ -57,6 +58,10 @@ class RunOptions:
         OME axis letters overriding the inference, e.g. ``zyx``.
     output_dtype : str
         ``auto`` (float32 for integer data), ``input`` or ``float32``.
+    planes : str
+        ``yx`` (stacks plane by plane) or ``yx,zx,zy``: a z-stack also restored as zx and as zy
+        planes with the same 2-D model, the three averaged (about 3x the time; for
+        near-isotropic voxels).
     overwrite : bool
         Replace an OUTDIR made with other inputs or options.
 
@@ -89,6 +94,10 @@ class RunOptions:
     axes: str | None = field(default=None, metadata=_flag("override axis inference, e.g. zyx"))
     output_dtype: str = field(default="auto", metadata=_flag(
         "auto (default): float32 for integer data, else the input's dtype; input: keep it", choices=OUTPUT_DTYPES))
+    planes: str = field(default="yx", metadata=_flag(
+        "yx (default): a stack plane by plane; yx,zx,zy: a z-stack also as zx and zy planes with the 2-D model, "
+        "the three averaged (about 3x the time; for near-isotropic voxels; measured above BM4D in "
+        "benchmarks/results/microscopy.md)", choices=PLANES, metavar="yx|yx,zx,zy"))
     overwrite: bool = field(default=False, metadata=_flag(
         "replace an OUTDIR made with other inputs or parameters", action="store_true"))
 
@@ -264,7 +273,9 @@ class CheckedRun:
                 "calibration": self.calibration, "dark": o.dark, "transforms": list(o.transforms),
                 "denoiser": o.denoiser, "denoiser_options": {k: v for k, v in self.denoiser_options.items()
                                                              if k != "model"},
-                "identity": self.identity, "seed": o.seed, "axes": o.axes, "output_dtype": o.output_dtype}
+                "identity": self.identity, "seed": o.seed, "axes": o.axes, "output_dtype": o.output_dtype,
+                # only when not the default: OUTDIRs made before the option existed still resume
+                **({"planes": o.planes} if o.planes != "yx" else {})}
 
     def key(self) -> str:
         """A short hash of :meth:`signature`."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -122,6 +123,71 @@ def output_chunks(shape: tuple[int, ...], axes: str, tile: int | None = None) ->
     return tuple(chunks)
 
 
+def part_chunks(shape: tuple[int, ...], axes: str, orientation: str, slab: int = 1, max_pixels: int = 1 << 22,
+                tile: int | None = None) -> tuple[int, ...]:
+    """Chunks of one orientation's restoration before averaging (:func:`create_part`).
+
+    yx: the output's (:func:`output_chunks`), written by the same regions. zx and zy: the output's
+    in y and x, but along the slabs' axis (y for zx, x for zy) the ``slab`` width of their regions
+    (the chunk side when it is a multiple of it), so each slab writes chunks of its own; and
+    along z as many planes as keep an averaging block of chunks within ``max_pixels``.
+    """
+    chunks = list(output_chunks(shape, axes, tile))
+    if orientation == "yx":
+        return tuple(chunks)
+    plane = int(np.prod([c for c, a in zip(chunks, axes) if a in "yxc"]))
+    iz = axes.index("z")
+    chunks[iz] = max(1, min(int(shape[iz]), max_pixels // max(plane, 1)))
+    i = axes.index("y" if orientation == "zx" else "x")
+    chunks[i] = min(chunks[i], slab)
+    return tuple(chunks)
+
+
+def chunk_blocks(shape: Sequence[int], block: Sequence[int]) -> Iterator[tuple[slice, ...]]:
+    """Selections tiling an array of ``shape`` with blocks of ``block`` (smaller at the ends)."""
+    for start in itertools.product(*(range(0, int(n), int(b)) for n, b in zip(shape, block))):
+        yield tuple(slice(s, min(s + int(b), int(n))) for s, b, n in zip(start, block, shape))
+
+
+#: The working store of each orientation's restoration until they are averaged (``planes``
+#: ``yx,zx,zy``): ``.work/planes.zarr/<name>/<orientation>`` (and ``<orientation>_std``).
+PARTS = "planes.zarr"
+
+
+def _parts_group(outdir: Path, mode: str = "a"):
+    import zarr
+
+    return zarr.open_group(str(Path(outdir) / WORK / PARTS), mode=mode, zarr_format=3)
+
+
+def create_part(outdir: Path, name: str, part: str, shape, dtype, chunks):
+    """A fresh (overwritten) array for one orientation's restoration of item ``name`` (``part``
+    ``yx``, ``zx``, ``zy``, or one of those with ``_std``) in OUTDIR's working store."""
+    group = _parts_group(outdir).require_group(name)
+    return group.create_array(part, shape=tuple(shape), dtype=dtype, chunks=tuple(chunks), overwrite=True)
+
+
+def part_array(outdir: Path, name: str, part: str):
+    """The array :func:`create_part` made."""
+    return _parts_group(outdir)[f"{name}/{part}"]
+
+
+def has_parts(outdir: Path, name: str, parts: Sequence[str]) -> bool:
+    """Whether every one of item ``name``'s ``parts`` exists in OUTDIR's working store."""
+    if not (Path(outdir) / WORK / PARTS).exists():
+        return False
+    group = _parts_group(outdir)
+    return name in group and all(p in group[name] for p in parts)
+
+
+def remove_parts(outdir: Path, name: str) -> None:
+    """Remove item ``name``'s orientations (averaged into its output)."""
+    if (Path(outdir) / WORK / PARTS).exists():
+        group = _parts_group(outdir)
+        if name in group:
+            del group[name]
+
+
 def create_item_array(store, name: str, shape, dtype, axes: str, *, tile: int | None = None):
     """A fresh (overwritten) OME-Zarr image group ``name`` and its level 0, in the item's axis
     order (:func:`restoration.ome_zarr.create_image`); its provenance says ``complete: False``
@@ -196,10 +262,11 @@ def _progress_dir(outdir: Path, name: str) -> Path:
 
 
 def start_progress(outdir: Path, name: str, key: str) -> set[int]:
-    """Planes of item ``name`` already written under plan ``key`` (a crash costs only the rest).
+    """Work regions of item ``name`` already written under plan ``key`` (a crash costs only the rest).
 
-    Progress is one marker file per plane, so workers in other processes record theirs without
-    sharing a file; a different plan key starts over.
+    Progress is one marker file per region (a plane, a band of one, or a slab of zx or zy
+    planes), so workers in other processes record theirs without sharing a file; a different
+    plan key starts over.
     """
     folder = _progress_dir(outdir, name)
     keyfile = folder / "plan.key"
@@ -218,7 +285,7 @@ def progress_done(outdir: Path, name: str) -> set[int]:
 
 
 def mark_done(outdir: Path, name: str, index: int) -> None:
-    """Record plane ``index`` as written (called after its data is stored)."""
+    """Record work region ``index`` as written (called after its data is stored)."""
     (_progress_dir(outdir, name) / f"{index}.done").touch()
 
 

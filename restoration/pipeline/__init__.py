@@ -4,6 +4,10 @@
 entries; then per entry :func:`ingest` -> :func:`normalize` -> :func:`characterize` ->
 :func:`denoise` (or :func:`plan_denoise`, :func:`denoise_planes` on any worker,
 :func:`finish_denoise`) -> :func:`assess`; :func:`finish` writes the tables and the report.
+The denoise work units are regions (yx planes or bands of them, and with ``planes`` ``yx,zx,zy``
+slabs of zx and zy planes, restored into per-orientation arrays that :func:`finish_denoise`
+averages): each writes chunks of its own and is marked done once written, so they run in any
+order on any worker and a killed run resumes; an item is marked complete only after all its data.
 Stages pass the typed records of :mod:`.records`, never arrays; nothing here needs Prefect
 (:func:`restore_locally` runs them all in this process).
 """

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..errors import InputError, printable
 from ..noise.calibration import calibration
 from ..options import CheckedRun, RunOptions, denoiser_settings
+from ..planning import check_planes, orientations
 from ..plugins import registry
 from ..restore import output_dtype
 from ..storage import MANAGED
@@ -106,6 +107,7 @@ def check_options(options: RunOptions, *, distributed: bool = False) -> CheckedR
         raise InputError(f"--sigma must be a positive number (a noise std), got {options.sigma}")
     fixed = calibration(gain=options.gain, read_noise=options.read_noise, offset=options.offset, dark=options.dark)
     output_dtype("float32", options.output_dtype)  # an unknown choice exits 2 here
+    orientations(options.planes)
     return CheckedRun(options, resolved, den.identity(**resolved), fixed,
                       tuple(os.path.realpath(p) if "://" not in p else p for p in options.inputs), distributed)
 
@@ -129,7 +131,9 @@ def discover_entries(run: CheckedRun) -> tuple[list[Entry], list[dict]]:
     Returns
     -------
     entries : list of Entry
-        ``error`` is set on an entry whose reference is missing or of another shape.
+        ``error`` is set on an entry whose reference is missing or of another shape, or that
+        cannot take the ``planes`` option (:func:`~restoration.planning.check_planes`: no z
+        axis, anisotropic voxels, zx or zy planes over the region budget).
     failed : list of dict
         ``{"name", "error"}`` per input, or entry of a directory, glob or zarr group, that cannot
         be restored: it fails alone.
@@ -156,7 +160,7 @@ def discover_entries(run: CheckedRun) -> tuple[list[Entry], list[dict]]:
             seen[it.name] = it.source
             items.append(it)
     if not options.reference:
-        return [Entry(it) for it in items], failed
+        return [_planes_checked(Entry(it), options) for it in items], failed
     refs = {r.name: r for r in discover(list(options.reference))}
     entries = []
     for it in items:
@@ -168,8 +172,20 @@ def discover_entries(run: CheckedRun) -> tuple[list[Entry], list[dict]]:
             entries.append(Entry(it, error=f"{ref.source}: reference shape {tuple(ref.shape)} differs from the "
                                            f"input's {tuple(it.shape)}"))
         else:
-            entries.append(Entry(it, ref))
+            entries.append(_planes_checked(Entry(it, ref), options))
     return entries, failed
+
+
+def _planes_checked(entry: Entry, options: RunOptions) -> Entry:
+    """``entry``, with an error when its item cannot take ``options.planes`` (it fails alone)."""
+    from .stages import region_pixels
+
+    try:
+        check_planes(options.planes, entry.item.axes, entry.item.shape, entry.item.attrs,
+                     max_pixels=region_pixels(), path=entry.item.where)
+    except InputError as exc:
+        return Entry(entry.item, entry.reference, str(exc))
+    return entry
 
 
 #: A run this many times the cost of the denoiser's defaults, over more pixels than

@@ -90,14 +90,20 @@ class NoiseProfile:
 class DenoisePlan:
     """How an item is restored and which of its regions remain (the denoise stage's plan).
 
+    Work regions are numbered ``regions`` first, then ``slabs``: a batch (a work unit) holds
+    region numbers, each region is restored whole by one process and marked done once written,
+    and no two regions write one chunk, so batches run in any order on any worker.
+
     Attributes
     ----------
     plan : PlanePlan
-        Noise, transforms and denoiser options, the same for every plane.
+        Noise, transforms and denoiser options, the same for every plane (of every orientation).
     regions : list of (int, int, int)
-        ``(plane number, first row, end row)`` of every work region.
+        ``(plane number, first row, end row)`` of every yx work region: a whole plane, or a
+        chunk-aligned band of one.
     batches : list of list of int
-        The regions still to restore, in work units (indices into ``regions``).
+        The regions still to restore, in work units (numbers of ``regions``, then of ``slabs``
+        counted from ``len(regions)``).
     margin : int
         Rows of context each region is read with.
     grid : int
@@ -106,6 +112,10 @@ class DenoisePlan:
         Whether the denoiser reports a std map, written next to the item.
     started : float
         When planning began (``time.time()``).
+    slabs : list of (str, int, int, int)
+        With ``planes`` ``yx,zx,zy``: ``(orientation, volume number, first, end)`` of every zx
+        and zy work region, whole zx planes of y rows ``first:end`` or zy planes of x columns
+        (:func:`~restoration.planning.slab_regions`); empty otherwise.
     """
 
     plan: PlanePlan
@@ -115,11 +125,12 @@ class DenoisePlan:
     grid: int
     want_std: bool
     started: float
+    slabs: list[tuple[str, int, int, int]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        """The number of regions of the item."""
-        return len(self.regions)
+        """The number of work regions of the item (yx regions and slabs)."""
+        return len(self.regions) + len(self.slabs)
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,14 @@ import numpy as np
 from .. import __version__
 from ..errors import InputError
 from ..options import CheckedRun, RunOptions, signature_key
-from ..planning import (characterize_sample, fit_transforms, is_rgb, make_plan, plane_indices, plane_regions,
-                        read_plane, sample_planes, write_plane)
+from ..planning import (average_parts, characterize_sample, fit_transforms, is_rgb, make_plan, orientations,
+                        part_dtype, plane_indices, plane_regions, read_plane, restore_slab, sample_planes, slab_axis,
+                        slab_regions, slab_width, volume_axes, volume_indices, volume_key, write_plane)
 from ..plugins import registry
 from ..restore import cast_like, output_dtype, restore_plane
-from ..storage import (WORK, chunk_side, clear_progress, create_item_array, finish_item, item_array, item_provenance,
-                       mark_done, open_store, progress_done, start_progress, std_array)
+from ..storage import (WORK, chunk_blocks, chunk_side, clear_progress, create_item_array, create_part, finish_item,
+                       has_parts, item_array, item_provenance, mark_done, open_store, part_array, part_chunks,
+                       progress_done, remove_parts, start_progress, std_array)
 from .records import DenoisePlan, Entry, Ingested, NoiseProfile, Normalized, Restored
 
 
@@ -119,9 +121,24 @@ def region_pixels() -> int:
     return int(os.environ.get("RESTORATION_REGION_PIXELS", 1 << 22))
 
 
+def _parts(run: CheckedRun, want_std: bool) -> list[str]:
+    """The orientations' arrays kept until averaged: none for yx planes alone."""
+    orients = orientations(run.options.planes)
+    if len(orients) == 1:
+        return []
+    return [o + suffix for o in orients for suffix in ("", "_std") if want_std or not suffix]
+
+
 def plan_denoise(run: CheckedRun, ing: Ingested, norm: Normalized, noise: NoiseProfile) -> DenoisePlan:
     """Decide how every plane is restored, create (or reopen, when resuming) the output arrays,
-    and split the regions still to do into batches."""
+    and split the regions still to do into batches.
+
+    yx regions are whole planes or chunk-aligned bands of rows (:func:`~restoration.planning.plane_regions`).
+    With ``planes`` ``yx,zx,zy`` the slabs of zx and zy planes follow
+    (:func:`~restoration.planning.slab_regions`), and every orientation is restored into an array
+    of its own in the working store (:func:`~restoration.storage.create_part`), averaged into the
+    output by :func:`finish_denoise`.
+    """
     reg = registry()
     item = ing.item
     axes, shape = item.axes, tuple(item.shape)
@@ -133,45 +150,71 @@ def plan_denoise(run: CheckedRun, ing: Ingested, norm: Normalized, noise: NoiseP
     budget = region_pixels()
     if run.distributed:
         budget = min(budget, max(SPREAD_MIN_PIXELS, int(np.prod(shape)) // SPREAD_REGIONS))
-    regions = plane_regions(axes, shape, budget, min(chunk_side(), shape[axes.index("y")]))
-    key = signature_key({"plan": plan.to_dict(), "fp": ing.fingerprint, "req": run.key(), "regions": regions})
+    tile = chunk_side()
+    regions = plane_regions(axes, shape, budget, min(tile, shape[axes.index("y")]))
+    orients = orientations(run.options.planes)
+    # Slabs as wide as the budget allows, chunk-aligned when over a chunk: the arrays' chunks follow.
+    aligns = {o: min(tile, shape[axes.index(slab_axis(o))]) for o in orients[1:]}
+    slabs = [s for o in orients[1:] for s in slab_regions(axes, shape, o, budget, aligns[o])]
+    signature = {"plan": plan.to_dict(), "fp": ing.fingerprint, "req": run.key(), "regions": regions}
+    key = signature_key(signature | ({"slabs": slabs} if slabs else {}))
     done = start_progress(outdir, ing.name, key)
     want_std = den.returns_std(**run.denoiser_options)
-    if done and ing.name not in store:  # markers without their data: start over
-        clear_progress(outdir, ing.name)
+    parts = _parts(run, want_std)
+    if done and (ing.name not in store or (parts and not has_parts(outdir, ing.name, parts))):
+        clear_progress(outdir, ing.name)  # markers without their data: start over
         done = start_progress(outdir, ing.name, key)
     if not done:
         # an OME-Zarr image group; the item's attrs (pixel sizes, units) become its OME metadata at the end
-        create_item_array(store, ing.name, shape, output_dtype(item.dtype, run.options.output_dtype), axes)
+        out_dtype = output_dtype(item.dtype, run.options.output_dtype)
+        create_item_array(store, ing.name, shape, out_dtype, axes)
         if want_std:
             create_item_array(store, ing.name + "_std", shape, np.float32, axes)
+        for part in parts:
+            o = part.removesuffix("_std")
+            width = slab_width(axes, shape, o, budget, aligns[o]) if o in aligns else 1
+            create_part(outdir, ing.name, part, shape, np.float32 if part.endswith("_std") else part_dtype(out_dtype),
+                        part_chunks(shape, axes, o, width, budget, tile))
     split = len(regions) > len(plane_indices(axes, shape))
     margin = den.context(**run.denoiser_options, masked=plan.masked) if split else 0
-    todo = [r for r in range(len(regions)) if r not in done]
+    todo = [r for r in range(len(regions) + len(slabs)) if r not in done]
     size = max(1, -(-len(todo) // BATCHES))
     return DenoisePlan(plan, regions, [todo[i:i + size] for i in range(0, len(todo), size)], margin,
-                       den.grid(**run.denoiser_options) if split else 1, want_std, time.time())
+                       den.grid(**run.denoiser_options) if split else 1, want_std, time.time(), slabs)
 
 
 def denoise_planes(run: CheckedRun, ing: Ingested, info: DenoisePlan, batch: list[int],
                    progress: Callable[[float], None] | None = None) -> int:
-    """Restore the regions ``batch`` (indices into ``info.regions``) into the output, calling
-    ``progress(regions)`` with the regions of the batch done so far (a fraction within one when
-    the denoiser reports it). Regions are whole planes or chunk-aligned bands of rows, read with
-    ``info.margin`` rows of context: batches run in any order, in any process, without two
-    writers on one chunk."""
+    """Restore the regions ``batch`` (numbers of ``info.regions``, then of ``info.slabs``) into
+    the output, calling ``progress(regions)`` with the regions of the batch done so far (a
+    fraction within one when the denoiser reports it, or as a slab's planes are done).
+
+    yx regions are whole planes or chunk-aligned bands of rows, read with ``info.margin`` rows
+    of context; slabs are whole zx or zy planes, their data read once. Each region writes chunks
+    of its own (the output's, or with several orientations its orientation's array in the
+    working store) and is marked done once written: batches run in any order, in any process,
+    without two writers on one chunk, and a killed run resumes after its written regions."""
     reg = registry()
     src = _work_array(ing)
     outdir = _outdir(run)
     store = open_store(outdir)
-    arr = item_array(store, ing.name)
-    std_arr = std_array(store, ing.name) if info.want_std else None
+    several = len(orientations(run.options.planes)) > 1
+    arr = part_array(outdir, ing.name, "yx") if several else item_array(store, ing.name)
+    std_arr = None
+    if info.want_std:
+        std_arr = part_array(outdir, ing.name, "yx_std") if several else std_array(store, ing.name)
     axes = ing.item.axes
     indices = plane_indices(axes, tuple(ing.item.shape))
     height = ing.item.shape[axes.index("y")]
     for n, r in enumerate(batch):
-        i, y0, y1 = info.regions[r]
         within = (lambda share, n=n: progress(n + share)) if progress else None
+        if r >= len(info.regions):
+            _denoise_slab(run, ing, info, info.slabs[r - len(info.regions)], src, reg, within)
+            mark_done(outdir, ing.name, r)
+            if progress:
+                progress(n + 1)
+            continue
+        i, y0, y1 = info.regions[r]
         # The read starts and ends on the denoiser's grid counted from either edge of the plane,
         # so the band (and any flip of it) is seen as in the whole plane; the generator is the
         # plane's (random numbers are keyed by absolute row): any split gives the same result.
@@ -192,18 +235,56 @@ def denoise_planes(run: CheckedRun, ing: Ingested, info: DenoisePlan, batch: lis
     return len(batch)
 
 
+def _denoise_slab(run: CheckedRun, ing: Ingested, info: DenoisePlan, slab: tuple[str, int, int, int], src, reg,
+                  progress: Callable[[float], None] | None) -> None:
+    """Restore one slab's zx or zy planes (read from the working copy at once) into its
+    orientation's array."""
+    orientation, v, first, end = slab
+    outdir = _outdir(run)
+    axes, shape = ing.item.axes, tuple(ing.item.shape)
+    axis = slab_axis(orientation)
+    key = volume_key(axes, volume_indices(axes, shape)[v], axis, slice(first, end))
+    part = part_array(outdir, ing.name, orientation)
+    restored, std = restore_slab(np.asarray(src[key]), volume_axes(axes), orientation, info.plan, reg,
+                                 seed=run.options.seed, first=v * shape[axes.index(axis)] + first, dtype=part.dtype,
+                                 want_std=info.want_std,
+                                 progress=(lambda j: progress(j / (end - first))) if progress else None)
+    part[key] = restored
+    if info.want_std:
+        part_array(outdir, ing.name, orientation + "_std")[key] = std
+
+
+def _average_parts(run: CheckedRun, ing: Ingested, info: DenoisePlan) -> None:
+    """Average the orientations' arrays into the output (and std map), block by block: a block
+    is a chunk of every part, so memory stays bounded; doing it again after a crash writes the
+    same."""
+    outdir = _outdir(run)
+    store = open_store(outdir)
+    orients = orientations(run.options.planes)
+    targets = [(item_array(store, ing.name), "")] + ([(std_array(store, ing.name), "_std")] if info.want_std else [])
+    for target, suffix in targets:
+        parts = [part_array(outdir, ing.name, o + suffix) for o in orients]
+        block = tuple(max(sides) for sides in zip(*(p.chunks for p in parts)))
+        for key in chunk_blocks(target.shape, block):
+            target[key] = average_parts([p[key] for p in parts], target.dtype)
+
+
 def finish_denoise(run: CheckedRun, ing: Ingested, info: DenoisePlan, noise: NoiseProfile) -> Restored:
-    """Mark the item complete (after all its data), with its provenance."""
+    """Mark the item complete (after all its data), with its provenance: with several
+    orientations, once they are averaged into the output (the working arrays are then removed)."""
     outdir = _outdir(run)
     store = open_store(outdir)
     missing = info.total - len(progress_done(outdir, ing.name))
     if missing:
-        raise RuntimeError(f"{ing.name}: {missing} planes were not written")
+        raise RuntimeError(f"{ing.name}: {missing} regions were not written")
+    if len(orientations(run.options.planes)) > 1:
+        _average_parts(run, ing, info)
     seconds = time.time() - info.started
     prov = provenance(run, ing, info, noise, seconds)
     if info.want_std:
         finish_item(store, ing.name + "_std", {**prov, "of": ing.name}, ing.item.attrs)
     finish_item(store, ing.name, prov, ing.item.attrs)  # pyramid and OME metadata, then provenance
+    remove_parts(outdir, ing.name)
     clear_progress(outdir, ing.name)
     return Restored(seconds)
 
@@ -235,7 +316,9 @@ def provenance(run: CheckedRun, ing: Ingested, info: DenoisePlan, noise: NoisePr
                    "params": {p: r[p] for p in reg.get("noise", r["noise"]).params}} for r in noise.rows],
         "noise_rows": noise.rows, "transforms": plan.transforms, "transforms_space": plan.transforms_space,
         "denoiser": plan.denoiser, "options": plan.options, "identity": run.identity, "rgb": plan.rgb,
-        "seed": o.seed, "seeds": "numpy default_rng([seed, plane index]) per plane",
+        "seed": o.seed, "planes": o.planes, "seeds": "numpy default_rng([seed, plane index]) per plane" + (
+            "; zx and zy planes of z-volume v: default_rng([seed, 1, v * ny + y]) and default_rng([seed, 2, v * nx + x])"
+            if o.planes != "yx" else ""),
         "calibration": run.calibration, "dark": o.dark,
         "output_dtype": str(output_dtype(item.dtype, o.output_dtype)), "version": __version__,
         "seconds": round(seconds, 3),
