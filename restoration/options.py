@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from .errors import InputError
-from .planning import PLANES
+from .planes import PLANES
 from .restore import OUTPUT_DTYPES
 
 

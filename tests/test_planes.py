@@ -19,7 +19,8 @@ from restoration import pipeline
 from restoration.errors import InputError
 from restoration.options import RunOptions, denoiser_settings
 from restoration.pipeline import stages
-from restoration.planning import plan_array, plane_regions, slab_regions
+from restoration.planning import plan_array, plane_regions
+from restoration.planes import slab_regions
 from restoration.plugins import registry
 from restoration.restore import restore_plane
 from restoration.storage import WORK, item_array, item_provenance, open_store, progress_done, std_array

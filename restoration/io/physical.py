@@ -35,6 +35,26 @@ _SYMBOLS = ({p + "m": n + "meter" for p, n in _PREFIXES.items()}
                "microns": "micrometer"})
 
 
+#: Length units (OME-Zarr names) in metres, to compare sizes given in different units.
+_METRES = {f"{name}meter": 10.0 ** e for name, e in (
+    ("yocto", -24), ("zepto", -21), ("atto", -18), ("femto", -15), ("pico", -12), ("nano", -9), ("micro", -6),
+    ("milli", -3), ("centi", -2), ("deci", -1), ("", 0), ("hecto", 2), ("kilo", 3), ("mega", 6), ("giga", 9),
+    ("tera", 12), ("peta", 15), ("exa", 18), ("zetta", 21), ("yotta", 24))} | {
+    "angstrom": 1e-10, "inch": 0.0254, "foot": 0.3048, "yard": 0.9144, "mile": 1609.344, "parsec": 3.0857e16}
+
+
+def metres(unit: str | None) -> float | None:
+    """One ``unit`` (an OME-Zarr length name, as :func:`unit_name` gives) in metres; None for
+    any other unit.
+
+    Examples
+    --------
+    >>> metres("micrometer"), metres("second")
+    (1e-06, None)
+    """
+    return _METRES.get(unit) if isinstance(unit, str) else None
+
+
 def unit_name(unit: Any) -> str | None:
     """The OME-Zarr name of a unit (``"µm"``, ``"um"``, ``"micron"`` -> ``"micrometer"``), or
     None when it is missing or not a length or time (``"pixel"``, ``"none"``, unknown text)."""

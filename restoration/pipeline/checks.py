@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import InputError, printable
 from ..noise.calibration import calibration
 from ..options import CheckedRun, RunOptions, denoiser_settings
-from ..planning import check_planes, orientations
+from ..planes import check_planes, orientations
 from ..plugins import registry
 from ..restore import output_dtype
 from ..storage import MANAGED
@@ -132,7 +132,7 @@ def discover_entries(run: CheckedRun) -> tuple[list[Entry], list[dict]]:
     -------
     entries : list of Entry
         ``error`` is set on an entry whose reference is missing or of another shape, or that
-        cannot take the ``planes`` option (:func:`~restoration.planning.check_planes`: no z
+        cannot take the ``planes`` option (:func:`~restoration.planes.check_planes`: no z
         axis, anisotropic voxels, zx or zy planes over the region budget).
     failed : list of dict
         ``{"name", "error"}`` per input, or entry of a directory, glob or zarr group, that cannot

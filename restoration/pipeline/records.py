@@ -115,7 +115,7 @@ class DenoisePlan:
     slabs : list of (str, int, int, int)
         With ``planes`` ``yx,zx,zy``: ``(orientation, volume number, first, end)`` of every zx
         and zy work region, whole zx planes of y rows ``first:end`` or zy planes of x columns
-        (:func:`~restoration.planning.slab_regions`); empty otherwise.
+        (:func:`~restoration.planes.slab_regions`); empty otherwise.
     """
 
     plan: PlanePlan

@@ -16,9 +16,10 @@ import numpy as np
 from .. import __version__
 from ..errors import InputError
 from ..options import CheckedRun, RunOptions, signature_key
-from ..planning import (average_parts, characterize_sample, fit_transforms, is_rgb, make_plan, orientations,
-                        part_dtype, plane_indices, plane_regions, read_plane, restore_slab, sample_planes, slab_axis,
-                        slab_regions, slab_width, volume_axes, volume_indices, volume_key, write_plane)
+from ..planning import (characterize_sample, fit_transforms, is_rgb, make_plan, plane_indices, plane_regions,
+                        read_plane, sample_planes, write_plane)
+from ..planes import (average_parts, orientations, part_dtype, restore_slab, slab_axis, slab_regions, slab_width,
+                      volume_axes, volume_indices, volume_key)
 from ..plugins import registry
 from ..restore import cast_like, output_dtype, restore_plane
 from ..storage import (WORK, chunk_blocks, chunk_side, clear_progress, create_item_array, create_part, finish_item,
@@ -135,7 +136,7 @@ def plan_denoise(run: CheckedRun, ing: Ingested, norm: Normalized, noise: NoiseP
 
     yx regions are whole planes or chunk-aligned bands of rows (:func:`~restoration.planning.plane_regions`).
     With ``planes`` ``yx,zx,zy`` the slabs of zx and zy planes follow
-    (:func:`~restoration.planning.slab_regions`), and every orientation is restored into an array
+    (:func:`~restoration.planes.slab_regions`), and every orientation is restored into an array
     of its own in the working store (:func:`~restoration.storage.create_part`), averaged into the
     output by :func:`finish_denoise`.
     """
