@@ -13,11 +13,13 @@ No clean image is used. Two losses, both unbiased for the supervised one under t
   ``y2 = y - sigma z / a`` have independent noises when the noise is Gaussian of exactly that
   sigma; the x0 prediction from ``y1`` at ``sigma sqrt(1 + a^2)`` is trained against ``y2``.
 
-Measured (``benchmarks/results/microscopy.md``, and 40 steps on two 256x256 fluorescence
-phantoms): on stabilized camera noise at 20 photons R2R lost 0.56 dB against the shipped model,
-n2n gained 0.73 dB; after the stabilizing transform that noise is neither exactly Gaussian nor of
-exactly unit variance at low counts (least so on the dark background), which R2R's independence
-of ``y1`` and ``y2`` needs. On Gaussian noise both gain (R2R +0.21, n2n +0.13 dB).
+Measured (``benchmarks/results/microscopy_validation.md``, 2 minutes per level): on stabilized
+camera noise R2R loses 5.7 dB on average against the shipped model, n2n gains +0.48 / +0.06 /
+-0.35 dB at 5 / 20 / 100 photons; after the stabilizing transform that noise is not exactly
+Gaussian at low counts (least so on the dark background), which R2R's independence of ``y1`` and
+``y2`` needs. On Gaussian noise both gain (R2R +0.21, n2n +0.13 dB, 40 steps on two 256x256
+images). Adaptation pays on photon-starved data; where the noise is mild, n2n's neighbour
+subsampling costs more than it teaches (``benchmarks/results/microscopy.md``).
 
 The ``restoration adapt`` command and the ``adapt-denoiser`` flow call :func:`adapt`.
 """
