@@ -83,8 +83,9 @@ def postgres_bin() -> Path:
 @contextmanager
 def throwaway_postgres(user: str = "prefect", database: str = "prefect") -> Iterator[str]:
     """A PostgreSQL cluster initialised in a new temporary directory, listening on a free
-    loopback port (and a socket in that directory only), with the superuser ``user`` (a random
-    password) and an empty ``database``; stopped and deleted on exit.
+    loopback port (and on a socket in that directory), with a login role ``user`` (a random
+    password, no superuser) owning the new ``database``, as the README's recipe makes them; stopped
+    and deleted on exit.
 
     initdb refuses to run as root: as root the cluster belongs to Debian's ``postgres`` account.
 
@@ -105,27 +106,28 @@ def throwaway_postgres(user: str = "prefect", database: str = "prefect") -> Iter
     # Not under pytest's temporary directory: its parents are private to root.
     root = Path(tempfile.mkdtemp(prefix="restoration-test-pg-"))
     data, password, port = root / "data", secrets.token_urlsafe(16), free_port()
+    if owner:
+        os.chown(root, owner["user"], owner["group"])
+
+    def run(*args: str, stdin: str | None = None) -> None:
+        r = subprocess.run([str(bindir / args[0]), *args[1:]], input=stdin, capture_output=True, text=True,
+                           timeout=120, cwd=root, **owner)
+        if r.returncode:
+            log = (root / "server.log").read_text()[-2000:] if (root / "server.log").exists() else ""
+            raise RuntimeError(f"{args[0]} failed: {r.stdout}{r.stderr}{log}")
+
     try:
-        (root / "password").write_text(password)
-        if owner:
-            for path in (root, root / "password"):
-                os.chown(path, owner["user"], owner["group"])
-
-        def run(*args: str, **kwargs) -> None:
-            r = subprocess.run([str(bindir / args[0]), *args[1:]], capture_output=True, text=True, timeout=120,
-                               cwd=root, **owner, **kwargs)
-            if r.returncode:
-                log = (root / "server.log").read_text()[-2000:] if (root / "server.log").exists() else ""
-                raise RuntimeError(f"{args[0]} failed: {r.stdout}{r.stderr}{log}")
-
-        # A throwaway cluster: no fsync; password logins only, even on loopback.
-        run("initdb", "-D", str(data), "-U", user, f"--pwfile={root / 'password'}", "--auth=scram-sha-256",
+        # Only the cluster's account (and root) can enter the directory of its socket: trusted there;
+        # every TCP login needs a password. No fsync: the cluster is thrown away.
+        run("initdb", "-D", str(data), "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256",
             "-E", "UTF8", "--no-sync")
         run("pg_ctl", "-D", str(data), "-l", str(root / "server.log"), "-w", "-t", "120", "start", "-o",
             f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off")
         try:
-            run("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", user, database,
-                env={**os.environ, "PGPASSWORD": password})
+            admin = ("-h", str(root), "-p", str(port), "-U", "postgres")
+            run("psql", "-X", *admin, "-v", "ON_ERROR_STOP=1", "-d", "postgres",  # the password on stdin, not argv
+                stdin=f"CREATE ROLE {user} LOGIN PASSWORD '{password}';")
+            run("createdb", *admin, "-O", user, database)
             yield f"postgresql+asyncpg://{user}:{password}@127.0.0.1:{port}/{database}"
         finally:
             run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop")

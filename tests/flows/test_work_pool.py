@@ -64,10 +64,10 @@ def test_a_worker_of_the_pool_runs_the_deployment_from_prefect_yaml(pool_server,
     shutil.copy2(source, watch)  # copied with its time: settled, not still being written
     # The README's recipe ("Deploying to a work pool"), command for command.
     _prefect(env, "work-pool", "create", POOL, "--type", "process")
-    _prefect(env, "deploy", "--all", cwd=REPO)
     worker_log = open(tmp_path / "worker.log", "w")
     spawn.start([str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--limit", "1"], env=env,
                 stdout=worker_log, stderr=subprocess.STDOUT)
+    _prefect(env, "deploy", "--all", cwd=REPO)
     _prefect(env, "deployment", "run", "restore-dataset/scheduled", "--param", f"watch={watch}",
              "--param", f"outroot={outroot}", "--param", 'options={"denoiser": "nlm"}', "--watch", timeout=400)
 
