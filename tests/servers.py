@@ -37,7 +37,8 @@ def server_env(home: Path, url: str | None = None, **settings: str) -> dict:
     env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                # Fast schedules and polling so a test sees runs within seconds.
                PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="2", PREFECT_RUNNER_POLL_FREQUENCY="1",
-               PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED="false", **settings)
+               PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED="false")
+    env.update(settings)
     if url:
         env["PREFECT_API_URL"] = url
     return env
