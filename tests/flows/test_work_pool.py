@@ -19,8 +19,6 @@ from servers import start_prefect_server, throwaway_postgres
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
 POOL = "restoration-pool"
-
-
 BACKENDS = ("sqlite", "postgresql")
 
 
@@ -85,9 +83,9 @@ def test_a_worker_of_the_pool_runs_the_deployment_from_prefect_yaml(backend, poo
     given = (watch / "camera_gaussian.npy").read_bytes()
     # The README's recipe ("Deploying to a work pool"), command for command.
     _prefect(env, "work-pool", "create", POOL, "--type", "process")
-    worker_log = open(tmp_path / "worker.log", "w")
-    spawn.start([str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--limit", "1"], env=env,
-                stdout=worker_log, stderr=subprocess.STDOUT)
+    with open(tmp_path / "worker.log", "w") as log:  # the worker keeps its own copy of the file
+        spawn.start([str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--limit", "1"], env=env,
+                    stdout=log, stderr=subprocess.STDOUT)
     _prefect(env, "deploy", "--all", cwd=REPO)
     _prefect(env, "deployment", "run", "restore-dataset/scheduled", "--param", f"watch={watch}",
              "--param", f"outroot={outroot}", "--param", 'options={"denoiser": "nlm"}', "--watch", timeout=400)
@@ -115,7 +113,6 @@ def test_a_worker_of_the_pool_runs_the_deployment_from_prefect_yaml(backend, poo
         assert _state_in_postgres(pool_server["database"], run.id) == "COMPLETED"
         assert not list(pool_server["home"].rglob("*.db")), list(pool_server["home"].rglob("*.db"))
     spawn.stop()  # the worker, before its server goes
-    worker_log.close()
     # That worker ran it, in a process of its own.
     assert f"submitting flow run '{run.id}'" in (tmp_path / "worker.log").read_text()
 
