@@ -146,3 +146,42 @@ def test_the_report_says_which_calibration_the_std_map_had():
                       provenance={"denoiser": "diffusion", "options": {"samples": 8},
                                   "identity": {"model_id": "default.pt@sha256:dacd7f31", "std_calibration": label}})
     assert f"<th>Uncertainty</th><td>{label}</td>" in render_report([item], {})
+
+
+FIXED_STD = """
+import numpy as np
+from restoration import Denoiser, hookimpl
+
+class FixedStd(Denoiser):
+    '''Returns the data as it is, with a std of 0.5 everywhere.'''
+    name = "fixedstd"
+
+    def denoise(self, obs, *, rng, **_):
+        return obs.data.astype(np.float32), np.full(obs.data.shape, 0.5, np.float32)
+
+    def returns_std(self, **_):
+        return True
+
+    def context(self, **_):
+        return 0
+
+@hookimpl
+def restoration_denoisers():
+    return [FixedStd()]
+"""
+
+
+def test_the_std_reaches_the_data_units_by_the_inverse_maps_slope_over_restored_plus_minus_std(plugin_site):
+    """Poisson counts: the std in counts is half the inverse GAT's rise from r - s to r + s (a
+    one-sided step, r to r + s, overstates it where few photons make the inverse convex)."""
+    from restoration.plugins import registry
+
+    plugin_site("fixed_std_plugin", FIXED_STD)
+    counts = np.random.default_rng(3).poisson(np.linspace(0.5, 40, 48 * 48).reshape(48, 48)).astype(np.float32)
+    _, std = restoration.denoise(counts, noise="poisson", gain=1.0, denoiser="fixedstd", transforms=["none"],
+                                 return_std=True)
+    model = registry().get("noise", "poisson")
+    r = np.asarray(model.to_gaussian(counts, gain=1.0).data, np.float64)
+    up, down = model.from_gaussian(r + 0.5, gain=1.0), model.from_gaussian(r - 0.5, gain=1.0)
+    np.testing.assert_allclose(std, (up - down) / 2, rtol=1e-4, atol=1e-5)
+    assert np.mean(up - model.from_gaussian(r, gain=1.0) > std) > 0.9      # the one-sided step: larger
