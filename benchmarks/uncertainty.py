@@ -42,7 +42,8 @@ CONDITIONS = (("gaussian", 5, "σ 5/255"), ("gaussian", 15, "σ 15/255"), ("gaus
 GAIN, READ, OFFSET = 2.0, 3.0, 100.0
 
 
-def noisy_crop(family: str, level: float, clean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict, np.ndarray]:
+def noisy_crop(family: str, level: float, clean: np.ndarray,
+               rng: np.random.Generator) -> tuple[np.ndarray, dict, np.ndarray]:
     """``(noisy, run options, truth in the noisy data's units)`` of one clean crop in [0, 1]."""
     if family == "gaussian":
         s = level / 255

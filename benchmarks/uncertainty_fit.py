@@ -4,8 +4,9 @@ Reads the crops ``benchmarks/uncertainty_validation.py`` wrote (Debian held-out 
 Gaussian noise at each level, 8 posterior samples each) and fits, per noise level and sample
 count K (2, 4 and 8: disjoint groups of the 8 samples), the ``c`` and ``b`` of the calibrated
 variance ``c² · spread² + (b · σ)²`` that bring the shares of errors within ±1 and ±2 std closest
-to 68.3 % and 95.4 % (:func:`restoration.diffusion.uncertainty.fit_coefficients`). Writes ``restoration/models/default_uncertainty.json``
-with where it came from and the validation coverage it reaches.
+to 68.3 % and 95.4 % (:func:`restoration.diffusion.uncertainty.fit_coefficients`). Writes
+``restoration/models/default_uncertainty.json`` with where it came from and the validation
+coverage it reaches.
 
 Usage::
 

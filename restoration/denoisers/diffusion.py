@@ -36,8 +36,8 @@ class DiffusionDenoiser(Denoiser):
     deterministic few-step reverse, ``posterior`` ancestral sampling: a sharp sample), ``steps``,
     ``samples`` (with ``samples > 1`` that many posterior samples, returned as ``(mean, std)``),
     ``uncertainty`` (that std calibrated into an error bar, or the samples' spread: see
-    :mod:`restoration.diffusion.uncertainty`), ``model``, ``device``, ``colour``, ``ensemble``, ``tile`` and ``batch``. ``obs.value_range``
-    is mapped to the network's [-1, 1].
+    :mod:`restoration.diffusion.uncertainty`), ``model``, ``device``, ``colour``, ``ensemble``,
+    ``tile`` and ``batch``. ``obs.value_range`` is mapped to the network's [-1, 1].
     """
 
     name: ClassVar[str] = "diffusion"
