@@ -32,6 +32,7 @@ import csv
 import fnmatch
 import hashlib
 import io
+import json
 import re
 import subprocess
 import tempfile
@@ -97,7 +98,7 @@ TEST = [
     ("architecture & repetition", "openarena-081-textures", "textures/gothic_block/*", 2),
     ("faces & hair (painted)", "wesnoth-1.16-data", "*/portraits/humans/*", 5),
     ("material textures", "colobot-common-textures", "*/textures/*", 4),
-    ("material textures", "trigger-rally-data", "*/textures/*", 3),
+    ("material textures", "trigger-rally-data", "textures/*", 3),
     ("planetary & sky", "stellarium-data", "*/textures/moon_4k.jpg", 1),
     ("planetary & sky", "stellarium-data", "*/textures/earth_cmap.png", 1),
     ("planetary & sky", "stellarium-data", "*/textures/milkyway.png", 1),
@@ -124,7 +125,7 @@ STELLARIUM_HELD = ("*/skycultures/greek_leidenAratea/*", "*/skycultures/arabic_a
 # Maps that are not pictures (game engines' normal, gloss, height ... maps) and tool screenshots.
 NOT_PICTURES = re.compile(r"(_norm|normal|_gloss|_spec|_bump|_glow|_height|_local|_nm\b|_n\.|_s\.|_h\.|_g\.|"
                           r"_shirt|_pants|_reflect|mask|_alpha|_lum|_disp|_ao\b|_dontuse|/doc/|/icons?/|"
-                          r"/ui/|/gui/|/fonts?/|splash|logo|screenshot|/lightmaps?/)", re.I)
+                          r"/ui/|/gui/|/fonts?/|splash|logo|screenshot|/lightmaps?/|minimap|/effect\d|comp3text)", re.I)
 
 
 @dataclass
@@ -193,11 +194,12 @@ def candidates(package: str, root: Path) -> list[tuple[str, Callable[[], bytes]]
 
 
 def usable(path: str, image: Image.Image, min_side: int = CROP) -> bool:
-    """Whether a decoded file is a picture to use (see the module's filters)."""
+    """Whether a decoded file is a picture to use (see the module's filters; portraits may be
+    transparent around the figure: they are composited on a grey)."""
     if NOT_PICTURES.search(path) or min(image.size) < min_side:
         return False
     rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255
-    if (rgba[..., 3] < 0.5).mean() > 0.10:
+    if (rgba[..., 3] < 0.5).mean() > 0.10 and "/portraits/" not in path:
         return False
     rgb = rgba[..., :3]
     mean = rgb.reshape(-1, 3).mean(0)
@@ -229,8 +231,9 @@ def crops(image: Image.Image, name: str, n: int = 2) -> list[tuple[int, int]]:
     lum = rgba[..., :3] @ np.array([0.2125, 0.7154, 0.0721])
     h, w = lum.shape
     stride = 32
+    opaque = "/portraits/" in name or rgba[..., 3].min() > 0.98   # a portrait's figure is composited
     pos = [(y, x) for y in range(0, h - CROP + 1, stride) for x in range(0, w - CROP + 1, stride)
-           if rgba[y:y + CROP, x:x + CROP, 3].min() > 0.98]
+           if opaque or rgba[y:y + CROP, x:x + CROP, 3].min() > 0.98]
     if not pos:
         return []
     detail = np.array([lum[y:y + CROP, x:x + CROP].std() for y, x in pos])
@@ -266,12 +269,21 @@ def build(out: Path, train_side: int = 512) -> list[dict]:
     pictures: dict[tuple[str, str], Picture] = {}
     for package in LICENCES:
         version, root = extract(package, debs)
+        cache = debs / f"{package}.usable.json"   # the scan decodes thousands of files: once
+        found = json.loads(cache.read_text()) if cache.is_file() else None
+        kept = {}
         for path, read in candidates(package, root):
+            if found is not None:
+                if path in found and not NOT_PICTURES.search(path):
+                    kept[path] = Picture(package, version, path, read, found[path])
+                continue
             if NOT_PICTURES.search(path) or min(_size(read)) < CROP:   # cheap checks before decoding
                 continue
             image = _open(read())
             if image is not None and usable(path, image):
-                pictures[(package, path)] = Picture(package, version, path, read, image.size[0] * image.size[1])
+                kept[path] = Picture(package, version, path, read, image.size[0] * image.size[1])
+        cache.write_text(json.dumps({path: pic.pixels for path, pic in kept.items()}))
+        pictures.update({(package, path): pic for path, pic in kept.items()})
     rows: list[dict] = []
     used: set[tuple[str, str]] = set()
     for split, rules in (("test", TEST), ("validation", VALIDATION)):
