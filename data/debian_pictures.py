@@ -65,7 +65,6 @@ LICENCES = {
     "supertuxkart-data": "CC-BY-SA-3.0, CC-BY-SA-4.0, CC-BY-3.0, CC-BY-4.0, CC0, Apache-2.0, BSD-3-Clause",
     "nexuiz-textures": "GPL-2+",
     "ufoai-textures": "GPL-2+, GPL-3+, CC-BY-3.0, CC-BY-SA-3.0, public domain",
-    "tuxpaint-stamps-default": "GPL-2",
     "gimp-data": "GPL-3+, CC-BY-SA-3.0, CC-BY-SA-4.0, CC0-1.0",
     # test-only packages
     "lomiri-wallpapers-16.04": "CC-BY-SA-3.0, CC-BY-SA-4.0, CC-BY-4.0, CC0-1.0",
