@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from .io import SUFFIXES
-from .storage import LOCK, clear_outputs, read_json, write_text_atomic
+from .store.files import read_json, write_text_atomic
+from .store.layout import LOCK, clear_outputs
 
 SETTLE_SECONDS = 30.0
 DONE_FILE = "watch.json"

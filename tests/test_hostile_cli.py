@@ -27,7 +27,7 @@ import tifffile
 import zarr
 
 from hostile import NLM, complete, err_lines, failure_lines, garbage, noisy, snapshot
-from restoration.storage import item_array, item_provenance
+from restoration.store import item_array, item_provenance
 from restoration.watch import record, scan
 from restoration_flows.cli import main
 

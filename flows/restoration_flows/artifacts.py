@@ -11,7 +11,7 @@ from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from restoration.storage import STORE
+from restoration.store.layout import STORE
 
 
 def g4(value) -> str:

@@ -23,7 +23,7 @@ from restoration import __version__, pipeline
 from restoration.errors import InputError, printable
 from restoration.options import CheckedRun, RunOptions
 from restoration.pipeline import (DenoisePlan, Entry, Ingested, ItemResult, NoiseProfile, Normalized, Restored)
-from restoration.storage import RunLock
+from restoration.store.locks import RunLock
 from restoration.watch import SETTLE_SECONDS, record, scan, seconds_to_settle
 
 from .artifacts import noise_line, publish, quality_line

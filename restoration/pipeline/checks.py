@@ -17,7 +17,7 @@ from ..options import CheckedRun, RunOptions, denoiser_settings
 from ..planes import check_planes, orientations
 from ..plugins import registry
 from ..restore import output_dtype
-from ..storage import MANAGED
+from ..store.layout import MANAGED
 from .records import Entry
 
 

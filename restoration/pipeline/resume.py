@@ -13,7 +13,9 @@ from pathlib import Path
 from .. import __version__
 from ..errors import InputError
 from ..options import CheckedRun
-from ..storage import RUN_FILE, STORE, clear_outputs, item_provenance, open_store, read_json, write_text_atomic
+from ..store.files import read_json, write_text_atomic
+from ..store.items import item_provenance
+from ..store.layout import RUN_FILE, STORE, clear_outputs, open_store
 from .checks import discover_entries
 from .records import Entry
 

@@ -16,15 +16,18 @@ import numpy as np
 from .. import __version__
 from ..errors import InputError
 from ..options import CheckedRun, RunOptions, signature_key
-from ..planning import (characterize_sample, fit_transforms, is_rgb, make_plan, plane_indices, plane_regions,
+from ..planning import (characterize_sample, fit_transforms, make_plan, plane_indices, plane_regions,
                         read_plane, sample_planes, write_plane)
 from ..planes import (average_parts, orientations, part_dtype, restore_slab, slab_axis, slab_regions, slab_width,
                       volume_axes, volume_indices, volume_key)
 from ..plugins import registry
 from ..restore import cast_like, output_dtype, restore_plane
-from ..storage import (WORK, chunk_blocks, chunk_side, clear_progress, create_item_array, create_part, finish_item,
-                       has_parts, item_array, item_provenance, mark_done, open_store, part_array, part_chunks,
-                       progress_done, remove_parts, start_progress, std_array)
+from ..store.chunks import chunk_blocks, chunk_side, part_chunks
+from ..store.items import create_item_array, finish_item, item_array, item_provenance, std_array
+from ..store.layout import WORK, open_store
+from ..store.ome_metadata import is_rgb
+from ..store.parts import create_part, has_parts, part_array, remove_parts
+from ..store.progress import clear_progress, mark_done, progress_done, start_progress
 from .records import DenoisePlan, Entry, Ingested, NoiseProfile, Normalized, Restored
 
 
@@ -137,7 +140,7 @@ def plan_denoise(run: CheckedRun, ing: Ingested, norm: Normalized, noise: NoiseP
     yx regions are whole planes or chunk-aligned bands of rows (:func:`~restoration.planning.plane_regions`).
     With ``planes`` ``yx,zx,zy`` the slabs of zx and zy planes follow
     (:func:`~restoration.planes.slab_regions`), and every orientation is restored into an array
-    of its own in the working store (:func:`~restoration.storage.create_part`), averaged into the
+    of its own in the working store (:func:`~restoration.store.parts.create_part`), averaged into the
     output by :func:`finish_denoise`.
     """
     reg = registry()

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from ..options import CheckedRun, RunOptions
-from ..storage import WORK, write_csv
+from ..store.files import write_csv
+from ..store.layout import WORK
 from .records import Entry, ItemResult
 from .stages import QUALITY_COLUMNS, changed_options
 
