@@ -23,6 +23,7 @@ from restoration import __version__, pipeline
 from restoration.errors import InputError, printable
 from restoration.options import CheckedRun, RunOptions
 from restoration.pipeline import (DenoisePlan, Entry, Ingested, ItemResult, NoiseProfile, Normalized, Restored)
+from restoration.store.files import basename, is_url
 from restoration.store.locks import RunLock
 from restoration.watch import SETTLE_SECONDS, record, scan, seconds_to_settle
 
@@ -199,7 +200,7 @@ def _run_request(options: RunOptions, distributed: bool = False) -> dict:
         pipeline.check_runtime(run)
         log.info("denoiser %s (%s)%s", options.denoiser, ", ".join(f"{k}={v}" for k, v in run.denoiser_options.items()),
                  "".join(f", {k} {v}" for k, v in run.identity.items()))
-        entries, failed = discover_task.with_options(task_run_name=f"ingest-discover-{Path(options.outdir).name}")(run)
+        entries, failed = discover_task.with_options(task_run_name=f"ingest-discover-{basename(options.outdir)}")(run)
         results = [pipeline.failed_input(f["name"], f["error"], run) for f in failed]
         for f in failed:
             console.line(f"failed: {f['name']}: {f['error']}")
@@ -208,9 +209,9 @@ def _run_request(options: RunOptions, distributed: bool = False) -> dict:
         run_info = {"options": options.to_json(), "denoiser_options": run.denoiser_options, "identity": run.identity,
                     "calibration": run.calibration, "version": __version__, "started": started.isoformat(),
                     "finished": dt.datetime.now(dt.timezone.utc).isoformat()}
-        summary = summary_task.with_options(task_run_name=f"quality-report-summary-{Path(options.outdir).name}")(
+        summary = summary_task.with_options(task_run_name=f"quality-report-summary-{basename(options.outdir)}")(
             run, results, run_info)
-        log.info("report: %s", Path(summary["report"]).resolve())
+        log.info("report: %s", summary["report"] if is_url(summary["report"]) else Path(summary["report"]).resolve())
         return summary
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -24,15 +23,16 @@ from ..plugins import registry
 from ..restore import cast_like, output_dtype, restore_plane
 from ..store.chunks import chunk_blocks, chunk_side, part_chunks
 from ..store.items import create_item_array, finish_item, item_array, item_provenance, std_array
-from ..store.layout import WORK, open_store
+from ..store.files import join
+from ..store.layout import WORK, open_group, open_store
 from ..store.ome_metadata import is_rgb
 from ..store.parts import create_part, has_parts, part_array, remove_parts
 from ..store.progress import clear_progress, mark_done, progress_done, start_progress
 from .records import DenoisePlan, Entry, Ingested, NoiseProfile, Normalized, Restored
 
 
-def _outdir(run: CheckedRun) -> Path:
-    return Path(run.options.outdir)
+def _outdir(run: CheckedRun) -> str:
+    return str(run.options.outdir)
 
 
 def ingest(run: CheckedRun, entry: Entry) -> Ingested:
@@ -60,14 +60,14 @@ def ingest(run: CheckedRun, entry: Entry) -> Ingested:
         if not run.options.overwrite:
             raise InputError("changed since it was restored into the output directory; use --overwrite",
                              path=entry.item.source)
-    work = str(outdir / WORK / "ingest.zarr")
-    group = zarr.open_group(work, mode="a", zarr_format=3)
+    work = join(outdir, WORK, "ingest.zarr")
+    group = open_group(work)
     copy = group[entry.name] if entry.name in group and group[entry.name].attrs.get("fingerprint") else None
     if copy is not None and copy.attrs["fingerprint"] != (fp := fp or fingerprint(entry.item)):
         copy = None                      # an earlier attempt's copy of other data
     if copy is None:
         copy = ingest_array(entry.item, group)  # fingerprinted while copying: the input is read once
-    samples = zarr.open_group(str(outdir / WORK / SAMPLES), mode="a", zarr_format=3)
+    samples = open_group(join(outdir, WORK, SAMPLES))
     if entry.name not in samples or copy.attrs["fingerprint"] != samples[entry.name].attrs.get("fingerprint"):
         # The planes every later stage decides from, read once here (crops of a few planes).
         sample = samples.create_array(entry.name, data=sample_planes(copy, entry.item.axes), overwrite=True)
@@ -80,16 +80,12 @@ SAMPLES = "samples.zarr"
 
 
 def _work_array(ing: Ingested):
-    import zarr
-
-    return zarr.open_group(ing.work, mode="r")[ing.name]
+    return open_group(ing.work, mode="r")[ing.name]
 
 
 def _sample(ing: Ingested) -> np.ndarray:
     """The item's sample planes, as ingest stored them."""
-    import zarr
-
-    return zarr.open_group(str(Path(ing.work).parent / SAMPLES), mode="r")[ing.name][...]
+    return open_group(join(os.path.dirname(ing.work), SAMPLES), mode="r")[ing.name][...]
 
 
 def normalize(run: CheckedRun, ing: Ingested) -> Normalized:

@@ -179,7 +179,7 @@ def build_item(outdir: str | Path, name: str, item, reference, status: str, erro
     out = ReportItem(name=name, status=status, error=error, noise=_merge_rows(noise_rows), quality=quality)
     if status != "ok":
         return out
-    store = open_store(Path(outdir), mode="r")
+    store = open_store(outdir, mode="r")
     prov = item_provenance(store, name) or {}
     axes, attrs = item.axes, item.attrs or {}
     shape = tuple(item.shape)

@@ -11,8 +11,9 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
+import os
+
+from .files import is_url, join, remove
 
 STORE = "restored.zarr"
 WORK = ".work"
@@ -24,18 +25,23 @@ MANAGED = (STORE, WORK, RUN_FILE, "noise.csv", "quality.csv", "report.html")
 PARTS = "planes.zarr"
 
 
-def clear_outputs(outdir: Path) -> None:
+def clear_outputs(outdir: str | os.PathLike) -> None:
     """Remove what a previous run wrote (``--overwrite``); nothing else in OUTDIR is touched."""
     for name in MANAGED:
-        p = outdir / name
-        if p.is_dir():
-            shutil.rmtree(p)
-        elif p.exists():
-            p.unlink()
+        remove(join(outdir, name))
 
 
-def open_store(outdir: Path, mode: str = "a"):
-    """OUTDIR's restored.zarr (zarr v3 group), opened with ``mode``."""
+def open_group(path: str | os.PathLike, mode: str = "a"):
+    """The zarr v3 group at ``path`` (a local path or an fsspec URL), opened with ``mode``.
+
+    On object storage, listings are not cached: workers in other processes add to the store.
+    """
     import zarr
 
-    return zarr.open_group(str(outdir / STORE), mode=mode, zarr_format=3)
+    options = {"storage_options": {"use_listings_cache": False}} if is_url(path) else {}
+    return zarr.open_group(str(path), mode=mode, zarr_format=3, **options)
+
+
+def open_store(outdir: str | os.PathLike, mode: str = "a"):
+    """OUTDIR's restored.zarr (zarr v3 group), opened with ``mode``."""
+    return open_group(join(outdir, STORE), mode)
