@@ -83,6 +83,8 @@ def check_outdir(inputs: tuple[str, ...] | list[str], outdir: str | None) -> Non
 
     if not outdir:
         return
+    if outdir.startswith("file:"):
+        raise InputError("a local output directory is given as a path, not a URL", path=outdir)
     if is_url(outdir):
         _check_url_outdir(inputs, outdir)
         return
