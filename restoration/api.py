@@ -10,11 +10,12 @@ import pandas as pd
 from .errors import InputError
 from .noise.calibration import calibration
 from .options import RunOptions, denoiser_settings
-from .planning import characterize_sample, is_rgb, plan_array, plane_indices, read_plane, sample_planes, write_plane
+from .planning import characterize_sample, plan_array, plane_indices, read_plane, sample_planes, write_plane
 from .planes import (average_parts, check_planes, orientations, part_dtype, restore_slab, slab_axis, volume_axes,
                      volume_indices, volume_key)
 from .plugins import registry
 from .restore import cast_like, output_dtype as restored_dtype, restore_plane
+from .store.ome_metadata import is_rgb
 
 NOISE_COLUMNS = ["name", "channel", "noise", "score", "clipped_fraction", "missing_fraction"]
 

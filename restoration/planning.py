@@ -78,23 +78,6 @@ def sample_planes(arr, axes: str) -> np.ndarray:
     return np.stack([read_plane(arr, axes, indices[i], rows, cols).astype(np.float64) for i in pick])
 
 
-def is_rgb(fmt: str, attrs: dict | None, axes: str, shape: Sequence[int]) -> bool:
-    """Whether an item's channels are the red, green and blue of a photograph.
-
-    RGB means three channels from a PNG/JPEG, a ``.npy`` (or an in-memory array) with a last axis
-    of 3, or a TIFF whose photometric tag is RGB; other multi-channel data (fluorescence channels,
-    spectra) is not (:attr:`~restoration.types.Observation.rgb`).
-
-    Examples
-    --------
-    >>> is_rgb("png", {}, "yxc", (8, 8, 3)), is_rgb("tiff", {}, "cyx", (3, 8, 8))
-    (True, False)
-    """
-    if "c" not in axes or shape[axes.index("c")] != 3:
-        return False
-    return fmt in ("png", "jpeg", "npy") or (fmt == "tiff" and (attrs or {}).get("photometric") == "rgb")
-
-
 def fit_transforms(sample: np.ndarray, names: Sequence[str] | None, reg: Registry) -> list[dict]:
     """Fit the transform chain on ``sample`` (the normalize stage). ``["none"]`` disables it."""
     names = list(DEFAULT_TRANSFORMS if not names else names)
@@ -152,7 +135,7 @@ def make_plan(sample: np.ndarray, rows: list[dict], chain: list[dict], transform
     """The plane plan: stabilize the sample per channel, settle where the transforms apply, scale sigma.
 
     ``options`` are the denoiser's resolved options; ``rgb`` whether the channels are colours
-    (:func:`is_rgb`)."""
+    (:func:`restoration.store.ome_metadata.is_rgb`)."""
     channels = [ChannelNoise(r["noise"], model_params(r, reg)) for r in rows]
     has_c = len(channels) > 1 or sample.ndim == 4
     stabilized, sigmas, space = [], [], "input"

@@ -1,0 +1,47 @@
+"""Progress markers: which work regions of an item are written, so a crash costs only the rest."""
+
+from __future__ import annotations
+
+import os
+
+from .files import join, list_names, make_dirs, read_text, remove, write_text_atomic
+from .layout import WORK
+
+
+def _progress_dir(outdir: str | os.PathLike, name: str) -> str:
+    return join(outdir, WORK, "progress", name)
+
+
+def start_progress(outdir: str | os.PathLike, name: str, key: str) -> set[int]:
+    """Work regions of item ``name`` already written under plan ``key`` (a crash costs only the rest).
+
+    Progress is one marker file per region (a plane, a band of one, or a slab of zx or zy
+    planes), so workers in other processes record theirs without sharing a file; a different
+    plan key starts over.
+    """
+    folder = _progress_dir(outdir, name)
+    keyfile = join(folder, "plan.key")
+    try:
+        if read_text(keyfile) == key:
+            return progress_done(outdir, name)
+    except OSError:
+        pass
+    remove(folder)
+    make_dirs(folder)
+    write_text_atomic(keyfile, key)
+    return set()
+
+
+def progress_done(outdir: str | os.PathLike, name: str) -> set[int]:
+    """The regions of item ``name`` marked done (:func:`mark_done`)."""
+    return {int(n[:-5]) for n in list_names(_progress_dir(outdir, name)) if n.endswith(".done")}
+
+
+def mark_done(outdir: str | os.PathLike, name: str, index: int) -> None:
+    """Record work region ``index`` as written (called after its data is stored)."""
+    write_text_atomic(join(_progress_dir(outdir, name), f"{index}.done"), "")
+
+
+def clear_progress(outdir: str | os.PathLike, name: str) -> None:
+    """Remove item ``name``'s progress markers (it is complete, or starts over)."""
+    remove(_progress_dir(outdir, name))
