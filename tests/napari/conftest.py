@@ -21,21 +21,30 @@ MANIFEST = Path(__file__).resolve().parents[2] / "restoration" / "napari" / "nap
 
 @pytest.fixture(scope="session", autouse=True)
 def x_display(tmp_path_factory):
-    """An Xvfb display for the session's viewers (before the QApplication exists), stopped at the end."""
+    """An Xvfb display for the session's viewers (set before the QApplication exists).
+
+    Killing the X server under a live QApplication makes Qt exit the process with status 1, and
+    the QApplication lives until the interpreter exits; so once Qt has connected, the server is
+    left to end by itself: ``-terminate`` makes it exit when its last client (this process) goes,
+    even if this process is killed. It carries no mark of this test session (it is not a leftover).
+    """
+    from qtpy.QtWidgets import QApplication
+
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
         pytest.fail("Xvfb is not installed: run .ci/install-qt-libs.sh (make test does)")
     groups = ProcessGroups()
     read, write = os.pipe()
     log = open(tmp_path_factory.mktemp("xvfb") / "log", "w")
-    proc = groups.start([xvfb, "-displayfd", str(write), "-screen", "0", "1280x900x24", "-nolisten", "tcp"],
-                        pass_fds=(write,), stdout=log, stderr=subprocess.STDOUT)
+    env = {k: v for k, v in os.environ.items() if k != "RESTORATION_TEST_SESSION"}  # tests/conftest.py's mark
+    proc = groups.start([xvfb, "-displayfd", str(write), "-screen", "0", "1280x900x24", "-nolisten", "tcp",
+                         "-terminate"], pass_fds=(write,), stdout=log, stderr=subprocess.STDOUT, env=env)
     os.close(write)
     with os.fdopen(read) as f:
         number = f.readline().strip()
+    log.close()
     if not number or proc.poll() is not None:
         groups.stop()
-        log.close()
         pytest.fail("Xvfb did not start")
     old = {k: os.environ.get(k) for k in ("DISPLAY", "QT_QPA_PLATFORM")}
     os.environ.update(DISPLAY=f":{number}", QT_QPA_PLATFORM="xcb")
@@ -45,8 +54,8 @@ def x_display(tmp_path_factory):
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
-    groups.stop()
-    log.close()
+    if QApplication.instance() is None:  # Qt never connected: nothing will end the server but us
+        groups.stop()
 
 
 @pytest.fixture
@@ -66,6 +75,12 @@ def viewer(make_napari_viewer, plugin):
     yield v, widget
     widget.shutdown()
     wait_idle(widget, 30)
+
+
+@pytest.fixture
+def idle():
+    """:func:`wait_idle`."""
+    return wait_idle
 
 
 def wait_idle(widget, timeout: float) -> float:

@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pytest
-from conftest import wait_idle
 
 import restoration
 
@@ -18,7 +17,7 @@ def _samples(viewer, name):
     return viewer.layers[name], viewer.layers[f"{name} (clean)"]
 
 
-def test_sample_data_and_characterize(viewer):
+def test_sample_data_and_characterize(idle, viewer):
     v, w = viewer
     import tifffile
 
@@ -27,7 +26,7 @@ def test_sample_data_and_characterize(viewer):
     assert np.array_equal(clean.data, tifffile.imread("data/clean/coins_poisson.tif")) and not clean.visible
     assert w.layer_box.currentText() == "coins_poisson"          # the noisy one is selected
     w.characterize()
-    wait_idle(w, 60)
+    idle(w, 60)
     expected = restoration.characterize(noisy.data, name="coins_poisson")
     assert w.noise_frame.equals(expected)
     assert w.noise_frame.iloc[0]["noise"] == "poisson"
@@ -37,7 +36,7 @@ def test_sample_data_and_characterize(viewer):
     assert gain == f"{expected.iloc[0]['gain']:.4g}"
 
 
-def test_restore_a_stack_keeps_its_geometry_and_equals_denoise(viewer):
+def test_restore_a_stack_keeps_its_geometry_and_equals_denoise(idle, viewer):
     v, w = viewer
     noisy, _ = _samples(v, "stack")
     noisy.translate = (4.0, -3.0, 10.0)
@@ -45,7 +44,7 @@ def test_restore_a_stack_keeps_its_geometry_and_equals_denoise(viewer):
     w.planes.setCurrentText("yx,zx,zy")
     w.seed.setValue(3)
     w.restore()
-    wait_idle(w, 60)
+    idle(w, 60)
     out = v.layers["stack restored"]
     expected = restoration.denoise(noisy.data, axes="zyx", denoiser="nlm", planes="yx,zx,zy", seed=3)
     assert out.data.dtype == expected.dtype and np.array_equal(out.data, expected)
@@ -54,7 +53,7 @@ def test_restore_a_stack_keeps_its_geometry_and_equals_denoise(viewer):
     assert w.progress.value() == 1000
 
 
-def test_samples_give_a_std_layer_equal_to_denoise(viewer, tiny_model):
+def test_samples_give_a_std_layer_equal_to_denoise(idle, viewer, tiny_model):
     v, w = viewer
     rng = np.random.default_rng(1)
     data = (np.tile(np.linspace(0, 1, 48, dtype=np.float32), (40, 1)) + rng.normal(0, 0.1, (40, 48))).astype(np.float32)
@@ -62,7 +61,7 @@ def test_samples_give_a_std_layer_equal_to_denoise(viewer, tiny_model):
     w.model.setText(str(tiny_model))
     w.samples.setValue(3)
     w.restore()
-    wait_idle(w, 60)
+    idle(w, 60)
     mean, std = restoration.denoise(data, model=str(tiny_model), samples=3, method="mmse", ensemble=False,
                                     return_std=True)
     assert np.array_equal(v.layers["small restored"].data, mean)
@@ -70,7 +69,7 @@ def test_samples_give_a_std_layer_equal_to_denoise(viewer, tiny_model):
     assert np.allclose(v.layers["small std"].scale, (0.3, 0.3))
 
 
-def test_cancel_stops_a_multi_plane_restore_within_two_seconds(viewer, tiny_model):
+def test_cancel_stops_a_multi_plane_restore_within_two_seconds(idle, viewer, tiny_model):
     v, w = viewer
     rng = np.random.default_rng(2)
     stack = rng.normal(0.5, 0.1, (6, 192, 192)).astype(np.float32)
@@ -89,13 +88,13 @@ def test_cancel_stops_a_multi_plane_restore_within_two_seconds(viewer, tiny_mode
         assert time.perf_counter() - start < 60 and w.worker is not None
     assert 0 < shares[-1] < 1 / 6                                  # the bar moves within a plane
     w.cancel_button.click()
-    waited = wait_idle(w, 10)
+    waited = idle(w, 10)
     assert waited < 2.0, f"cancel took {waited:.2f} s"
     assert w.last_job.cancelled and "long restored" not in v.layers
     assert "cancelled" in w.status.text() and w.restore_button.isEnabled()
 
 
-def test_preview_restores_the_visible_rows_of_the_current_plane(viewer):
+def test_preview_restores_the_visible_rows_of_the_current_plane(idle, viewer):
     v, w = viewer
     rng = np.random.default_rng(3)
     stack = (rng.normal(0.5, 0.1, (3, 300, 160))).astype(np.float32)
@@ -112,7 +111,7 @@ def test_preview_restores_the_visible_rows_of_the_current_plane(viewer):
     assert 0 < lo and hi < 299, layer.corner_pixels               # a band, not the whole plane
     w.denoiser.setCurrentText("nlm")
     w.preview()
-    wait_idle(w, 60)
+    idle(w, 60)
     preview = v.layers["wide preview"]
     whole = restoration.denoise(stack, denoiser="nlm")
     assert preview.data.shape == (1, hi - lo + 1, 160)
@@ -121,7 +120,7 @@ def test_preview_restores_the_visible_rows_of_the_current_plane(viewer):
     assert f"plane 2, rows {lo}:{hi + 1}" in w.status.text()
 
 
-def test_a_user_mistake_is_one_line_notification(viewer, monkeypatch):
+def test_a_user_mistake_is_one_line_notification(idle, viewer, monkeypatch):
     v, w = viewer
     from restoration.napari import widget as widget_module
 
@@ -140,22 +139,28 @@ def test_a_user_mistake_is_one_line_notification(viewer, monkeypatch):
     w.noise.setCurrentText("gaussian")
     w.gain.setText("2")                                           # gain with a gaussian model: refused in the worker
     w.restore()
-    wait_idle(w, 60)
+    idle(w, 60)
     assert len(shown) == 3 and "\n" not in shown[-1] and w.last_job.error == shown[-1]
 
 
-def test_the_shipped_model_restores_a_512_layer_as_fast_as_denoise(viewer):
-    """The widget's overhead over the API: at most 1 s on a 512x512 plane (the target)."""
+def test_the_shipped_model_restores_a_512_layer_as_fast_as_denoise(idle, viewer):
+    """The widget's overhead over the API: at most 1 s on a 512x512 plane (the target). The API is
+    timed before and after the widget and averaged: the machine's load drifts by seconds."""
     v, w = viewer
     noisy, _ = _samples(v, "camera_gaussian")
     restoration.denoise(noisy.data[:64, :64])                     # load the model once for both
-    start = time.perf_counter()
-    expected = restoration.denoise(noisy.data)
-    api = time.perf_counter() - start
+
+    def api():
+        start = time.perf_counter()
+        out = restoration.denoise(noisy.data)
+        return out, time.perf_counter() - start
+
+    expected, before = api()
     start = time.perf_counter()
     w.restore()
-    wait_idle(w, 120)
+    idle(w, 120)
     gui = time.perf_counter() - start
+    _, after = api()
     assert np.array_equal(v.layers["camera_gaussian restored"].data, expected)
-    print(f"512x512 shipped model: denoise {api:.2f} s, widget {gui:.2f} s")
-    assert gui <= api + 1.0, (api, gui)
+    print(f"512x512 shipped model: denoise {before:.2f} s and {after:.2f} s, widget {gui:.2f} s")
+    assert gui <= (before + after) / 2 + 1.0, (before, gui, after)
