@@ -98,6 +98,7 @@ class RestorationWidget(QWidget):
         self.relay.moved.connect(self._moved)
         self.last_job: Job | None = None
         self.noise_frame = None
+        self._filled = ("", "")  # the inputs and output last filled in from a layer's file
 
         self.layer_box = QComboBox()
         self.noise = QComboBox()
@@ -233,9 +234,13 @@ class RestorationWidget(QWidget):
         layer = self.viewer.layers[name] if name in self.viewer.layers else None
         path = getattr(getattr(layer, "source", None), "path", None) or \
             (layer.metadata.get("restoration_sample") if layer is not None else None)
-        if path and not self.source.text():
+        # Follow the selected layer's file unless the user typed other inputs or output.
+        if path and self.source.text() in ("", self._filled[0]):
+            outdir = str(Path(path).with_name(Path(path).name.split(".")[0] + "-restored"))
+            if self.outdir.text() in ("", self._filled[1]):
+                self.outdir.setText(outdir)
             self.source.setText(str(path))
-            self.outdir.setText(str(Path(path).with_name(Path(path).name.split(".")[0] + "-restored")))
+            self._filled = (str(path), outdir)
 
     def layer(self) -> Image:
         """The image layer the widget works on.
