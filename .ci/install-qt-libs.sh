@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Install what the napari plugin's tests need from Debian: Xvfb (napari draws with OpenGL, which
 # Qt's offscreen platform does not provide) and the system libraries of the Qt wheel's xcb
-# platform (the PyQt5 wheel bundles Qt itself, not these). Idempotent: does nothing when Xvfb is
+# platform (the PyQt6 wheel bundles Qt itself, not these). Idempotent: does nothing when Xvfb is
 # there and the xcb platform plugin finds all its libraries. Needs root (or sudo) and apt.
 # Usage: install-qt-libs.sh PYTHON (the venv's interpreter; without the napari extra: nothing to do)
 set -euo pipefail
 PYTHON=${1:-python3}
 
-qt_dir=$("$PYTHON" -c "import os, PyQt5; print(os.path.join(os.path.dirname(PyQt5.__file__), 'Qt5'))" 2>/dev/null) || {
-    echo "install-qt-libs.sh: PyQt5 not installed (no napari extra): nothing to do"; exit 0; }
+qt_dir=$("$PYTHON" -c "import os, PyQt6; print(os.path.join(os.path.dirname(PyQt6.__file__), 'Qt6'))" 2>/dev/null) || {
+    echo "install-qt-libs.sh: PyQt6 not installed (no napari extra): nothing to do"; exit 0; }
 missing() {
     ldd "$qt_dir/plugins/platforms/libqxcb.so" "$qt_dir/plugins/xcbglintegrations/libqxcb-glx-integration.so" \
         2>/dev/null | grep -q "not found"
@@ -28,11 +28,12 @@ export DEBIAN_FRONTEND=noninteractive
 if ! apt-cache show xvfb >/dev/null 2>&1; then
     $SUDO apt-get update
 fi
-# libqxcb.so's and libQt5Gui's NEEDED libraries, and Mesa for OpenGL on Xvfb.
+# The NEEDED libraries of Qt's xcb platform, GLX integration, Gui, OpenGL and DBus (ICU ships in
+# the wheel), and Mesa for OpenGL on Xvfb.
 $SUDO apt-get install -y --no-install-recommends xvfb libgl1 libglx-mesa0 libgl1-mesa-dri libegl1 \
-    libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0 libx11-xcb1 libxcb-glx0 libxcb-icccm4 libxcb-image0 \
-    libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-sync1 libxcb-xfixes0 \
-    libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0
+    libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0 libzstd1 libx11-xcb1 libxcb-cursor0 libxcb-glx0 \
+    libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-sync1 \
+    libxcb-util1 libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0
 if missing; then
     echo "install-qt-libs.sh: Qt's xcb platform still misses libraries:" >&2
     ldd "$qt_dir/plugins/platforms/libqxcb.so" | grep "not found" >&2

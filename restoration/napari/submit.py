@@ -78,7 +78,7 @@ class PipelineRun(QObject):
 
     def running(self) -> bool:
         """Whether the child is still running."""
-        return self.process.state() != QProcess.NotRunning
+        return self.process.state() != QProcess.ProcessState.NotRunning
 
     def stop(self, wait_ms: int = 5000) -> None:
         """Terminate the child (SIGTERM: it ends its flow run), killing it if it does not end."""

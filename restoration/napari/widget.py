@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGro
                             QLineEdit, QProgressBar, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem,
                             QVBoxLayout, QWidget)
 
+from ..api import NOISE_COLUMNS
 from ..errors import InputError
 from ..options import RunOptions
 from .layers import layer_axes, like_layer, number, plane_layer, plane_number, visible_rows
@@ -161,7 +162,7 @@ class RestorationWidget(QWidget):
         self.send_button.clicked.connect(self.send)
         self.links = QLabel("")
         self.links.setOpenExternalLinks(True)
-        self.links.setTextInteractionFlags(Qt.TextBrowserInteraction)
+        self.links.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         send_form = QFormLayout()
         send_form.addRow("inputs", self._with_browse(self.source, folder=True))
         send_form.addRow("output", self._with_browse(self.outdir, folder=True))
@@ -404,7 +405,9 @@ class RestorationWidget(QWidget):
     def _show_characterize(self, job: Job) -> None:
         frame = job.value
         self.noise_frame = frame
-        columns = [c for c in frame.columns if c != "name" and frame[c].notna().any()]
+        # The model and its parameters first (what a user reads), then the fit's figures.
+        columns = ["noise"] + [c for c in frame.columns if c not in NOISE_COLUMNS] + NOISE_COLUMNS[3:]
+        columns = (["channel"] if len(frame) > 1 else []) + [c for c in columns if frame[c].notna().any()]
         self.table.setRowCount(len(frame))
         self.table.setColumnCount(len(columns))
         self.table.setHorizontalHeaderLabels(columns)
