@@ -245,16 +245,21 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
     return (out, average_parts(stds, np.float32)) if return_std else out
 
 
-def denoise_plane(data, plane: int = 0, *, rows: tuple[int, int] | None = None, noise: str = "auto",
+def denoise_plane(data, plane: int = 0, *, rows: tuple[int, int] | None = None,
+                  cols: tuple[int, int] | None = None, noise: str = "auto",
                   sigma: float | None = None, transforms: Sequence[str] | None = None, denoiser: str | None = None,
                   seed: int = 0, return_std: bool = False, axes: str | None = None, gain: float | None = None,
                   read_noise: float | None = None, offset: float | None = None, dark=None, output_dtype: str = "auto",
                   progress: Callable[[float], None] | None = None, **denoiser_options):
-    """Restore one yx plane of ``data``, or a band of its rows, as :func:`denoise` restores it there.
+    """Restore one yx plane of ``data``, or a region of it, as :func:`denoise` restores it there.
 
     A preview: the noise, transforms and value range are decided from the whole array, the plane
-    draws from its own generator and a band is read with the denoiser's context rows, so the
-    result equals the same plane (rows) of ``denoise(data, ...)`` with the same arguments.
+    draws from its own generator and a region is read with the denoiser's context around it, so
+    the result is the same plane (region) of ``denoise(data, ...)`` with the same arguments:
+    exactly for a band of rows of a denoiser without a tiling (``nlm``), to float rounding with
+    the diffusion model (its tiles fall elsewhere). A region narrower than the plane (``cols``)
+    is the same for deterministic methods (``mmse``, ``ddim``); a sampling method draws its
+    noise by row across the width read, so there it is another draw of the same posterior.
 
     Parameters
     ----------
@@ -264,6 +269,8 @@ def denoise_plane(data, plane: int = 0, *, rows: tuple[int, int] | None = None, 
         Which yx plane, counted over the leading axes in order (0 for 2-D data).
     rows : (int, int), optional
         First and end row of the band to restore (default: the whole plane).
+    cols : (int, int), optional
+        First and end column of the region to restore (default: the whole width).
     progress : callable, optional
         Called with the share of the plane done (0 to 1) when the denoiser reports it.
     noise, sigma, transforms, denoiser, seed, return_std, axes, gain, read_noise, offset, dark, output_dtype, **denoiser_options
@@ -272,20 +279,24 @@ def denoise_plane(data, plane: int = 0, *, rows: tuple[int, int] | None = None, 
     Returns
     -------
     ndarray or (ndarray, ndarray)
-        The ``(y, x)`` or ``(y, x, c)`` rows restored (and their std with ``return_std``).
+        The ``(y, x)`` or ``(y, x, c)`` region restored (and its std with ``return_std``).
 
     Raises
     ------
     InputError
-        As :func:`denoise`; a plane or rows outside the data.
+        As :func:`denoise`; a plane, rows or columns outside the data.
 
     Examples
     --------
     >>> import numpy as np, restoration
     >>> rng = np.random.default_rng(0)
     >>> stack = rng.normal(0.5, 0.1, (3, 64, 64)).astype(np.float32)
+    >>> whole = restoration.denoise(stack, sigma=0.1, denoiser="nlm")
     >>> band = restoration.denoise_plane(stack, 1, rows=(16, 40), sigma=0.1, denoiser="nlm")
-    >>> bool(np.array_equal(band, restoration.denoise(stack, sigma=0.1, denoiser="nlm")[1, 16:40]))
+    >>> bool(np.array_equal(band, whole[1, 16:40]))
+    True
+    >>> region = restoration.denoise_plane(stack, 1, rows=(16, 40), cols=(8, 30), sigma=0.1, denoiser="nlm")
+    >>> bool(np.array_equal(region, whole[1, 16:40, 8:30]))
     True
     """
     arr, ax, reg, den, plan = _prepare(data, axes=axes, noise=noise, sigma=sigma, transforms=transforms,
@@ -295,15 +306,20 @@ def denoise_plane(data, plane: int = 0, *, rows: tuple[int, int] | None = None, 
     indices = plane_indices(ax, arr.shape)
     if not 0 <= plane < len(indices):
         raise InputError(f"plane {plane} is outside the data's {len(indices)} planes")
-    height = arr.shape[ax.index("y")]
-    y0, y1 = rows if rows is not None else (0, height)
-    if not 0 <= y0 < y1 <= height:
-        raise InputError(f"rows {y0}:{y1} are outside the plane's {height} rows")
-    lo, hi = context_rows(y0, y1, height, den.context(**plan.options, masked=plan.masked), den.grid(**plan.options))
+    margin, grid = den.context(**plan.options, masked=plan.masked), den.grid(**plan.options)
+    reads, core = [], []
+    for span, axis, what in ((rows, "y", "rows"), (cols, "x", "columns")):
+        size = arr.shape[ax.index(axis)]
+        a, b = span if span is not None else (0, size)
+        if not 0 <= a < b <= size:
+            raise InputError(f"{what} {a}:{b} are outside the plane's {size} {what}")
+        lo, hi = context_rows(a, b, size, margin, grid) if span is not None else (0, size)
+        reads.append(slice(lo, hi))
+        core.append(slice(a - lo, b - lo))
+    core = tuple(core)
     rng = np.random.default_rng([seed, plane])
-    restored, std = restore_plane(read_plane(arr, ax, indices[plane], slice(lo, hi)), plan, reg, rng, origin=lo,
-                                  progress=progress)
-    core = slice(y0 - lo, y1 - lo)
+    restored, std = restore_plane(read_plane(arr, ax, indices[plane], *reads), plan, reg, rng,
+                                  origin=reads[0].start, progress=progress)
     out = cast_like(restored[core], restored_dtype(arr.dtype, output_dtype))
     if not return_std:
         return out

@@ -62,8 +62,8 @@ def plane_regions(axes: str, shape: Sequence[int], max_pixels: int, align: int) 
 
 
 def context_rows(y0: int, y1: int, height: int, margin: int, grid: int) -> tuple[int, int]:
-    """The rows to read to restore rows ``y0:y1`` of a plane ``height`` rows high as in a
-    whole-plane run: ``margin`` rows of context each side, the read starting and ending on the
+    """The rows to read to restore rows ``y0:y1`` of a plane ``height`` rows high (or columns of
+    one as wide) as in a whole-plane run: ``margin`` rows of context each side, the read starting and ending on the
     denoiser's ``grid`` counted from either edge of the plane (so the band, and any flip of it,
     is seen as in the whole plane).
 

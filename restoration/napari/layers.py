@@ -86,21 +86,24 @@ def plane_number(axes: str, shape: Sequence[int], position: Sequence[float]) -> 
     return int(np.ravel_multi_index(index, [shape[i] for i in lead]))
 
 
-def visible_rows(axes: str, shape: Sequence[int], corners: np.ndarray | None) -> tuple[int, int]:
-    """The rows of a plane the canvas shows, from a layer's ``corner_pixels`` (data-coordinate
-    corners of the view; the whole plane when unknown or empty).
+def visible_region(axes: str, shape: Sequence[int], corners: np.ndarray | None) -> tuple[tuple[int, int], ...]:
+    """The rows and columns of a plane the canvas shows, from a layer's ``corner_pixels``
+    (data-coordinate corners of the view; the whole plane when unknown or empty).
 
     Examples
     --------
-    >>> visible_rows("zyx", (4, 100, 80), np.array([[0, 20, 0], [0, 60, 79]]))
-    (20, 61)
+    >>> visible_region("zyx", (4, 100, 80), np.array([[0, 20, 0], [0, 60, 79]]))
+    ((20, 61), (0, 80))
     """
-    height = int(shape[axes.index("y")])
-    if corners is None or np.size(corners) == 0:
-        return 0, height
-    y = axes.index("y")
-    lo, hi = int(np.clip(corners[0][y], 0, height - 1)), int(np.clip(corners[1][y], 0, height - 1)) + 1
-    return (lo, hi) if hi > lo else (0, height)
+    spans = []
+    for axis in "yx":
+        i, size = axes.index(axis), int(shape[axes.index(axis)])
+        if corners is None or np.size(corners) == 0:
+            spans.append((0, size))
+            continue
+        lo, hi = int(np.clip(corners[0][i], 0, size - 1)), int(np.clip(corners[1][i], 0, size - 1)) + 1
+        spans.append((lo, hi) if hi > lo else (0, size))
+    return tuple(spans)
 
 
 def number(text: str, name: str) -> float | None:
@@ -128,17 +131,17 @@ def number(text: str, name: str) -> float | None:
     return value
 
 
-def plane_layer(out: np.ndarray, axes: str, shape: Sequence[int], plane: int, y0: int,
+def plane_layer(out: np.ndarray, axes: str, shape: Sequence[int], plane: int, y0: int, x0: int,
                 rgb: bool) -> tuple[np.ndarray, list[int]]:
-    """A restored ``(y, x[, c])`` band of rows starting at row ``y0`` of yx plane ``plane`` as data
-    of the item's dimensionality (length 1 on the leading axes), and its offset in pixels per
+    """A restored ``(y, x[, c])`` region from row ``y0`` and column ``x0`` of yx plane ``plane`` as
+    data of the item's dimensionality (length 1 on the leading axes), and its offset in pixels per
     layer dimension (an RGB layer's colour axis is none), to place it over the source layer.
 
     Examples
     --------
-    >>> data, offset = plane_layer(np.zeros((10, 64)), "tzyx", (2, 5, 64, 64), 8, 20, False)
+    >>> data, offset = plane_layer(np.zeros((10, 30)), "tzyx", (2, 5, 64, 64), 8, 20, 5, False)
     >>> data.shape, offset
-    ((1, 1, 10, 64), [1, 3, 20, 0])
+    ((1, 1, 10, 30), [1, 3, 20, 5])
     """
     order = [a for a in "yxc" if a in axes]
     rest = [a for a in axes if a in "yxc"]
@@ -148,5 +151,5 @@ def plane_layer(out: np.ndarray, axes: str, shape: Sequence[int], plane: int, y0
     for i in lead:
         data = np.expand_dims(data, i)
     where = dict(zip(lead, (int(v) for v in index)))
-    offset = [where.get(i, y0 if a == "y" else 0) for i, a in enumerate(axes) if not (rgb and a == "c")]
+    offset = [where.get(i, {"y": y0, "x": x0}.get(a, 0)) for i, a in enumerate(axes) if not (rgb and a == "c")]
     return data, offset

@@ -29,7 +29,7 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGro
 from ..api import NOISE_COLUMNS
 from ..errors import InputError
 from ..options import RunOptions
-from .layers import layer_axes, like_layer, number, plane_layer, plane_number, visible_rows
+from .layers import layer_axes, like_layer, number, plane_layer, plane_number, visible_region
 from .submit import PipelineRun
 
 #: Denoiser options the form offers (when the chosen denoiser declares them).
@@ -138,7 +138,7 @@ class RestorationWidget(QWidget):
 
         self.characterize_button = QPushButton("Characterize")
         self.preview_button = QPushButton("Preview visible")
-        self.preview_button.setToolTip("restore only the rows of the current plane the canvas shows")
+        self.preview_button.setToolTip("restore only the region of the current plane the canvas shows")
         self.restore_button = QPushButton("Restore")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -356,7 +356,7 @@ class RestorationWidget(QWidget):
             layer=layer, std=std)
 
     def preview(self) -> None:
-        """Restore only the rows of the current plane that the canvas shows (yx planes)."""
+        """Restore only the region of the current plane that the canvas shows (yx planes)."""
         self._guarded(self._preview)
 
     def _preview(self) -> None:
@@ -367,13 +367,13 @@ class RestorationWidget(QWidget):
         axes = layer_axes(shape, layer.axis_labels, layer.rgb)
         position = layer.world_to_data(self.viewer.dims.point)
         plane = plane_number(axes, shape, list(position) + [0] * (len(axes) - len(position)))
-        rows = visible_rows(axes, shape, getattr(layer, "corner_pixels", None))
+        rows, cols = visible_region(axes, shape, getattr(layer, "corner_pixels", None))
         options = self.api_options()
         std = self.wants_std(options)
         data = layer.data
         self._start("preview", lambda progress: restoration.denoise_plane(
-            np.asarray(data), plane, rows=rows, axes=axes, return_std=std, progress=progress, **options),
-            layer=layer, std=std, plane=plane, rows=rows, axes=axes)
+            np.asarray(data), plane, rows=rows, cols=cols, axes=axes, return_std=std, progress=progress,
+            **options), layer=layer, std=std, plane=plane, rows=rows, cols=cols, axes=axes)
 
     def cancel(self) -> None:
         """Stop the running job at its next progress report (within one tile of work)."""
@@ -433,7 +433,8 @@ class RestorationWidget(QWidget):
         ctx = job.context
         layer = ctx["layer"]
         out, std = job.value if ctx["std"] else (job.value, None)
-        data, offset = plane_layer(out, ctx["axes"], layer.data.shape, ctx["plane"], ctx["rows"][0], layer.rgb)
+        y0, x0 = ctx["rows"][0], ctx["cols"][0]
+        data, offset = plane_layer(out, ctx["axes"], layer.data.shape, ctx["plane"], y0, x0, layer.rgb)
         translate = np.asarray(layer.translate) + np.asarray(layer.scale) * np.asarray(offset)
         name = f"{layer.name} preview"
         if name in self.viewer.layers:
@@ -441,13 +442,14 @@ class RestorationWidget(QWidget):
         self.viewer.add_image(data, name=name, **like_layer(layer, translate=tuple(translate)))
         if std is not None:
             std_data, _ = plane_layer(std.mean(axis=-1) if layer.rgb else std, ctx["axes"], layer.data.shape,
-                                      ctx["plane"], ctx["rows"][0], False)
+                                      ctx["plane"], y0, x0, False)
             if f"{name} std" in self.viewer.layers:
                 self.viewer.layers.remove(f"{name} std")
             self.viewer.add_image(std_data, name=f"{name} std", colormap="magma",
                                   **like_layer(layer, translate=tuple(translate), rgb=False))
-        y0, y1 = ctx["rows"]
-        self.status.setText(f"preview of plane {ctx['plane']}, rows {y0}:{y1} in {job.seconds:.1f} s")
+        (y0, y1), (x0, x1) = ctx["rows"], ctx["cols"]
+        self.status.setText(f"preview of plane {ctx['plane']}, rows {y0}:{y1}, columns {x0}:{x1} "
+                            f"in {job.seconds:.1f} s")
 
     # ------------------------------------------------------------------ pipeline
 

@@ -94,30 +94,30 @@ def test_cancel_stops_a_multi_plane_restore_within_two_seconds(idle, viewer, tin
     assert "cancelled" in w.status.text() and w.restore_button.isEnabled()
 
 
-def test_preview_restores_the_visible_rows_of_the_current_plane(idle, viewer):
+def test_preview_restores_the_visible_region_of_the_current_plane(idle, viewer):
     v, w = viewer
     rng = np.random.default_rng(3)
-    stack = (rng.normal(0.5, 0.1, (3, 300, 160))).astype(np.float32)
+    stack = (rng.normal(0.5, 0.1, (3, 300, 260))).astype(np.float32)
     layer = v.add_image(stack, name="wide", scale=(1.0, 0.5, 0.5), translate=(0.0, 7.0, 0.0))
     v.dims.set_point(0, 2.0)
-    # Zoom in on rows 100..180: the canvas shows part of the plane.
-    v.camera.center = (2.0, 7.0 + 0.5 * 140, 0.5 * 80)
+    # Zoom in around row 140, column 130: the canvas shows part of the plane.
+    v.camera.center = (2.0, 7.0 + 0.5 * 140, 0.5 * 130)
     v.camera.zoom = v.window._qt_viewer.canvas.size[0] / (0.5 * 80)
     from qtpy.QtWidgets import QApplication
 
     QApplication.processEvents()
     v.window._qt_viewer.canvas.on_draw(None)
-    lo, hi = layer.corner_pixels[:, 1]
-    assert 0 < lo and hi < 299, layer.corner_pixels               # a band, not the whole plane
+    (y0, x0), (y1, x1) = layer.corner_pixels[:, 1:] + [[0, 0], [1, 1]]
+    assert 0 < y0 and y1 < 300 and 0 < x0 and x1 < 260, layer.corner_pixels   # a region, not the plane
     w.denoiser.setCurrentText("nlm")
     w.preview()
     idle(w, 60)
     preview = v.layers["wide preview"]
     whole = restoration.denoise(stack, denoiser="nlm")
-    assert preview.data.shape == (1, hi - lo + 1, 160)
-    assert np.array_equal(preview.data[0], whole[2, lo:hi + 1])
-    assert np.allclose(preview.translate, [2.0, 7.0 + 0.5 * lo, 0.0]) and np.allclose(preview.scale, layer.scale)
-    assert f"plane 2, rows {lo}:{hi + 1}" in w.status.text()
+    assert preview.data.shape == (1, y1 - y0, x1 - x0)
+    assert np.array_equal(preview.data[0], whole[2, y0:y1, x0:x1])
+    assert np.allclose(preview.translate, [2.0, 7.0 + 0.5 * y0, 0.5 * x0]) and np.allclose(preview.scale, layer.scale)
+    assert f"plane 2, rows {y0}:{y1}, columns {x0}:{x1}" in w.status.text()
 
 
 def test_a_user_mistake_is_one_line_notification(idle, viewer, monkeypatch):
