@@ -256,6 +256,11 @@ class RestorationWidget(QWidget):
             raise InputError("select an image layer first")
         return self.viewer.layers[name]
 
+    def layer_axes(self) -> tuple[Image, str]:
+        """The layer (:meth:`layer`) and its data's axis letters."""
+        layer = self.layer()
+        return layer, layer_axes(layer.data.shape, layer.axis_labels, layer.rgb)
+
     def noise_options(self) -> dict[str, Any]:
         """The noise fields as API keywords (blank numbers: estimated)."""
         dark = self.dark.text().strip()
@@ -331,8 +336,7 @@ class RestorationWidget(QWidget):
     def _characterize(self) -> None:
         import restoration
 
-        layer = self.layer()
-        axes = layer_axes(layer.data.shape, layer.axis_labels, layer.rgb)
+        layer, axes = self.layer_axes()
         noise = self.noise_options()
         data = layer.data
         self._start("characterize", lambda progress: restoration.characterize(
@@ -345,8 +349,7 @@ class RestorationWidget(QWidget):
     def _restore(self) -> None:
         import restoration
 
-        layer = self.layer()
-        axes = layer_axes(layer.data.shape, layer.axis_labels, layer.rgb)
+        layer, axes = self.layer_axes()
         options = self.api_options()
         std = self.wants_std(options)
         planes = self.planes.currentText()
@@ -362,9 +365,8 @@ class RestorationWidget(QWidget):
     def _preview(self) -> None:
         import restoration
 
-        layer = self.layer()
+        layer, axes = self.layer_axes()
         shape = layer.data.shape
-        axes = layer_axes(shape, layer.axis_labels, layer.rgb)
         position = layer.world_to_data(self.viewer.dims.point)
         plane = plane_number(axes, shape, list(position) + [0] * (len(axes) - len(position)))
         rows, cols = visible_region(axes, shape, getattr(layer, "corner_pixels", None))
