@@ -4,6 +4,7 @@ the reader, the shipped model's timing; every layer checked against the public A
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -142,24 +143,23 @@ def test_a_user_mistake_is_one_line_notification(idle, viewer, monkeypatch):
     assert len(shown) == 3 and "\n" not in shown[-1] and w.last_job.error == shown[-1]
 
 
-def test_the_shipped_model_restores_a_512_layer_as_fast_as_denoise(idle, viewer):
-    """The widget's overhead over the API: at most 1 s on a 512x512 plane (the target). The API is
-    timed before and after the widget and averaged: the machine's load drifts by seconds."""
-    v, w = viewer
-    noisy, _ = _samples(v, "camera_gaussian")
-    restoration.denoise(noisy.data[:64, :64])                     # load the model once for both
+def test_the_shipped_model_restores_a_512_layer_as_fast_as_denoise(x_display, plugin, spawn, tmp_path):
+    """The widget's overhead over the API: at most 1 s on a 512x512 plane (the target), in a viewer
+    of a process started as the README says (``MALLOC_ARENA_MAX=1``: tests/napari/time_restore.py).
+    The API is timed before and after the widget and averaged: the machine's load drifts."""
+    import json
+    import os
+    import subprocess
+    import sys
 
-    def api():
-        start = time.perf_counter()
-        out = restoration.denoise(noisy.data)
-        return out, time.perf_counter() - start
-
-    expected, before = api()
-    start = time.perf_counter()
-    w.restore()
-    idle(w, 120)
-    gui = time.perf_counter() - start
-    _, after = api()
-    assert np.array_equal(v.layers["camera_gaussian restored"].data, expected)
-    print(f"512x512 shipped model: denoise {before:.2f} s and {after:.2f} s, widget {gui:.2f} s")
-    assert gui <= (before + after) / 2 + 1.0, (before, gui, after)
+    env = {**os.environ, "MALLOC_ARENA_MAX": "1", "DISPLAY": x_display, "QT_QPA_PLATFORM": "xcb"}
+    log = open(tmp_path / "time_restore.log", "w")
+    proc = spawn.start([sys.executable, str(Path(__file__).with_name("time_restore.py"))], env=env,
+                       stdout=subprocess.PIPE, stderr=log, text=True)
+    out, _ = proc.communicate(timeout=300)
+    log.close()
+    assert proc.returncode == 0, (tmp_path / "time_restore.log").read_text()[-2000:]
+    t = json.loads(out.strip().splitlines()[-1])
+    print(f"512x512 shipped model: denoise {t['before']:.2f} s and {t['after']:.2f} s, widget {t['widget']:.2f} s")
+    assert t["equal"]
+    assert t["widget"] <= (t["before"] + t["after"]) / 2 + 1.0, t
