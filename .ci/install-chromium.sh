@@ -8,19 +8,6 @@ if [ -x /usr/bin/chromium ]; then
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-        echo "install-chromium.sh: need root or sudo to apt-get install chromium" >&2; exit 1
-    fi
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-# Refresh the package lists only when apt does not know the package yet (a fresh image has
-# empty lists); an update costs network time a warm CI runner does not need to spend.
-if ! apt-cache show chromium >/dev/null 2>&1; then
-    $SUDO apt-get update
-fi
-$SUDO apt-get install -y --no-install-recommends chromium fonts-dejavu-core
+bash "$(dirname "$0")/apt-install.sh" chromium fonts-dejavu-core
 
 /usr/bin/chromium --version

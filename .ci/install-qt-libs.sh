@@ -18,19 +18,9 @@ if command -v Xvfb >/dev/null 2>&1 && ! missing; then
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-        echo "install-qt-libs.sh: need root or sudo to apt-get install Xvfb and Qt's libraries" >&2; exit 1
-    fi
-fi
-export DEBIAN_FRONTEND=noninteractive
-if ! apt-cache show xvfb >/dev/null 2>&1; then
-    $SUDO apt-get update
-fi
 # The NEEDED libraries of Qt's xcb platform, GLX integration, Gui, OpenGL and DBus (ICU ships in
 # the wheel), and Mesa for OpenGL on Xvfb.
-$SUDO apt-get install -y --no-install-recommends xvfb libgl1 libglx-mesa0 libgl1-mesa-dri libegl1 \
+bash "$(dirname "$0")/apt-install.sh" xvfb libgl1 libglx-mesa0 libgl1-mesa-dri libegl1 \
     libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0 libzstd1 libx11-xcb1 libxcb-cursor0 libxcb-glx0 \
     libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-sync1 \
     libxcb-util1 libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0
