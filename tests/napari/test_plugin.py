@@ -120,6 +120,22 @@ def test_preview_restores_the_visible_region_of_the_current_plane(idle, viewer):
     assert f"plane 2, rows {y0}:{y1}, columns {x0}:{x1}" in w.status.text()
 
 
+def test_an_rgb_layer_restores_and_previews_as_colour(idle, viewer):
+    v, w = viewer
+    noisy, _ = _samples(v, "astronaut_rgb")
+    assert noisy.rgb and noisy.data.shape == (256, 256, 3)
+    w.denoiser.setCurrentText("nlm")
+    w.restore()
+    idle(w, 60)
+    expected = restoration.denoise(noisy.data, axes="yxc", denoiser="nlm")
+    out = v.layers["astronaut_rgb restored"]
+    assert out.rgb and np.array_equal(out.data, expected)
+    v.layers.selection.active = noisy
+    w.preview()                                                    # the whole plane is on screen
+    idle(w, 60)
+    assert np.array_equal(v.layers["astronaut_rgb preview"].data, expected)
+
+
 def test_a_user_mistake_is_one_line_notification(idle, viewer, monkeypatch):
     v, w = viewer
     from restoration.napari import widget as widget_module
