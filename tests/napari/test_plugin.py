@@ -162,7 +162,8 @@ def test_a_user_mistake_is_one_line_notification(idle, viewer, monkeypatch):
 def test_the_shipped_model_restores_a_512_layer_as_fast_as_denoise(x_display, plugin, spawn, tmp_path):
     """The widget's overhead over the API: at most 1 s on a 512x512 plane (the target), in a viewer
     of a process started as the README says (``MALLOC_ARENA_MAX=1``: tests/napari/time_restore.py).
-    The API is timed before and after the widget and averaged: the machine's load drifts."""
+    Counted in the process's CPU seconds, the API's before and after the widget averaged: on a
+    shared machine the wall clock swings by half (6.8 to 15.1 s for the same call, measured)."""
     import json
     import os
     import subprocess
@@ -176,6 +177,8 @@ def test_the_shipped_model_restores_a_512_layer_as_fast_as_denoise(x_display, pl
     log.close()
     assert proc.returncode == 0, (tmp_path / "time_restore.log").read_text()[-2000:]
     t = json.loads(out.strip().splitlines()[-1])
-    print(f"512x512 shipped model: denoise {t['before']:.2f} s and {t['after']:.2f} s, widget {t['widget']:.2f} s")
+    for i, clock in enumerate(("wall", "CPU")):
+        print(f"512x512 shipped model, {clock} s: denoise {t['before'][i]:.2f} and {t['after'][i]:.2f}, "
+              f"widget {t['widget'][i]:.2f}")
     assert t["equal"]
-    assert t["widget"] <= (t["before"] + t["after"]) / 2 + 1.0, t
+    assert t["widget"][1] <= (t["before"][1] + t["after"][1]) / 2 + 1.0, t
