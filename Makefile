@@ -20,6 +20,7 @@ demo: setup
 
 test: setup
 	bash .ci/install-chromium.sh
+	bash .ci/install-postgresql.sh
 	bash .ci/install-qt-libs.sh $(BIN)/python
 	$(BIN)/python -m pytest -q --durations=15
 

@@ -20,7 +20,7 @@ fi
 
 # The NEEDED libraries of Qt's xcb platform, GLX integration, Gui, OpenGL and DBus (ICU ships in
 # the wheel), and Mesa for OpenGL on Xvfb.
-bash "$(dirname "$0")/apt-install.sh" xvfb libgl1 libglx-mesa0 libgl1-mesa-dri libegl1 \
+bash "$(dirname "$0")/apt-install.sh" "Xvfb and Qt's xcb libraries" - xvfb libgl1 libglx-mesa0 libgl1-mesa-dri libegl1 \
     libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0 libzstd1 libx11-xcb1 libxcb-cursor0 libxcb-glx0 \
     libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-sync1 \
     libxcb-util1 libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0

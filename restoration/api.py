@@ -177,7 +177,9 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
     **denoiser_options
         The denoiser's own options (its :attr:`~restoration.types.Denoiser.options`; ``restoration
         plugins`` lists them). For ``diffusion``: ``method`` (``"mmse"``, ``"ddim"``,
-        ``"posterior"``), ``steps``, ``samples`` (posterior samples to average), ``model`` (a
+        ``"posterior"``), ``steps``, ``samples`` (posterior samples to average), ``uncertainty``
+        (the std with ``samples > 1``: ``"calibrated"``, an error bar, or ``"spread"``, the
+        samples' std as drawn), ``model`` (a
         model file), ``device`` (``"auto"``, ``"cpu"``, ``"cuda"``), ``colour`` (RGB data restored
         ``"joint"``-ly in an opponent colour space or ``"per-channel"``; ``"auto"``: joint when
         the channels' noise is comparable), ``ensemble`` (average the 8 flips and rotations:
