@@ -3,21 +3,22 @@ page and report linked; then the reader opens the output, equal to the public AP
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 import urllib.request
 from pathlib import Path
 
 import numpy as np
+import pytest
+from servers import start_prefect_server
 
 import restoration
 
-# The flows tests' real Prefect server fixture (tests/flows/conftest.py), loaded under another name.
-_spec = importlib.util.spec_from_file_location("flows_conftest", Path(__file__).parents[1] / "flows" / "conftest.py")
-_flows = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_flows)
-prefect_server = _flows.prefect_server
+
+@pytest.fixture
+def prefect_server(tmp_path_factory, spawn):
+    """A real Prefect server on loopback for this test (tests/servers.py), stopped after it."""
+    return start_prefect_server(tmp_path_factory.mktemp("prefect-home"), spawn)
 
 
 def test_send_to_a_prefect_server_then_read_the_output(viewer, prefect_server, tiny_model, tmp_path, monkeypatch):
