@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Install Debian packages the tests need, unless they are there:
 #   apt-install.sh WHAT GLOB PACKAGE...
-# does nothing when a file matches GLOB (WHAT names the packages in its messages). Needs root (or
-# sudo) and apt.
+# does nothing when a file matches GLOB (WHAT names the packages in its messages; GLOB "-": the
+# caller checked what is missing). Needs root (or sudo) and apt.
 set -euo pipefail
 what=$1 glob=$2
 shift 2
 
-if compgen -G "$glob" >/dev/null; then
+if [ "$glob" != "-" ] && compgen -G "$glob" >/dev/null; then
     echo "$what already installed: $(compgen -G "$glob" | tr '\n' ' ')"
     exit 0
 fi

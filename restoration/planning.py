@@ -61,6 +61,22 @@ def plane_regions(axes: str, shape: Sequence[int], max_pixels: int, align: int) 
             for y0 in range(0, height, band)]
 
 
+def context_rows(y0: int, y1: int, height: int, margin: int, grid: int) -> tuple[int, int]:
+    """The rows to read to restore rows ``y0:y1`` of a plane ``height`` rows high (or columns of
+    one as wide) as in a whole-plane run: ``margin`` rows of context each side, the read starting and ending on the
+    denoiser's ``grid`` counted from either edge of the plane (so the band, and any flip of it,
+    is seen as in the whole plane).
+
+    Examples
+    --------
+    >>> context_rows(100, 200, 512, 20, 8)
+    (80, 224)
+    """
+    lo = max(0, y0 - margin) // grid * grid
+    hi = height - (height - min(height, y1 + margin)) // grid * grid
+    return lo, hi
+
+
 def centre_window(height: int, width: int, side: int) -> tuple[slice, slice]:
     """Rows and columns of the central ``side x side`` window (all of a shorter axis)."""
     y0, x0 = max(0, (height - side) // 2), max(0, (width - side) // 2)

@@ -15,8 +15,8 @@ import numpy as np
 from .. import __version__
 from ..errors import InputError
 from ..options import CheckedRun, RunOptions, signature_key
-from ..planning import (characterize_sample, fit_transforms, make_plan, plane_indices, plane_regions,
-                        read_plane, sample_planes, write_plane)
+from ..planning import (characterize_sample, context_rows, fit_transforms, make_plan, plane_indices,
+                        plane_regions, read_plane, sample_planes, write_plane)
 from ..planes import (average_parts, orientations, part_dtype, restore_slab, slab_axis, slab_regions, slab_width,
                       volume_axes, volume_indices, volume_key)
 from ..plugins import registry
@@ -215,12 +215,9 @@ def denoise_planes(run: CheckedRun, ing: Ingested, info: DenoisePlan, batch: lis
                 progress(n + 1)
             continue
         i, y0, y1 = info.regions[r]
-        # The read starts and ends on the denoiser's grid counted from either edge of the plane,
-        # so the band (and any flip of it) is seen as in the whole plane; the generator is the
-        # plane's (random numbers are keyed by absolute row): any split gives the same result.
-        g = info.grid
-        lo = max(0, y0 - info.margin) // g * g
-        hi = height - (height - min(height, y1 + info.margin)) // g * g
+        # The generator is the plane's (random numbers are keyed by absolute row): any split
+        # gives the same result.
+        lo, hi = context_rows(y0, y1, height, info.margin, info.grid)
         rng = np.random.default_rng([run.options.seed, i])
         restored, std = restore_plane(read_plane(src, axes, indices[i], slice(lo, hi)), info.plan, reg, rng, origin=lo,
                                       progress=within)
