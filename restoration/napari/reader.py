@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from ..storage import STORE
+from ..store.layout import STORE
 
 
 def store_path(path) -> Path | None:
@@ -31,7 +31,7 @@ def get_reader(path) -> Callable | None:
 def _level0(store, name: str):
     import zarr
 
-    from ..storage import item_array
+    from ..store import item_array
 
     arr = item_array(store, name)
     return arr if isinstance(arr, zarr.Array) else arr[...]  # a view in the item's axis order: read it
@@ -44,7 +44,7 @@ def read_restored(path) -> list[tuple]:
     import zarr
 
     from ..store.ome_metadata import is_rgb
-    from ..storage import has_std, item_provenance, std_name
+    from ..store.items import has_std, item_provenance, std_name
     from .layers import geometry
 
     store = zarr.open_group(str(store_path(path)), mode="r", zarr_format=3)

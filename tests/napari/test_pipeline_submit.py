@@ -62,7 +62,7 @@ def test_send_to_a_prefect_server_then_read_the_output(viewer, prefect_server, t
     mean, std = restoration.denoise(noisy, model=str(tiny_model), samples=2, return_std=True)
     # The reader gives the store's values exactly; the pipeline (another process) and the API
     # agree to float rounding with the diffusion model.
-    from restoration.storage import item_array, open_store, std_array
+    from restoration.store import item_array, open_store, std_array
 
     store = open_store(tmp_path / "out", mode="r")
     assert np.array_equal(np.asarray(restored.data), item_array(store, "small")[...])
