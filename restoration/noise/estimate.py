@@ -273,3 +273,73 @@ def fit_variance(mean: np.ndarray, var: np.ndarray, count: np.ndarray, kind: str
     a = float(coef[0])
     b = float(coef[1]) if kind == "line" else 0.0
     return a, b
+
+
+def fit_variance_robust(mean: np.ndarray, var: np.ndarray, count: np.ndarray, *,
+                        slope: float | None = None) -> tuple[float, float]:
+    """Robust fit of the noise level function ``var = a * mean + b`` (Foi et al. 2008's model).
+
+    Texture and edges only ever add variance to a bin, and saturation or a clip distorts single
+    bins: such bins are outliers, not evidence. The start is the line through two bins with the
+    least median deviation (:func:`_least_median_line`: up to half the bins cannot move it);
+    then iteratively reweighted least squares with the inverse variance of each bin's sample
+    variance (``count / (2 var**2)``, on the fitted line) times Tukey's biweight of its
+    deviation, scaled by the deviations' robust spread. ``slope`` fixes ``a``.
+
+    Returns
+    -------
+    a, b : float
+        Slope and intercept; ``(0, mean var)`` with fewer than two bins.
+
+    Examples
+    --------
+    >>> m = np.linspace(10, 100, 12)
+    >>> v = 2.0 * m + 9.0
+    >>> v[3] *= 2.5                                   # a textured bin
+    >>> a, b = fit_variance_robust(m, v, np.full(12, 500.0))
+    >>> round(a, 3), round(b, 3)
+    (2.0, 9.0)
+    """
+    if mean.size == 0:
+        return (slope or 0.0), 0.0
+    if mean.size < 2 and slope is None:
+        return 0.0, float(np.mean(var))
+    n = np.maximum(count, 1.0)
+    floor = 1e-3 * float(np.max(np.abs(var))) + np.finfo(float).tiny
+    a, b = _least_median_line(mean, var, n, slope)
+    design = np.stack([mean, np.ones_like(mean)], axis=1)
+    for _ in range(10):
+        pred = np.maximum(a * mean + b, floor)
+        z = (var / pred - 1.0) * np.sqrt(n / 2.0)             # ~N(0, 1) for a bin of pure noise
+        u = z / (4.685 * max(1.4826 * float(np.median(np.abs(z))), 1.0))
+        weight = np.where(np.abs(u) < 1.0, (1.0 - u * u) ** 2, 0.0)
+        if np.count_nonzero(weight) < 2:
+            break
+        sw = np.sqrt(n * weight) / pred
+        if slope is None:
+            (a, b), *_ = np.linalg.lstsq(design * sw[:, None], var * sw, rcond=None)
+        else:
+            b = float(np.sum(sw * sw * (var - a * mean)) / np.sum(sw * sw))
+    return float(a), float(b)
+
+
+def _least_median_line(mean: np.ndarray, var: np.ndarray, n: np.ndarray,
+                       slope: float | None) -> tuple[float, float]:
+    """The line through two bins (with ``slope``: through one) whose median deviation over all
+    bins, each in units of its sampling error, is least."""
+    if slope is None:
+        i, j = np.triu_indices(mean.size, 1)
+        ok = mean[j] != mean[i]
+        i, j = i[ok], j[ok]
+        if not i.size:
+            return 0.0, float(np.median(var))
+        a = (var[j] - var[i]) / (mean[j] - mean[i])
+        b = var[i] - a * mean[i]
+    else:
+        a = np.full(mean.size, float(slope))
+        b = var - a * mean
+    pred = a[:, None] * mean[None, :] + b[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(pred > 0, np.abs(var[None, :] / pred - 1.0), np.inf) * np.sqrt(n / 2.0)[None, :]
+    best = int(np.argmin(np.median(z, axis=1)))
+    return float(a[best]), float(b[best])
