@@ -48,6 +48,7 @@ DARK_SMOOTH = 2.0
 IDENTIFY_PHOTONS = 0.25
 #: Photons in the dark region are removed only when found at this many standard errors.
 PHOTONS_Z = 3.0
+PARITIES = (0, 1)
 _BLOCKS = 16           # blocks for the standard error of the third cumulant
 _W3 = 1.0 - 4.0 / 64   # sum of cubed weights of "pixel minus the mean of its 4 diagonal neighbours"
 _W2 = 1.0 + 4.0 / 16   # sum of squared weights of the same residual
@@ -134,22 +135,23 @@ def parity_stats(data: np.ndarray) -> ParityStats:
             continue
         ok = np.isfinite(p)
         yy, xx = np.indices(p.shape)
-        a = ok & ((yy + xx) % 2 == 0)
-        num = ndimage.gaussian_filter(np.where(a, p, 0.0), DARK_SMOOTH, mode="reflect")
-        den = ndimage.gaussian_filter(a.astype(np.float64), DARK_SMOOTH, mode="reflect")
-        smooth = num / np.maximum(den, 1e-12)
         c = p[2:-2, 2:-2]
         diag = 0.25 * (p[1:-3, 1:-3] + p[3:-1, 3:-1] + p[1:-3, 3:-1] + p[3:-1, 1:-3])
         axis2 = 0.25 * (p[:-4, 2:-2] + p[4:, 2:-2] + p[2:-2, :-4] + p[2:-2, 4:])
         r = c - diag
         flat = c - 2.0 * diag + axis2
-        # Roughness (texture, edges) seen by the ranking parity alone: its residuals' local energy.
         inner = (slice(2, -2), slice(2, -2))
-        ra = np.where(a[inner] & np.isfinite(r), r, 0.0)
-        rough = (ndimage.gaussian_filter(ra * ra, DARK_SMOOTH, mode="reflect")
-                 / np.maximum(ndimage.gaussian_filter((ra != 0).astype(np.float64), DARK_SMOOTH, mode="reflect"), 1e-12))
-        use = (~a[inner]) & np.isfinite(r) & np.isfinite(flat) & (den[inner] > 0.05)
-        parts.append((smooth[inner][use], rough[use], c[use], r[use], flat[use]))
+        for parity in PARITIES:     # each parity ranks the other (the residuals use their own parity)
+            a = ok & ((yy + xx) % 2 == parity)
+            num = ndimage.gaussian_filter(np.where(a, p, 0.0), DARK_SMOOTH, mode="reflect")
+            den = ndimage.gaussian_filter(a.astype(np.float64), DARK_SMOOTH, mode="reflect")
+            smooth = num / np.maximum(den, 1e-12)
+            # Roughness (texture, edges) seen by the ranking parity alone: its residuals' local energy.
+            ra = np.where(a[inner] & np.isfinite(r), r, 0.0)
+            rough = (ndimage.gaussian_filter(ra * ra, DARK_SMOOTH, mode="reflect")
+                     / np.maximum(ndimage.gaussian_filter((ra != 0).astype(np.float64), DARK_SMOOTH, mode="reflect"), 1e-12))
+            use = ok[inner] & (~a[inner]) & np.isfinite(r) & np.isfinite(flat) & (den[inner] > 0.05)
+            parts.append((smooth[inner][use], rough[use], c[use], r[use], flat[use]))
     if not parts:
         empty = np.zeros(0)
         return ParityStats(empty, empty, empty, empty, empty)
