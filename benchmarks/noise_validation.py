@@ -178,6 +178,7 @@ def photon_rate(image: np.ndarray, dark: bool) -> np.ndarray:
 
 
 def camera_part(images, models, rng, k: int, saved: list) -> list[dict]:
+    """Characterize camera data of every image and setting; a row per case (a few kept in ``saved``)."""
     rows = []
     print(f"\ncamera data: {len(images)} images x {k} settings x (dark region, none), uint16")
     print(f"{'image':<28} {'dark':>4} {'gain':>5} {'read':>5} {'offset':>6} {'peak':>6} | {'noise':<16} "
@@ -207,6 +208,7 @@ def camera_part(images, models, rng, k: int, saved: list) -> list[dict]:
 
 
 def family_part(images, models, rng, saved: list) -> Counter:
+    """Characterize every noise family on every image: the (true, selected) counts."""
     confusion: Counter = Counter()
     cases = [(t, p, "float") for t, p in FAMILIES] + [(t, p, "uint8") for t, p in UINT8]
     print(f"\nnoise families: {len(images)} images x {len(cases)} cases, among {', '.join(models)}")
@@ -226,10 +228,12 @@ def family_part(images, models, rng, saved: list) -> Counter:
 
 
 def share(k: int, n: int) -> str:
+    """``k/n = p %``."""
     return f"{k}/{n} = {100 * k / max(n, 1):.1f} %"
 
 
 def summarize(cam: list[dict], confusion: Counter, models) -> None:
+    """The tables against the targets."""
     print("\nsummary, camera data (poisson-gaussian right; parameters: gain within 10 % and intercept within 10 %,"
           " or offset +-2 ADU and read noise +-20 %)")
     groups = {"all": cam, "with a dark region": [r for r in cam if r["dark"]],
