@@ -145,7 +145,9 @@ class NoiseModel:
       dropped. A model whose ``estimate`` also takes ``**fixed`` receives the values the user fixed
       (e.g. ``--sigma``) and estimates the others consistently with them.
     - **Selection** (``--noise auto``) treats every model alike: the host makes one clean
-      estimate, calls ``estimate``, maximizes ``log_likelihood`` over each free parameter within
+      estimate, keeps the pixels where it is trustworthy and no clip distorts the noise, passes
+      exactly those to ``log_likelihood`` (a ``(1, N)`` row of noisy and clean values, nothing
+      missing), calls ``estimate`` on the data, maximizes ``log_likelihood`` over each free parameter within
       1/3..3x of its estimate and subtracts a BIC penalty ``len(params) * log(N) / (2 N)``. So
       ``log_likelihood`` is the mean log *density* per pixel in data units (a discrete model
       subtracts the log of its unit step, e.g. ``log(gain)``; point masses spread over one

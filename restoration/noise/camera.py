@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage, optimize, special
 
-from .estimate import finite_values, fit_variance, local_variance_stats, planes_of, robust_range
+from .estimate import finite_values, fit_variance_robust, local_variance_stats, planes_of, robust_range
 
 #: Darkest fraction of the (smoothed) data taken as the dark region.
 DARK_FRACTION = 0.1
@@ -48,6 +48,7 @@ DARK_SMOOTH = 2.0
 IDENTIFY_PHOTONS = 0.25
 #: Photons in the dark region are removed only when found at this many standard errors.
 PHOTONS_Z = 3.0
+PARITIES = (0, 1)
 _BLOCKS = 16           # blocks for the standard error of the third cumulant
 _W3 = 1.0 - 4.0 / 64   # sum of cubed weights of "pixel minus the mean of its 4 diagonal neighbours"
 _W2 = 1.0 + 4.0 / 16   # sum of squared weights of the same residual
@@ -134,22 +135,23 @@ def parity_stats(data: np.ndarray) -> ParityStats:
             continue
         ok = np.isfinite(p)
         yy, xx = np.indices(p.shape)
-        a = ok & ((yy + xx) % 2 == 0)
-        num = ndimage.gaussian_filter(np.where(a, p, 0.0), DARK_SMOOTH, mode="reflect")
-        den = ndimage.gaussian_filter(a.astype(np.float64), DARK_SMOOTH, mode="reflect")
-        smooth = num / np.maximum(den, 1e-12)
         c = p[2:-2, 2:-2]
         diag = 0.25 * (p[1:-3, 1:-3] + p[3:-1, 3:-1] + p[1:-3, 3:-1] + p[3:-1, 1:-3])
         axis2 = 0.25 * (p[:-4, 2:-2] + p[4:, 2:-2] + p[2:-2, :-4] + p[2:-2, 4:])
         r = c - diag
         flat = c - 2.0 * diag + axis2
-        # Roughness (texture, edges) seen by the ranking parity alone: its residuals' local energy.
         inner = (slice(2, -2), slice(2, -2))
-        ra = np.where(a[inner] & np.isfinite(r), r, 0.0)
-        rough = (ndimage.gaussian_filter(ra * ra, DARK_SMOOTH, mode="reflect")
-                 / np.maximum(ndimage.gaussian_filter((ra != 0).astype(np.float64), DARK_SMOOTH, mode="reflect"), 1e-12))
-        use = (~a[inner]) & np.isfinite(r) & np.isfinite(flat) & (den[inner] > 0.05)
-        parts.append((smooth[inner][use], rough[use], c[use], r[use], flat[use]))
+        for parity in PARITIES:     # each parity ranks the other (the residuals use their own parity)
+            a = ok & ((yy + xx) % 2 == parity)
+            num = ndimage.gaussian_filter(np.where(a, p, 0.0), DARK_SMOOTH, mode="reflect")
+            den = ndimage.gaussian_filter(a.astype(np.float64), DARK_SMOOTH, mode="reflect")
+            smooth = num / np.maximum(den, 1e-12)
+            # Roughness (texture, edges) seen by the ranking parity alone: its residuals' local energy.
+            ra = np.where(a[inner] & np.isfinite(r), r, 0.0)
+            rough = (ndimage.gaussian_filter(ra * ra, DARK_SMOOTH, mode="reflect")
+                     / np.maximum(ndimage.gaussian_filter((ra != 0).astype(np.float64), DARK_SMOOTH, mode="reflect"), 1e-12))
+            use = ok[inner] & (~a[inner]) & np.isfinite(r) & np.isfinite(flat) & (den[inner] > 0.05)
+            parts.append((smooth[inner][use], rough[use], c[use], r[use], flat[use]))
     if not parts:
         empty = np.zeros(0)
         return ParityStats(empty, empty, empty, empty, empty)
@@ -185,7 +187,10 @@ def dark_region(stats: ParityStats, floor: float | None) -> DarkRegion | None:
     instead when the region reaches the data's lower clip ``floor``. None below 200 pixels."""
     if stats.score.size < 2000:
         return None
-    sel = stats.score <= np.quantile(stats.score, DARK_FRACTION)
+    sel = np.flatnonzero(stats.score <= np.quantile(stats.score, DARK_FRACTION))
+    # Its smoother half (roughness seen by the other parity): edges and texture at the darkest
+    # levels would pass for read noise and, being skewed, for photons.
+    sel = sel[stats.rough[sel] <= np.median(stats.rough[sel])]
     y, r = stats.value[sel], stats.resid[sel]
     if floor is not None and np.count_nonzero(y <= floor) >= max(2, 1e-3 * y.size):
         mean, var = _censored_gaussian(y, floor)
@@ -243,7 +248,8 @@ def estimate_camera(noisy: np.ndarray, *, gain: float | None = None, sigma: floa
     dict
         ``gain``, ``sigma``, ``offset`` (floats, data units) and ``offset_basis`` (str): ``given``,
         ``dark region``, ``skewness``, ``from read noise`` or ``unidentified`` (see the module
-        docstring).
+        docstring). ``sigma**2 - gain * offset`` is the intercept of the noise level function
+        whatever the basis.
 
     Examples
     --------
@@ -258,19 +264,26 @@ def estimate_camera(noisy: np.ndarray, *, gain: float | None = None, sigma: floa
     if not is_counts(noisy) or (dark := dark_region(stats := parity_stats(noisy), clip_floor(values))) is None:
         return _from_line(*_unclipped(local_variance_stats(noisy), values), values, given)
     mean, var, count = _unclipped(parity_variance_stats(stats), values)
-    # The variance function through the dark point (or through the given offset and read noise).
-    anchor = (offset, sigma * sigma) if offset is not None and sigma is not None else (dark.mean, dark.var)
-    g = gain if gain is not None else _slope_through(mean, var, count, *anchor)
-    if g is None or not g > 0:
-        g = max(fit_variance(mean, var, count, kind="line")[0], gain_floor(values))
-    if offset is not None and sigma is not None:
+    if offset is not None and sigma is not None:    # the variance function through the given point
+        g = gain if gain is not None else _slope_through(mean, var, count, offset, sigma * sigma)
+        if g is None or not g > 0:
+            g = max(fit_variance_robust(mean, var, count)[0], gain_floor(values))
         return {"gain": g, "sigma": sigma, "offset": offset, "offset_basis": "given"}
+    if dark.clipped:
+        # The floor hides the dark level's lower half: the censored fit of the dark region is the
+        # one point at the bottom of the variance function, and the line goes through it.
+        g = gain if gain is not None else _slope_through(mean, var, count, dark.mean, dark.var)
+        if g is None or not g > 0:
+            g = max(fit_variance_robust(mean, var, count)[0], gain_floor(values))
+        b = dark.var - g * dark.mean
+    else:
+        # The noise level function from the signal itself (every intensity, texture-robust).
+        g, b = fit_variance_robust(mean, var, count, slope=gain)
+        g = max(g, gain_floor(values))
     if sigma is not None:   # the offset where the variance function meets the given read noise
-        return {"gain": g, "sigma": sigma, "offset": dark.mean - (dark.var - sigma * sigma) / g,
-                "offset_basis": "from read noise"}
+        return {"gain": g, "sigma": sigma, "offset": (sigma * sigma - b) / g, "offset_basis": "from read noise"}
     if offset is not None:
-        return {"gain": g, "sigma": math.sqrt(max(dark.var - g * (dark.mean - offset), 0.0)), "offset": offset,
-                "offset_basis": "given"}
+        return {"gain": g, "sigma": math.sqrt(max(b + g * offset, 0.0)), "offset": offset, "offset_basis": "given"}
     o, basis = dark.mean, "unidentified"
     if math.isfinite(dark.kappa3_se) and dark.kappa3_se / g ** 3 <= IDENTIFY_PHOTONS:
         basis = "dark region"
@@ -279,17 +292,20 @@ def estimate_camera(noisy: np.ndarray, *, gain: float | None = None, sigma: floa
             # Photons in the darkest region: the offset lies that many gains below its mean (never
             # so far that the read variance would turn negative).
             o, basis = dark.mean - min(g * photons, dark.var / g), "skewness"
-    return {"gain": g, "sigma": math.sqrt(max(dark.var - g * (dark.mean - o), 0.0)), "offset": o, "offset_basis": basis}
+        # An identified dark level measures the read noise directly, far more precisely than the
+        # line's intercept far from the data (a large offset): the line is moved through it.
+        b = dark.var - g * dark.mean
+    elif g * o + b < 0:
+        o = -b / g     # the darkest level cannot have a negative read variance: the line's zero
+    return {"gain": g, "sigma": math.sqrt(max(b + g * o, 0.0)), "offset": o, "offset_basis": basis}
 
 
 def _from_line(mean: np.ndarray, var: np.ndarray, count: np.ndarray, values: np.ndarray, given: dict) -> dict:
     """Non-count data (or no dark region): the variance-mean line alone, offset 0 unless forced."""
     if "gain" in given:
-        g = given["gain"]
-        w = count / (2.0 * np.maximum(var, 1e-12) ** 2)
-        b = float(np.sum(w * (var - g * mean)) / np.sum(w)) if mean.size else 0.0
+        g, b = fit_variance_robust(mean, var, count, slope=given["gain"])
     else:
-        g, b = fit_variance(mean, var, count, kind="line")
+        g, b = fit_variance_robust(mean, var, count)
         g = max(g, gain_floor(values))
     if "sigma" in given and "offset" in given:
         return {"gain": g, "sigma": given["sigma"], "offset": given["offset"], "offset_basis": "given"}

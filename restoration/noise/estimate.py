@@ -16,6 +16,8 @@ ignores NaN/inf (missing) pixels: a coefficient or window that touches one is dr
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pywt
 from scipy import ndimage
@@ -273,3 +275,96 @@ def fit_variance(mean: np.ndarray, var: np.ndarray, count: np.ndarray, kind: str
     a = float(coef[0])
     b = float(coef[1]) if kind == "line" else 0.0
     return a, b
+
+
+def fit_variance_robust(mean: np.ndarray, var: np.ndarray, count: np.ndarray, *,
+                        slope: float | None = None) -> tuple[float, float]:
+    """Robust fit of the noise level function ``var = a * mean + b`` (Foi et al. 2008's model).
+
+    Texture and edges only ever add variance to a bin, and saturation or a clip distorts single
+    bins: such bins are outliers, not evidence. The start is the line through two bins with the
+    least median deviation (:func:`_least_median_line`: up to half the bins cannot move it);
+    then iteratively reweighted least squares with the inverse variance of each bin's sample
+    variance (``count / (2 var**2)``, on the fitted line) times Tukey's biweight of its
+    deviation, scaled by the deviations' robust spread. ``slope`` fixes ``a``.
+
+    Returns
+    -------
+    a, b : float
+        Slope and intercept; ``(0, mean var)`` with fewer than two bins.
+
+    Examples
+    --------
+    >>> m = np.linspace(10, 100, 12)
+    >>> v = 2.0 * m + 9.0
+    >>> v[3] *= 2.5                                   # a textured bin
+    >>> a, b = fit_variance_robust(m, v, np.full(12, 500.0))
+    >>> round(a, 3), round(b, 3)
+    (2.0, 9.0)
+    """
+    if mean.size == 0:
+        return (slope or 0.0), 0.0
+    if mean.size < 2 and slope is None:
+        return 0.0, float(np.mean(var))
+    n = np.maximum(count, 1.0)
+    floor = 1e-3 * float(np.max(np.abs(var))) + np.finfo(float).tiny
+    design = np.stack([mean, np.ones_like(mean)], axis=1)
+
+    def deviations(a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+        pred = np.maximum(a * mean + b, floor)
+        return (var / pred - 1.0) * np.sqrt(n / 2.0), pred     # ~N(0, 1) for a bin of pure noise
+
+    def weighted(weight: np.ndarray, pred: np.ndarray, a: float) -> tuple[float, float]:
+        sw = np.sqrt(n * weight) / pred
+        if slope is None:
+            (a, b), *_ = np.linalg.lstsq(design * sw[:, None], var * sw, rcond=None)
+            return float(a), float(b)
+        return a, float(np.sum(sw * sw * (var - a * mean)) / np.sum(sw * sw))
+
+    robust = _least_median_line(mean, var, n, slope)
+    plain = weighted(np.ones_like(var), np.maximum(var, floor), slope if slope is not None else 0.0)
+    # The biweight's scale: the larger spread of the deviations about the two starts (a line
+    # through two bins can fit a few others far better than the bins' sampling error).
+    scale = 4.685 * max(1.4826 * float(np.median(np.abs(deviations(*line)[0]))) for line in (robust, plain))
+    scale = max(scale, 4.685)
+    best, best_loss = robust, math.inf
+    # From both starts (the robust one, and plain least squares: the better one on clean bins,
+    # where a line through two scattered bins starts off), the fit with the smaller biweight loss.
+    for a, b in (robust, plain):
+        for _ in range(10):
+            z, pred = deviations(a, b)
+            u = z / scale
+            weight = np.where(np.abs(u) < 1.0, (1.0 - u * u) ** 2, 0.0)
+            if np.count_nonzero(weight) < 2:
+                break
+            a, b = weighted(weight, pred, a)
+        u = np.minimum(np.abs(deviations(a, b)[0] / scale), 1.0)
+        loss = float(np.sum(1.0 - (1.0 - u * u) ** 3))
+        if loss < best_loss:
+            best, best_loss = (a, b), loss
+    return float(best[0]), float(best[1])
+
+
+def _least_median_line(mean: np.ndarray, var: np.ndarray, n: np.ndarray,
+                       slope: float | None) -> tuple[float, float]:
+    """The line through two bins at least a quarter of the bins' span apart (with ``slope``:
+    through one) whose median deviation over all bins, each in units of its sampling error, is
+    least."""
+    if slope is None:
+        i, j = np.triu_indices(mean.size, 1)
+        # Only pairs far apart set a slope: bins crowded at one level (a page, a flat background)
+        # fit any line through two of them, and would outvote the rest.
+        ok = np.abs(mean[j] - mean[i]) >= 0.25 * np.ptp(mean)
+        i, j = i[ok], j[ok]
+        if not i.size:
+            return 0.0, float(np.median(var))
+        a = (var[j] - var[i]) / (mean[j] - mean[i])
+        b = var[i] - a * mean[i]
+    else:
+        a = np.full(mean.size, float(slope))
+        b = var - a * mean
+    pred = a[:, None] * mean[None, :] + b[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(pred > 0, np.abs(var[None, :] / pred - 1.0), np.inf) * np.sqrt(n / 2.0)[None, :]
+    best = int(np.argmin(np.median(z, axis=1)))
+    return float(a[best]), float(b[best])

@@ -188,19 +188,26 @@ def _poisson_gaussian_logpdf(z: np.ndarray, lam: np.ndarray, s2: float) -> np.nd
     sd = np.sqrt(lam)
     k0 = np.floor(np.maximum(np.minimum(lam - 5 * sd - 1, z - 5 * s), 0.0))
     k1 = np.ceil(np.maximum(lam + 5 * sd + 5, z + 5 * s))
-    span = int(min(np.max(k1 - k0), 400)) + 1
-    table = gammaln(np.arange(int(k0.max()) + span + 1) + 1.0)
+    spans = np.minimum(k1 - k0, 400).astype(np.intp) + 1
+    # Pixels sorted by the number of terms they need: term j is summed over those needing more
+    # than j only (a far outlier does not make every pixel sum 400 terms).
+    order = np.argsort(spans, kind="stable")
+    z, lam, k0, spans = z[order], lam[order], k0[order], spans[order]
+    table = gammaln(np.arange(int((k0 + spans).max()) + 1) + 1.0)
     loglam = np.log(np.maximum(lam, 1e-300))
 
-    def term(k: np.ndarray) -> np.ndarray:
-        return k * loglam - lam - table[k.astype(np.intp)] - 0.5 * (z - k) ** 2 / s2
+    def term(k: np.ndarray, i: int = 0) -> np.ndarray:
+        return k * loglam[i:] - lam[i:] - table[k.astype(np.intp)] - 0.5 * (z[i:] - k) ** 2 / s2
 
-    mode = np.clip(np.rint(lam * (s2 + z) / (lam + s2)), k0, k0 + span - 1)
+    mode = np.clip(np.rint(lam * (s2 + z) / (lam + s2)), k0, k0 + spans - 1)
     ref = term(mode)
     acc = np.zeros(z.shape)
-    for j in range(span):
-        acc += np.exp(np.minimum(term(k0 + j) - ref, 700.0))
-    return ref + np.log(acc) - 0.5 * (math.log(s2) + LOG_2PI)
+    for j in range(int(spans[-1])):
+        i = int(np.searchsorted(spans, j, side="right"))      # the first pixel needing term j
+        acc[i:] += np.exp(np.minimum(term(k0[i:] + j, i) - ref[i:], 700.0))
+    out = np.empty_like(acc)
+    out[order] = ref + np.log(acc) - 0.5 * (math.log(s2) + LOG_2PI)
+    return out
 
 
 class PoissonNoise(NoiseModel):

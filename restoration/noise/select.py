@@ -3,7 +3,8 @@
 The host treats every model alike (ARCHITECTURE.md, "Likelihood for auto selection"):
 
 1. one clean estimate of the data (:func:`~.reference.clean_estimate`), compared only where it is
-   trustworthy (:func:`~.reference.smooth_pixels`; at most :data:`LIKELIHOOD_PIXELS` pixels);
+   trustworthy (:func:`~.reference.smooth_pixels`) and no clip distorts it (:func:`censored`; at
+   most :data:`LIKELIHOOD_PIXELS` pixels, passed to every model as one row without gaps);
 2. each model's own :meth:`~restoration.NoiseModel.estimate` (the parameters reported), given
    the user's fixed values when it takes keywords; text values it returns are notes, reported as
    noise.csv columns and never passed back to the model;
@@ -29,12 +30,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize
+from scipy import ndimage, optimize
 
 from ..errors import InputError
 from ..types import NoiseModel
 from .estimate import sample_planes
-from .reference import clean_estimate, reference, smooth_pixels
+from .reference import KERNEL_RADIUS, clean_estimate, reference, smooth_pixels
 
 __all__ = ["NoiseFit", "characterize_array", "clean_estimate", "select_noise"]   # clean_estimate: .reference
 
@@ -108,13 +109,13 @@ def _estimate(model: NoiseModel, sample: np.ndarray, fixed: Mapping[str, float])
     return {} if set(model.params) <= set(fixed) else dict(model.estimate(sample))
 
 
-def _fit(name: str, model: NoiseModel, sample: np.ndarray, ref: np.ndarray, n: int,
+def _fit(name: str, model: NoiseModel, sample: np.ndarray, pixels: tuple[np.ndarray, np.ndarray], n: int,
          fixed: Mapping[str, float]) -> NoiseFit:
     est = {**_estimate(model, sample, fixed), **fixed}
     notes = {k: v for k, v in est.items() if isinstance(v, str)}
     params = {k: float(est[k]) for k in model.params}     # a missing one skips the model
     free = [k for k in model.params if k not in fixed and params.get(k, 0.0) > 0]
-    loglik = _profile(model, sample, ref, params, free)
+    loglik = _profile(model, *pixels, params, free)
     return NoiseFit(name, params, float(loglik), float(_bic(loglik, len(model.params), n)), notes)
 
 
@@ -154,20 +155,24 @@ def select_noise(noisy: np.ndarray, models: Mapping[str, NoiseModel], *,
         raise InputError("all values are NaN or infinite")
     ref, outlier = reference(sample)
     keep = smooth_pixels(sample, ref, outlier)
+    clear = keep & ~censored(sample, ref, outlier)
+    if clear.sum() >= 0.05 * keep.sum():        # (nearly all clipped: compare what there is)
+        keep = clear
     # A deterministic subset of the compared pixels bounds the cost of the likelihood searches.
     idx = np.flatnonzero(keep)
     if idx.size > LIKELIHOOD_PIXELS:
-        keep.flat[np.setdiff1d(idx, idx[:: -(-idx.size // LIKELIHOOD_PIXELS)])] = False
-    ref[~keep] = np.nan
-    n = int(keep.sum())
+        idx = idx[:: -(-idx.size // LIKELIHOOD_PIXELS)]
+    n = int(idx.size)
     if n < 2:
         raise InputError("too few finite pixels to characterize the noise")
+    # Every model sees the same compared pixels, and only those: one row, nothing missing.
+    pixels = (sample.reshape(-1)[idx][None, :], ref.reshape(-1)[idx][None, :])
     fits = []
     for name, model in models.items():
         if not set(fixed) <= set(model.params):
             continue
         try:
-            fits.append(_fit(name, model, sample, ref, n, fixed))
+            fits.append(_fit(name, model, sample, pixels, n, fixed))
         except InputError:
             raise
         except Exception as exc:   # a broken plugin model must not take the selection down
@@ -179,6 +184,33 @@ def select_noise(noisy: np.ndarray, models: Mapping[str, NoiseModel], *,
     # A tie between a model and one it nests is no evidence for the larger one: the simpler wins.
     best = next((f for f in fits if f.noise in tied and not tied & set(models[f.noise].nests)), fits[0])
     return [best] + [f for f in fits if f is not best]
+
+
+def censored(sample: np.ndarray, ref: np.ndarray, outlier: np.ndarray) -> np.ndarray:
+    """Pixels whose comparison a clip distorts: next to a value piled up at the data's minimum or
+    maximum that is not an isolated impulse (``outlier``), or with a clean estimate within three
+    residual stds of such an extreme.
+
+    Clipped noise has no model's density there (it is truncated, and narrower), and the clean
+    estimate next to it is biased: a model whose spread shrinks towards the extreme (shot noise
+    towards zero) would win on the clip, not on the noise. Impulses stay: they are the evidence
+    for impulse noise.
+    """
+    finite = np.isfinite(sample)
+    values = sample[finite]
+    out = np.zeros(sample.shape, bool)
+    if values.size == 0:
+        return out
+    r = (sample - ref)[finite & ~outlier & np.isfinite(ref)]
+    margin = 3.0 * 1.4826 * float(np.median(np.abs(r - np.median(r)))) if r.size else 0.0
+    pile = max(2, int(1e-3 * values.size))
+    size = (1,) * (sample.ndim - 2) + (2 * KERNEL_RADIUS + 1,) * 2
+    lo, hi = float(values.min()), float(values.max())
+    for v, near in ((lo, ref < lo + margin), (hi, ref > hi - margin)):
+        at = (sample == v) & ~outlier
+        if np.count_nonzero(sample == v) >= pile and at.any():
+            out |= ndimage.maximum_filter(at, size=size, mode="constant") | near
+    return out
 
 
 def _base_model(models: Mapping[str, NoiseModel]) -> str:

@@ -79,8 +79,9 @@ def test_auto_selects_poisson_gaussian_with_the_offset_column():
     _, y = _camera(6, 50.0, gain=2.0, sigma=3.0, offset=100.0, size=256)
     row = restoration.characterize(y).iloc[0]
     assert row["noise"] == "poisson-gaussian"
-    # 256 x 256 is too few dark pixels to resolve a quarter photon by skewness: the class is stated.
-    assert row["offset"] == pytest.approx(100.0, abs=2.0) and row["offset_basis"] == "unidentified"
+    # Both checkerboard parities measured: 256 x 256 has dark pixels enough to resolve a quarter
+    # photon by skewness.
+    assert row["offset"] == pytest.approx(100.0, abs=2.0) and row["offset_basis"] == "dark region"
 
 
 def test_characterize_poisson_gaussian_with_sigma_on_raw_data():
@@ -166,3 +167,25 @@ def test_cli_camera_options_end_to_end(tmp_path):
     assert item_array(store, "cells").dtype == np.uint16
     prov = item_provenance(store, "cells")
     assert prov["calibration"]["gain"] == 2.0 and prov["dark"] == str(tmp_path / "dark.npy")
+
+
+def _discs(rng: np.random.Generator, size: int = 384) -> np.ndarray:
+    """Flat discs of random brightness on a ramp: every level between 20 % and 100 % of the peak."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    rate = 0.2 + 0.6 * xx
+    for _ in range(12):
+        cy, cx, r = rng.random(3) * (1, 1, 0.2)
+        rate[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = rng.uniform(0.2, 1.0)
+    return rate
+
+
+def test_noise_level_function_without_a_dark_region():
+    """No pixel below 20 % of the peak (40 photons): gain and the intercept ``read**2 - gain *
+    offset`` (all the GAT depends on) come from the signal's variance at every level, and the
+    split is stated unidentified."""
+    rng = np.random.default_rng(0)
+    y = camera_counts(rng, 200 * _discs(rng), gain=4.0, sigma=2.0, offset=500.0)
+    est = estimate_camera(y)
+    assert est["gain"] == pytest.approx(4.0, rel=0.1)
+    assert est["sigma"] ** 2 - est["gain"] * est["offset"] == pytest.approx(4.0 - 4.0 * 500.0, rel=0.1)
+    assert est["offset_basis"] == "unidentified"

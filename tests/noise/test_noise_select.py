@@ -196,3 +196,57 @@ def test_impulse_fraction_tells_saturation_from_impulses(camera):
 def test_constant_data_is_the_model_others_nest():
     row = characterize_array(np.full((32, 32), 0.5), models={"impulsive": Impulsive(), "plain": Plain()})
     assert (row["noise"], row["sigma"]) == ("plain", 0.0)
+
+
+# An installed plugin, written from the public API only, its hook registered by ``specname`` and
+# its likelihood plain numpy (no care for missing pixels: the host compares one gap-free row).
+LAPLACE_PLUGIN = '''
+import math
+import numpy as np
+from restoration import NoiseModel, Observation, hookimpl
+
+
+class LaplaceNoise(NoiseModel):
+    name = "laplace"
+    params = ("scale",)
+    example_params = {"scale": 0.05}
+
+    def simulate(self, clean, rng, *, scale):
+        x = np.asarray(clean, dtype=np.float64)
+        return x + rng.laplace(0.0, scale, x.shape)
+
+    def estimate(self, noisy):
+        d = np.abs(np.diff(np.asarray(noisy, dtype=np.float64), axis=-1))
+        return {"scale": float(np.median(d[np.isfinite(d)])) / 1.1}
+
+    def log_likelihood(self, noisy, clean, *, scale):
+        b = max(float(scale), 1e-12)
+        return float(np.mean(-np.abs(np.asarray(noisy) - np.asarray(clean)) / b - math.log(2.0 * b)))
+
+    def to_gaussian(self, noisy, *, scale):
+        return Observation(np.asarray(noisy, dtype=np.float64), scale * math.sqrt(2.0))
+
+    def from_gaussian(self, restored, *, scale):
+        return np.asarray(restored, dtype=np.float64)
+
+
+@hookimpl(specname="restoration_noise_models")
+def noise_models():
+    return [LaplaceNoise()]
+'''
+
+
+def test_an_installed_plugin_model_is_selected_on_merit(camera, plugin_site):
+    """Laplace noise: the plugin's model wins; Gaussian noise of the same std (and uint8-saved
+    Gaussian noise): the built-in wins, the plugin does not."""
+    plugin_site("laplace_noise", LAPLACE_PLUGIN)
+    models = registry().noise_models
+    assert "laplace" in models
+    rng = np.random.default_rng(12)
+    for scale in (0.02, 0.06):
+        noisy = models["laplace"].simulate(camera, rng, scale=scale)
+        assert characterize_array(noisy, models=models)["noise"] == "laplace"
+        gauss = GaussianNoise().simulate(camera, rng, sigma=scale * math.sqrt(2.0))
+        assert characterize_array(gauss, models=models)["noise"] == "gaussian"
+    saved = np.clip(np.rint(GaussianNoise().simulate(camera, rng, sigma=0.05) * 255), 0, 255).astype(np.uint8)
+    assert characterize_array(saved, models=models)["noise"] == "gaussian"
