@@ -292,3 +292,19 @@ def mark_done(outdir: Path, name: str, index: int) -> None:
 def clear_progress(outdir: Path, name: str) -> None:
     """Remove item ``name``'s progress markers (it is complete, or starts over)."""
     shutil.rmtree(_progress_dir(outdir, name), ignore_errors=True)
+
+
+def saved_work(outdir: str | os.PathLike) -> tuple[list[str], dict[str, int]]:
+    """What an interrupted run left in OUTDIR for the next one: the items marked complete, and
+    the regions marked done (:func:`mark_done`) of each partial item."""
+    outdir = Path(outdir)
+    complete = []
+    if (outdir / STORE).is_dir():
+        try:
+            store = open_store(outdir, mode="r")
+            complete = [n for n in store.keys() if (item_provenance(store, n) or {}).get("complete") is True]
+        except Exception:  # an unreadable store: nothing to count
+            pass
+    folder = outdir / WORK / "progress"
+    partial = {p.name: len(progress_done(outdir, p.name)) for p in sorted(folder.iterdir())} if folder.is_dir() else {}
+    return complete, {k: v for k, v in partial.items() if v}

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import threading
 import traceback
 from pathlib import Path
 
 from restoration import __version__
 from restoration.errors import InputError, printable
+
+from .children import tie_prefect_server
+from .interrupts import Terminated, leave, stopped_line, stopping_on_signals
 
 
 class Usage(argparse.ArgumentParser):
@@ -218,6 +219,7 @@ def cmd_run(args) -> int:
     flow_fn, distributed = restore_dataset, bool(args.dask_address or args.dask_workers)
     if distributed:
         flow_fn = restore_dataset.with_options(task_runner=dask_runner(args.dask_address, args.dask_workers))
+    tie_prefect_server()
     state = flow_fn(options=options, distributed=distributed, return_state=True)
     if not (state.is_completed() or state.is_failed()):
         raise RuntimeError(f"flow run ended {state.type.value}: {state.message}")
@@ -254,6 +256,7 @@ def dask_runner(address: str | None, workers: int | None):
         raise InputError("--dask-workers must be >= 1")
     # Set before the nannies spawn the workers: glibc reads it at process start only.
     dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in worker_environment().items()})
+    dask.config.set({"distributed.worker.preload": ["restoration_flows.children"]})  # Ctrl-C is the command's
     # One thread per worker: the denoiser uses the cores itself; processes sidestep the GIL.
     return DaskTaskRunner(cluster_class="distributed.LocalCluster",
                           cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
@@ -275,6 +278,7 @@ def cmd_train(args) -> int:
     else:
         from .train_flow import train_denoiser
 
+        tie_prefect_server()
         prov = train_denoiser(cfg.to_dict(), resume=args.resume)
     print(f"wrote {args.output} ({prov['parameters']} parameters, {prov['steps']} steps, {prov['seconds']} s)")
     return 0
@@ -295,6 +299,7 @@ def cmd_adapt(args) -> int:
     else:
         from .adapt_flow import adapt_denoiser
 
+        tie_prefect_server()
         prov = adapt_denoiser(cfg.to_dict(), resume=args.resume)
     print(f"wrote {args.output} ({prov['steps']} of {cfg.steps} steps on {len(prov['adapted_on'])} inputs, "
           f"{prov['seconds']} s)")
@@ -310,16 +315,6 @@ def cmd_export(args) -> int:
     return 0
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that the same clean-up runs: the flow run ends, the
-    temporary Prefect API server stops (Prefect re-sends the signal to this handler once its
-    own has marked the run)."""
-
-
-def _terminate(signum, frame) -> None:
-    raise Terminated()
-
-
 COMMANDS = {"run": cmd_run, "characterize": cmd_characterize, "train": cmd_train, "adapt": cmd_adapt,
             "export": cmd_export, "plugins": cmd_plugins}
 
@@ -333,21 +328,22 @@ def _without_debug(argv: list[str]) -> tuple[list[str], bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code. Stopped by
+    SIGINT or SIGTERM, the command line itself (``argv`` None) ends the process at once after
+    the exit handlers (:func:`~.interrupts.leave`)."""
+    command_line = argv is None
     argv, debug = _without_debug(sys.argv[1:] if argv is None else list(argv))
     from .settings import configure
 
     configure(debug=debug)
-    previous = signal.getsignal(signal.SIGTERM)
-    handles_signals = threading.current_thread() is threading.main_thread()  # where Python allows it
+    args = None
     try:
-        args = build_parser().parse_args(argv)
-        if args.command == "serve":  # Prefect's serve stops on SIGTERM by itself
-            from .serve import cmd_serve
-            return cmd_serve(args)
-        if handles_signals:
-            signal.signal(signal.SIGTERM, _terminate)
-        return COMMANDS[args.command](args)
+        with stopping_on_signals():
+            args = build_parser().parse_args(argv)
+            if args.command == "serve":
+                from .serve import cmd_serve
+                return cmd_serve(args)
+            return COMMANDS[args.command](args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         if debug:
@@ -357,11 +353,11 @@ def main(argv: list[str] | None = None) -> int:
         from .console import console
 
         console.end_line()  # a progress bar may have been drawn up to the interruption
-        if isinstance(exc, Terminated):
-            print("terminated", file=sys.stderr)
-            return 143
-        print("interrupted", file=sys.stderr)
-        return 130
+        print(stopped_line(args, exc), file=sys.stderr, flush=True)
+        code = 143 if isinstance(exc, Terminated) else 130
+        if command_line:
+            leave(code)
+        return code
     except Exception as exc:
         from restoration.plugins import PluginError
 
@@ -373,9 +369,6 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         return 1
-    finally:
-        if handles_signals:
-            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
