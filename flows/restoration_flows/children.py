@@ -5,8 +5,8 @@ Prefect's temporary API server starts in a session of its own (out of reach of t
 SIGINT, which used to stop it under a running flow) and is tied to this process by a guard: a
 small process reading a pipe from this one, which sees end-of-file when this process ends, by
 any means, and then stops what was tied to it. Local Dask workers are tied to this process by
-Dask itself (they exit when their nanny's pipe closes); :func:`dask_setup` keeps the terminal's
-SIGINT from them.
+Dask itself (they exit when their nanny's pipe closes), the temporary API each of them starts by
+:func:`dask_setup`, and :func:`leave_interrupts_to_the_command` keeps the terminal's SIGINT from them.
 """
 
 from __future__ import annotations
@@ -18,21 +18,18 @@ import sys
 import threading
 import types
 
-#: Seconds the guard waits for a process group to end after SIGTERM before it sends SIGKILL.
-GRACE = 3.0
-
 _guard: subprocess.Popen | None = None
 _lock = threading.Lock()  # Prefect may start its server from any thread
 
 
 def tie(pid: int) -> None:
     """End process group ``pid`` (a session or group leader) when this process ends, however it
-    ends: SIGTERM, then SIGKILL after :data:`GRACE` seconds."""
+    ends: SIGTERM, then SIGKILL after :data:`~.guard.GRACE` seconds."""
     global _guard
     with _lock:
         if _guard is None or _guard.poll() is not None:
             # Its own session: the terminal's Ctrl-C must not stop the guard before it is needed.
-            _guard = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+            _guard = subprocess.Popen([sys.executable, "-m", "restoration_flows.guard"], stdin=subprocess.PIPE,
                                       stdout=subprocess.DEVNULL, start_new_session=True, text=True)
         _guard.stdin.write(f"{pid}\n")
         _guard.stdin.flush()
@@ -54,39 +51,20 @@ def tie_prefect_server() -> None:
         server.subprocess = types.SimpleNamespace(**{**vars(subprocess), "Popen": _server_popen})
 
 
+#: Set in the environment of the local Dask cluster's workers (see :func:`leave_interrupts_to_the_command`).
+WORKER_MARK = "RESTORATION_LOCAL_WORKER"
+
+
+def leave_interrupts_to_the_command() -> None:
+    """In a worker of the command's local Dask cluster (:data:`WORKER_MARK` in its environment),
+    ignore SIGINT: the workers share the command's process group, and a terminal's Ctrl-C would
+    stop each with a traceback; the command stops them itself, or they end with it. Called where
+    the worker first imports this package, before any slow import."""
+    if os.environ.get(WORKER_MARK):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def dask_setup(worker) -> None:
-    """Dask preload hook (``distributed.worker.preload``): a local cluster's workers share the
-    command's process group, so a terminal's Ctrl-C would reach them too and print their
-    tracebacks; they ignore it, and end when the command closes the cluster or dies."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _guard_tied() -> None:
-    """The guard's body: read pids until end-of-file (the command ended), then stop the tied
-    process groups that are still the processes they were (pids are reused)."""
-    import psutil
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    tied = []
-    for line in sys.stdin:
-        try:
-            tied.append(psutil.Process(int(line)))
-        except (ValueError, psutil.Error):
-            continue
-    alive = [p for p in tied if p.is_running()]
-    for proc in alive:
-        _signal_group(proc.pid, signal.SIGTERM)
-    _, alive = psutil.wait_procs(alive, timeout=GRACE)
-    for proc in alive:
-        _signal_group(proc.pid, signal.SIGKILL)
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-if __name__ == "__main__":
-    _guard_tied()
+    """Dask's preload hook (``distributed.worker.preload``): the temporary Prefect API a worker
+    starts for its task runs is tied to the worker, as the command's is to the command."""
+    tie_prefect_server()

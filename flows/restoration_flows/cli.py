@@ -7,7 +7,10 @@ error (one line; the traceback with ``--debug``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -15,7 +18,7 @@ from pathlib import Path
 from restoration import __version__
 from restoration.errors import InputError, printable
 
-from .children import tie_prefect_server
+from .children import WORKER_MARK, tie_prefect_server
 from .interrupts import Terminated, leave, stopped_line, stopping_on_signals
 
 
@@ -254,13 +257,29 @@ def dask_runner(address: str | None, workers: int | None):
         return DaskTaskRunner(address=address)
     if workers < 1:  # the CLI refuses it before any work; other callers get the same line
         raise InputError("--dask-workers must be >= 1")
+
+    class LocalDaskTaskRunner(DaskTaskRunner):
+        """On an interrupt, the local workers stop at once: closed in order, each would first
+        finish the region it is restoring (seconds); the next run redoes that region."""
+
+        def __exit__(self, *exc_info) -> None:
+            stopped = isinstance(exc_info[1], BaseException) and not isinstance(exc_info[1], Exception)
+            if stopped:  # Ctrl-C, or SIGTERM (Prefect's TerminationSignal)
+                for nanny in getattr(self._cluster, "workers", {}).values():
+                    nanny.close_gracefully(reason="interrupted")  # no restart of the worker killed
+                    with contextlib.suppress(ProcessLookupError, TypeError):
+                        os.kill(nanny.pid, signal.SIGKILL)
+            super().__exit__(*exc_info)
+
     # Set before the nannies spawn the workers: glibc reads it at process start only.
-    dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in worker_environment().items()})
-    dask.config.set({"distributed.worker.preload": ["restoration_flows.children"]})  # Ctrl-C is the command's
+    environ = {**worker_environment(), WORKER_MARK: "1"}
+    dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in environ.items()})
+    # Each worker starts a temporary Prefect API of its own: tied to the worker like the command's.
+    dask.config.set({"distributed.worker.preload": ["restoration_flows.children"]})
     # One thread per worker: the denoiser uses the cores itself; processes sidestep the GIL.
-    return DaskTaskRunner(cluster_class="distributed.LocalCluster",
-                          cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
-                                          "dashboard_address": None})
+    return LocalDaskTaskRunner(cluster_class="distributed.LocalCluster",
+                               cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
+                                               "dashboard_address": None})
 
 
 def cmd_train(args) -> int:
