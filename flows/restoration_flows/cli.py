@@ -284,11 +284,14 @@ def dask_runner(address: str | None, workers: int | None):
 
 def cmd_train(args) -> int:
     """``restoration train``: the train-denoiser flow (or the core function with ``--no-flow``)."""
+    from restoration.diffusion.checkpoint import check_resume_state
     from restoration.diffusion.train import check_config
     from restoration.diffusion.train_cli import config_from_args
 
     cfg = config_from_args(args)
     check_config(cfg)  # bad options and --init files: exit 2 before Prefect starts
+    if args.resume:
+        check_resume_state(cfg.output)
     if args.no_flow:
         from restoration.diffusion.train import train
         from restoration.diffusion.train_cli import print_progress
@@ -306,10 +309,13 @@ def cmd_train(args) -> int:
 def cmd_adapt(args) -> int:
     """``restoration adapt``: the adapt-denoiser flow (or the core function with ``--no-flow``)."""
     from restoration.diffusion.adapt import AdaptConfig, check_config
+    from restoration.diffusion.checkpoint import check_resume_state
 
     cfg = AdaptConfig(sources=list(args.data), **{k: getattr(args, k) for k in AdaptConfig.__dataclass_fields__
                                                    if k != "sources" and hasattr(args, k)})
     check_config(cfg)  # bad options and --init files: exit 2 before Prefect starts
+    if args.resume:
+        check_resume_state(cfg.output)
     if args.no_flow:
         from restoration.diffusion.adapt import adapt
         from restoration.diffusion.train_cli import print_progress
