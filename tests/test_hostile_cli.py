@@ -263,7 +263,8 @@ def test_sigterm_stops_cleanly(tmp_path, spawn):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 143
     lines = [line for line in (tmp_path / "stderr").read_text().splitlines() if line.strip()]
-    assert lines[-1] == "terminated" and not any("Traceback" in line for line in lines), lines
+    assert lines[-1].startswith("terminated: ") and "the same command resumes" in lines[-1], lines
+    assert not any("Traceback" in line for line in lines), lines
     gone, alive = psutil.wait_procs(children, timeout=20)
     assert not alive, [p.cmdline() for p in alive]
     assert not complete(out, "vol")
