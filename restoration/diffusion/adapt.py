@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from .checkpoint import atomic_torch_save, load_resume_state, resume_state_path, save_model
+from .checkpoint import atomic_torch_save, load_resume_state, load_training_state, resume_state_path, save_model
 from .model import DiffusionModel, load_model
 from .device import resolve_device
 from .train import MIN_PATCH, git_commit, learning_rate, optimizer_step
@@ -316,13 +316,7 @@ def adapt(cfg: AdaptConfig, *, resume: bool = False,
         if st.get("identity") != identity:
             raise InputError("was made from other data, base model or settings; adapt again without --resume",
                              path=str(state_path))
-        try:
-            model.net.load_state_dict(st["net"])
-            ema.load_state_dict(st["ema"])
-            opt.load_state_dict(st["opt"])
-        except (RuntimeError, ValueError, KeyError, TypeError):  # another network's weights
-            raise InputError("was made for another network (its widths, blocks or channels); start again "
-                             "without --resume", path=str(state_path)) from None
+        load_training_state(st, state_path, model.net, ema, opt)
         step, elapsed_before = int(st["step"]), float(st["elapsed"])
         rng.bit_generator.state = json.loads(st["numpy_rng"])
     log_path = Path(str(cfg.output) + ".log.csv")

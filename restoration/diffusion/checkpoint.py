@@ -112,6 +112,27 @@ def load_resume_state(path: str | os.PathLike, map_location: Any = "cpu") -> dic
     return state
 
 
+def load_training_state(state: dict, path: str | os.PathLike, net: torch.nn.Module, ema: torch.nn.Module,
+                        opt: torch.optim.Optimizer) -> None:
+    """Load a resume state's raw weights, EMA weights and optimizer (read from ``path``) into
+    ``net``, ``ema`` and ``opt``.
+
+    Raises
+    ------
+    InputError
+        Naming ``path``, when the state was made for another network.
+    """
+    from ..errors import InputError
+
+    try:
+        net.load_state_dict(state["net"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["opt"])
+    except (RuntimeError, ValueError, KeyError, TypeError):  # another network's weights
+        raise InputError("was made for another network (its widths, blocks or channels); start again without "
+                         "--resume", path=str(path)) from None
+
+
 def check_resume_state(output: str | os.PathLike) -> None:
     """Refuse, before any work, a resume state next to ``output`` that cannot be resumed
     (:func:`load_resume_state`); no state is no error (the run starts at step 0)."""

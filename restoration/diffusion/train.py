@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from .checkpoint import atomic_torch_save, load_resume_state, resume_state_path, save_model
+from .checkpoint import atomic_torch_save, load_resume_state, load_training_state, resume_state_path, save_model
 from .device import resolve_device
 from .data import PatchSampler, load_training_images
 from .model import DiffusionModel, load_model
@@ -265,13 +265,7 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     fitted = False   # whether cfg.steps is the schedule fitted to the budget (kept in the resume state)
     if resume and state_path.is_file():
         st = load_resume_state(state_path, map_location=device)
-        try:
-            model.net.load_state_dict(st["net"])
-            ema.load_state_dict(st["ema"])
-            opt.load_state_dict(st["opt"])
-        except (RuntimeError, ValueError, KeyError, TypeError):  # another network's weights
-            raise InputError("was made for another network (its widths, blocks or channels); start again "
-                             "without --resume", path=str(state_path)) from None
+        load_training_state(st, state_path, model.net, ema, opt)
         step = int(st["step"])
         elapsed_before = float(st["elapsed"])
         rng.bit_generator.state = json.loads(st["numpy_rng"])
