@@ -11,7 +11,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml plugins/restoration-uniform/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,bioio,bioimageio]' -e plugins/restoration-uniform
+	$(BIN)/python -m pip install --quiet -e '.[dev,s3,bioio,bioimageio,napari]' -e plugins/restoration-uniform
 	touch $(STAMP)
 
 # Restore the bundled sample data (data/noisy, references in data/clean) into out/demo.
@@ -20,6 +20,8 @@ demo: setup
 
 test: setup
 	bash .ci/install-chromium.sh
+	bash .ci/install-postgresql.sh
+	bash .ci/install-qt-libs.sh $(BIN)/python
 	$(BIN)/python -m pytest -q --durations=15
 
 bench: setup

@@ -10,20 +10,31 @@ level; float noise, no clipping, no quantization; 256x256 centre crops):
   Anscombe transform + BM3D + the closed-form exact unbiased inverse; the diffusion model runs in
   the same stabilized space with the same inverse (the path ``--noise poisson`` takes).
 
-Quality options: the geometric self-ensemble (``ensemble``, 8 flips/rotations) and DDIM steps.
-Images: the scikit-image pictures held out of training (restoration.diffusion.data.HELD_OUT) and
-this project's held-out photographs from Debian packages (``data/debian_photos.py -o train/photos``
-writes them to ``train/photos/held_out``). PSNR with data_range=1; SSIM with gaussian_weights=True,
-sigma=1.5, use_sample_covariance=False. Seconds per megapixel are wall time on this machine.
+Quality options: the geometric self-ensemble (``ensemble``, 8 flips/rotations) and DDIM steps
+(``--methods`` keeps a subset). Image sets (``--set``):
 
-Usage: python benchmarks/denoise_quality.py [--model PATH] [--sections gray,colour,poisson]
-       [--photos DIR] [--crop 256] [--out FILE]
+- ``test``: the frozen test set (``benchmarks/test_set.csv``: 256x256 crops of 38 pictures in 8
+  content classes from Debian packages nothing is trained or decided on), written by
+  ``python data/debian_pictures.py -o train/pictures``. Run it once per model you intend to ship;
+  the report gives the mean, the mean per content class and the worst decile (the 10th percentile
+  of the per-crop differences) against the anchor. Grayscale sections use the grayscale crops and
+  the luminance of the colour ones; the colour section the colour crops.
+- ``validation``: the validation crops of the same script: what decisions are made on.
+- ``skimage``: the scikit-image pictures held out of training (``HELD_OUT``), 256x256 centre
+  crops; kept for continuity with earlier tables, not for decisions.
+
+PSNR with data_range=1; SSIM with gaussian_weights=True, sigma=1.5, use_sample_covariance=False.
+Seconds per megapixel are wall time on this machine.
+
+Usage: python benchmarks/denoise_quality.py [--model PATH] [--set test|validation|skimage]
+       [--sections gray,colour,poisson] [--methods NAME,...] [--pictures DIR] [--out FILE]
 BM3D comes from the optional `bench` extra (`pip install -e '.[bench]'`; non-commercial licence).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import platform
 import sys
 import time
@@ -59,15 +70,20 @@ def crop(img: np.ndarray, side: int) -> np.ndarray:
     return img[y0:y0 + side, x0:x0 + side]
 
 
-def load_images(photos: Path | None, side: int) -> dict[str, np.ndarray]:
-    """Held-out images, float64 in [0, 1], (y, x) or (y, x, 3)."""
+def load_images(which: str, pictures: Path, side: int = 256) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The set's images, float64 in [0, 1], (y, x) or (y, x, 3), and each image's content class."""
     from skimage.io import imread
 
-    images = {name: skimage_image(name).astype(np.float64) for name in HELD_OUT}
-    if photos is not None and photos.is_dir():
-        for f in sorted(photos.glob("*.png")):
-            images[f.stem] = imread(f).astype(np.float64) / 255.0
-    return {k: crop(v, side) for k, v in images.items()}
+    if which == "skimage":
+        return ({name: crop(skimage_image(name).astype(np.float64), side) for name in HELD_OUT},
+                {name: "scikit-image" for name in HELD_OUT})
+    manifest = pictures / "manifest.csv"
+    if not manifest.is_file():
+        raise SystemExit(f"{manifest}: missing; build it with python data/debian_pictures.py -o {pictures}")
+    with manifest.open() as f:
+        rows = [r for r in csv.DictReader(f) if r["split"] == which]
+    images = {r["file"]: imread(pictures / r["file"]).astype(np.float64) / 255.0 for r in rows}
+    return images, {r["file"]: r["class"] for r in rows}
 
 
 def diffusion(model: str | None, **options):
@@ -119,11 +135,22 @@ def poisson_methods(model: str | None):
             "diffusion mmse + ensemble": diff(ensemble=True)}
 
 
-def run_section(section: str, images: dict[str, np.ndarray], model: str | None) -> list[str]:
+def decile_summary(d: np.ndarray, classes: list[str]) -> str:
+    """Mean, worst decile (10th percentile), minimum and per-class means of per-image differences."""
+    per_class = ", ".join(f"{c} {d[[k == c for k in classes]].mean():+.2f}" for c in dict.fromkeys(classes))
+    return (f"mean {d.mean():+.2f} dB, worst decile {np.percentile(d, 10):+.2f}, min {d.min():+.2f}"
+            + (f" [{per_class}]" if len(set(classes)) > 1 else ""))
+
+
+def run_section(section: str, images: dict[str, np.ndarray], classes: dict[str, str], model: str | None,
+                methods: set[str] | None = None, per_image: list[dict] | None = None) -> list[str]:
+    """Every method of ``section`` on ``images``; markdown lines (and per-image rows into ``per_image``)."""
     colour = section == "colour"
     pool = {k: v for k, v in images.items() if v.ndim == 3} if colour else \
         {k: (to_gray(v.astype(np.float32)).astype(np.float64) if v.ndim == 3 else v) for k, v in images.items()}
     table = poisson_methods(model) if section == "poisson" else gaussian_methods(model, colour)
+    if methods:
+        table = {m: fn for m, fn in table.items() if m in methods or m in ("noisy input", ANCHOR[section])}
     levels = LEVELS[section]
     rows = {m: {lv: [] for lv in levels} for m in table}
     secs = {m: 0.0 for m in table}
@@ -139,6 +166,10 @@ def run_section(section: str, images: dict[str, np.ndarray], model: str | None) 
                 out = fn(noisy, arg, seed=i)
                 secs[m] += time.perf_counter() - t
                 rows[m][lv].append((psnr(out, clean), ssim(out, clean)))
+                if per_image is not None:
+                    per_image.append({"section": section, "level": lv, "image": name, "class": classes[name],
+                                      "method": m, "psnr": round(rows[m][lv][-1][0], 3),
+                                      "ssim": round(rows[m][lv][-1][1], 4)})
                 print(f"{section} {UNIT[section]} {lv:>3} {name:<36} {m:<30} {rows[m][lv][-1][0]:6.2f} dB", file=sys.stderr)
     mpx = sum(v.shape[0] * v.shape[1] for v in pool.values()) * len(levels) / 1e6
     u = UNIT[section]
@@ -149,38 +180,45 @@ def run_section(section: str, images: dict[str, np.ndarray], model: str | None) 
         cells = [f"{np.mean([r[0] for r in rows[m][lv]]):.2f} / {np.mean([r[1] for r in rows[m][lv]]):.4f}" for lv in levels]
         lines.append(f"| {m} | " + " | ".join(cells) + f" | {secs[m] / mpx:.2f} |")
     anchor = ANCHOR[section]
-    lines += ["", f"Against {anchor} (same images, same noise; mean of per-image differences, min..max):", ""]
+    lines += ["", f"Against {anchor} (same images, same noise; per-image PSNR differences):", ""]
+    names = [classes[k] for k in pool]
     for m in [k for k in table if k.startswith("diffusion")]:
-        parts = []
+        lines.append(f"- {m} (speed {secs[anchor] / max(secs[m], 1e-9):.1f}x {anchor}):")
         for lv in levels:
             d = np.array([a[0] - b[0] for a, b in zip(rows[m][lv], rows[anchor][lv])])
-            parts.append(f"{u}={lv}: {d.mean():+.2f} dB ({d.min():+.2f}..{d.max():+.2f})")
-        lines.append(f"- {m}: " + ", ".join(parts) + f"; speed {secs[anchor] / max(secs[m], 1e-9):.1f}x {anchor}")
+            lines.append(f"  - {u}={lv}: {decile_summary(d, names)}")
     return lines + [""]
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", help="model file (default: the shipped one)")
+    p.add_argument("--set", choices=["test", "validation", "skimage"], default="test")
     p.add_argument("--sections", default="gray,colour,poisson")
-    p.add_argument("--photos", type=Path, default=Path("train/photos/held_out"),
-                   help="held-out photographs (data/debian_photos.py); skipped when absent")
-    p.add_argument("--crop", type=int, default=256)
-    p.add_argument("--out", help="also write the markdown here")
+    p.add_argument("--methods", help="diffusion methods to run (comma-separated names; default all)")
+    p.add_argument("--pictures", type=Path, default=Path("train/pictures"),
+                   help="the output of data/debian_pictures.py")
+    p.add_argument("--out", help="also write the markdown here (and the per-image values to OUT.csv)")
     args = p.parse_args()
-    images = load_images(args.photos, args.crop)
+    images, classes = load_images(args.set, args.pictures)
     model = load_model(args.model)
     command = " ".join(["python benchmarks/denoise_quality.py", *sys.argv[1:]])
-    lines = [f"# Denoising quality on held-out images ({args.crop}x{args.crop} centre crops)", "",
+    lines = [f"# Denoising quality on the {args.set} set (256x256 crops)", "",
              f"Command: `{command}`", "",
              f"Model: {model.model_id}, {model.provenance.get('steps')} training steps; torch {torch.__version__}, "
              f"{torch.get_num_threads()} threads, Python {platform.python_version()}, {platform.machine()}", ""]
+    methods = set(args.methods.split(",")) if args.methods else None
+    per_image: list[dict] = []
     for section in args.sections.split(","):
-        lines += run_section(section, images, args.model)
+        lines += run_section(section, images, classes, args.model, methods, per_image)
     text = "\n".join(lines)
     print(text)
     if args.out:
         Path(args.out).write_text(text)
+        with open(args.out + ".csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(per_image[0]))
+            w.writeheader()
+            w.writerows(per_image)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Time and peak memory of writing an item's OME-Zarr pyramid and metadata (restoration.ome_zarr.finish_image)
+"""Time and peak memory of writing an item's OME-Zarr pyramid and metadata (restoration.store.ome_zarr.finish_image)
 on large float32 planes, the step `restoration run` adds after an item's full resolution is written.
 
 For each size, level 0 of an image group (chunks 512 x 512, as `restoration run` writes them) is
@@ -32,7 +32,7 @@ def hwm():
         if line.startswith("VmHWM"):
             return int(line.split()[1]) / 1024
 import numpy, zarr
-from restoration import ome_zarr, storage
+from restoration.store import ome_zarr
 base = hwm()
 store = zarr.open_group(sys.argv[1], mode="r+")
 t = time.perf_counter()
@@ -44,10 +44,10 @@ print(json.dumps({"seconds": time.perf_counter() - t, "peak": hwm(), "imports": 
 
 def make_level0(path: Path, side: int) -> None:
     """An image group ``img`` whose level 0 is a side x side float32 plane, written chunk by chunk."""
-    from restoration import storage
+    from restoration.store import items
 
     store = zarr.open_group(str(path), mode="w", zarr_format=3)
-    arr = storage.create_item_array(store, "img", (side, side), np.float32, "yx")
+    arr = items.create_item_array(store, "img", (side, side), np.float32, "yx")
     rng = np.random.default_rng(side)
     for y in range(0, side, 512):
         yy, xx = np.mgrid[y:y + 512, 0:side].astype(np.float32)
@@ -73,7 +73,7 @@ def main() -> int:
         shutil.rmtree(path, ignore_errors=True)
         print(f"{side * side / 1e6:6.1f} Mpx {r['seconds']:6.1f} s peak {r['peak']:7.0f} MiB (imports {r['imports']:.0f})",
               file=sys.stderr)
-    lines = ["# Pyramid: restoration.ome_zarr.finish_image on float32 planes (chunks 512 x 512)", "",
+    lines = ["# Pyramid: restoration.store.ome_zarr.finish_image on float32 planes (chunks 512 x 512)", "",
              "Command: `python benchmarks/pyramid.py " + " ".join(sys.argv[1:]) + "`",
              f"Machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, Python "
              f"{platform.python_version()}, zarr {zarr.__version__}", "",

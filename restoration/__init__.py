@@ -1,6 +1,6 @@
 """restoration: restore noisy images and n-dimensional arrays with diffusion models.
 
-The public API: ``denoise``, ``characterize``, the run options ``RunOptions`` and, for plugins,
+The public API: ``denoise``, ``denoise_plane`` (one plane or band of rows, as ``denoise`` restores it), ``characterize``, the run options ``RunOptions`` and, for plugins,
 ``hookimpl``, ``NoiseModel``, ``Transform``, ``Observation``, ``Denoiser`` and ``Option`` (the rules
 each follows are in :mod:`restoration.types`; :mod:`restoration.testing` checks them). Importing
 this package is cheap: torch, pandas and zarr load when a function needs them.
@@ -17,7 +17,7 @@ from .options import RunOptions
 from .types import Denoiser, NoiseModel, Observation, Option, Transform
 
 if TYPE_CHECKING:  # type checkers and IDEs see them; at run time they load on first use (below)
-    from .api import characterize, denoise
+    from .api import characterize, denoise, denoise_plane
 
 try:
     __version__ = version("restoration")
@@ -25,10 +25,10 @@ except PackageNotFoundError:  # running from a source tree without an install
     __version__ = "0+unknown"
 
 __all__ = ["Denoiser", "InputError", "NoiseModel", "Observation", "Option", "RunOptions", "Transform", "__version__",
-           "characterize", "denoise", "hookimpl"]
+           "characterize", "denoise", "denoise_plane", "hookimpl"]
 
 
-_LAZY = ("characterize", "denoise")  # restoration.api imports pandas and scipy: 0.7 s, this package 0.1 s
+_LAZY = ("characterize", "denoise", "denoise_plane")  # restoration.api imports pandas and scipy: 0.7 s, this package 0.1 s
 
 
 def __getattr__(name: str):

@@ -10,11 +10,13 @@ import pandas as pd
 from .errors import InputError
 from .noise.calibration import calibration
 from .options import RunOptions, denoiser_settings
-from .planning import characterize_sample, is_rgb, plan_array, plane_indices, read_plane, sample_planes, write_plane
+from .planning import (characterize_sample, context_rows, plan_array, plane_indices, read_plane, sample_planes,
+                       write_plane)
 from .planes import (average_parts, check_planes, orientations, part_dtype, restore_slab, slab_axis, volume_axes,
                      volume_indices, volume_key)
 from .plugins import registry
 from .restore import cast_like, output_dtype as restored_dtype, restore_plane
+from .store.ome_metadata import is_rgb
 
 NOISE_COLUMNS = ["name", "channel", "noise", "score", "clipped_fraction", "missing_fraction"]
 
@@ -96,6 +98,27 @@ def characterize(data, *, axes: str | None = None, noise: str = "auto", sigma: f
     return noise_frame([{"name": name, **r} for r in rows], reg)
 
 
+def _prepare(data, *, axes, noise, sigma, transforms, denoiser, seed, return_std, gain, read_noise, offset, dark,
+             output_dtype, planes, denoiser_options):
+    """The checked array, its axes, the registry, the denoiser and the plane plan of :func:`denoise`."""
+    arr = _check_data(data)
+    ax = _axes_for(arr, axes)
+    restored_dtype(arr.dtype, output_dtype)
+    check_planes(planes, ax, arr.shape)  # before the noise is characterized
+    reg = registry()
+    options = RunOptions(noise=noise, sigma=sigma, transforms=tuple(transforms or ()), denoiser=denoiser, seed=seed,
+                         axes=axes, output_dtype=output_dtype, planes=planes, denoiser_options=denoiser_options)
+    den, resolved = denoiser_settings(options, reg)
+    if return_std and not den.returns_std(**resolved):  # else the std would be all zeros
+        raise InputError(f"return_std=True: the {den.name} denoiser reports no std with these options "
+                         f"({', '.join(f'{k}={v!r}' for k, v in resolved.items()) or 'none'})")
+    # One plan for every orientation: made from the yx planes, pointwise, so it holds in zx and zy.
+    _, plan = plan_array(arr, ax, reg, noise=noise, sigma=sigma, transforms=transforms, denoiser=den.name,
+                         options=resolved, rgb=is_rgb("npy", None, ax, arr.shape),
+                         fixed=calibration(gain=gain, read_noise=read_noise, offset=offset, dark=dark))
+    return arr, ax, reg, den, plan
+
+
 def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms: Sequence[str] | None = None,
             denoiser: str | None = None, seed: int = 0, return_std: bool = False, axes: str | None = None,
             gain: float | None = None, read_noise: float | None = None, offset: float | None = None, dark=None,
@@ -149,11 +172,15 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
         ``return_std`` is the mean of the three orientations' stds.
     progress : callable, optional
         Called as ``progress(done, total)`` after each plane is restored (``total`` planes, of
-        every orientation).
+        every orientation), and with a fractional ``done`` within a yx plane when the denoiser
+        reports its progress (:attr:`~restoration.types.Observation.progress`). An exception it
+        raises stops the restoration there (how a GUI cancels).
     **denoiser_options
         The denoiser's own options (its :attr:`~restoration.types.Denoiser.options`; ``restoration
         plugins`` lists them). For ``diffusion``: ``method`` (``"mmse"``, ``"ddim"``,
-        ``"posterior"``), ``steps``, ``samples`` (posterior samples to average), ``model`` (a
+        ``"posterior"``), ``steps``, ``samples`` (posterior samples to average), ``uncertainty``
+        (the std with ``samples > 1``: ``"calibrated"``, an error bar, or ``"spread"``, the
+        samples' std as drawn), ``model`` (a
         model file), ``device`` (``"auto"``, ``"cpu"``, ``"cuda"``), ``colour`` (RGB data restored
         ``"joint"``-ly in an opponent colour space or ``"per-channel"``; ``"auto"``: joint when
         the channels' noise is comparable), ``ensemble`` (average the 8 flips and rotations:
@@ -177,22 +204,12 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
     >>> bool(np.abs(out - clean).mean() < np.abs(noisy - clean).mean())
     True
     """
-    arr = _check_data(data)
-    ax = _axes_for(arr, axes)
+    arr, ax, reg, den, plan = _prepare(data, axes=axes, noise=noise, sigma=sigma, transforms=transforms,
+                                       denoiser=denoiser, seed=seed, return_std=return_std, gain=gain,
+                                       read_noise=read_noise, offset=offset, dark=dark, output_dtype=output_dtype,
+                                       planes=planes, denoiser_options=denoiser_options)
     out_dtype = restored_dtype(arr.dtype, output_dtype)
     orients = orientations(planes)
-    check_planes(planes, ax, arr.shape)  # before the noise is characterized
-    reg = registry()
-    options = RunOptions(noise=noise, sigma=sigma, transforms=tuple(transforms or ()), denoiser=denoiser, seed=seed,
-                         axes=axes, output_dtype=output_dtype, planes=planes, denoiser_options=denoiser_options)
-    den, resolved = denoiser_settings(options, reg)
-    if return_std and not den.returns_std(**resolved):  # else the std would be all zeros
-        raise InputError(f"return_std=True: the {den.name} denoiser reports no std with these options "
-                         f"({', '.join(f'{k}={v!r}' for k, v in resolved.items()) or 'none'})")
-    # One plan for every orientation: made from the yx planes, pointwise, so it holds in zx and zy.
-    _, plan = plan_array(arr, ax, reg, noise=noise, sigma=sigma, transforms=transforms, denoiser=den.name,
-                         options=resolved, rgb=is_rgb("npy", None, ax, arr.shape),
-                         fixed=calibration(gain=gain, read_noise=read_noise, offset=offset, dark=dark))
     # With several orientations each is kept unrounded (part_dtype) until they are averaged.
     dtype = out_dtype if len(orients) == 1 else part_dtype(out_dtype)
     out = np.empty(arr.shape, dtype=dtype)
@@ -202,7 +219,8 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
     total = len(indices) + sum(len(volumes) * arr.shape[ax.index(slab_axis(o))] for o in orients[1:])
     for i, index in enumerate(indices):
         rng = np.random.default_rng([seed, i])
-        restored, std = restore_plane(read_plane(arr, ax, index), plan, reg, rng)
+        within = (lambda share, i=i: progress(i + share, total)) if progress else None
+        restored, std = restore_plane(read_plane(arr, ax, index), plan, reg, rng, progress=within)
         write_plane(out, ax, index, cast_like(restored, out.dtype))
         if return_std:
             write_plane(std_out, ax, index, (std if std is not None else np.zeros_like(restored)).astype(np.float32))
@@ -230,4 +248,85 @@ def denoise(data, *, noise: str = "auto", sigma: float | None = None, transforms
     return (out, average_parts(stds, np.float32)) if return_std else out
 
 
-__all__ = ["characterize", "denoise"]
+def denoise_plane(data, plane: int = 0, *, rows: tuple[int, int] | None = None,
+                  cols: tuple[int, int] | None = None, noise: str = "auto",
+                  sigma: float | None = None, transforms: Sequence[str] | None = None, denoiser: str | None = None,
+                  seed: int = 0, return_std: bool = False, axes: str | None = None, gain: float | None = None,
+                  read_noise: float | None = None, offset: float | None = None, dark=None, output_dtype: str = "auto",
+                  progress: Callable[[float], None] | None = None, **denoiser_options):
+    """Restore one yx plane of ``data``, or a region of it, as :func:`denoise` restores it there.
+
+    A preview: the noise, transforms and value range are decided from the whole array, the plane
+    draws from its own generator and a region is read with the denoiser's context around it, so
+    the result is the same plane (region) of ``denoise(data, ...)`` with the same arguments:
+    exactly for a band of rows of a denoiser without a tiling (``nlm``), to float rounding with
+    the diffusion model (its tiles fall elsewhere). A region narrower than the plane (``cols``)
+    is the same for deterministic methods (``mmse``, ``ddim``); a sampling method draws its
+    noise by row across the width read, so there it is another draw of the same posterior.
+
+    Parameters
+    ----------
+    data : array_like
+        As for :func:`denoise`.
+    plane : int
+        Which yx plane, counted over the leading axes in order (0 for 2-D data).
+    rows : (int, int), optional
+        First and end row of the band to restore (default: the whole plane).
+    cols : (int, int), optional
+        First and end column of the region to restore (default: the whole width).
+    progress : callable, optional
+        Called with the share of the plane done (0 to 1) when the denoiser reports it.
+    noise, sigma, transforms, denoiser, seed, return_std, axes, gain, read_noise, offset, dark, output_dtype, **denoiser_options
+        As for :func:`denoise` (the planes are always yx).
+
+    Returns
+    -------
+    ndarray or (ndarray, ndarray)
+        The ``(y, x)`` or ``(y, x, c)`` region restored (and its std with ``return_std``).
+
+    Raises
+    ------
+    InputError
+        As :func:`denoise`; a plane, rows or columns outside the data.
+
+    Examples
+    --------
+    >>> import numpy as np, restoration
+    >>> rng = np.random.default_rng(0)
+    >>> stack = rng.normal(0.5, 0.1, (3, 64, 64)).astype(np.float32)
+    >>> whole = restoration.denoise(stack, sigma=0.1, denoiser="nlm")
+    >>> band = restoration.denoise_plane(stack, 1, rows=(16, 40), sigma=0.1, denoiser="nlm")
+    >>> bool(np.array_equal(band, whole[1, 16:40]))
+    True
+    >>> region = restoration.denoise_plane(stack, 1, rows=(16, 40), cols=(8, 30), sigma=0.1, denoiser="nlm")
+    >>> bool(np.array_equal(region, whole[1, 16:40, 8:30]))
+    True
+    """
+    arr, ax, reg, den, plan = _prepare(data, axes=axes, noise=noise, sigma=sigma, transforms=transforms,
+                                       denoiser=denoiser, seed=seed, return_std=return_std, gain=gain,
+                                       read_noise=read_noise, offset=offset, dark=dark, output_dtype=output_dtype,
+                                       planes="yx", denoiser_options=denoiser_options)
+    indices = plane_indices(ax, arr.shape)
+    if not 0 <= plane < len(indices):
+        raise InputError(f"plane {plane} is outside the data's {len(indices)} planes")
+    margin, grid = den.context(**plan.options, masked=plan.masked), den.grid(**plan.options)
+    reads, core = [], []
+    for span, axis, what in ((rows, "y", "rows"), (cols, "x", "columns")):
+        size = arr.shape[ax.index(axis)]
+        a, b = span if span is not None else (0, size)
+        if not 0 <= a < b <= size:
+            raise InputError(f"{what} {a}:{b} are outside the plane's {size} {what}")
+        lo, hi = context_rows(a, b, size, margin, grid) if span is not None else (0, size)
+        reads.append(slice(lo, hi))
+        core.append(slice(a - lo, b - lo))
+    core = tuple(core)
+    rng = np.random.default_rng([seed, plane])
+    restored, std = restore_plane(read_plane(arr, ax, indices[plane], *reads), plan, reg, rng,
+                                  origin=reads[0].start, progress=progress)
+    out = cast_like(restored[core], restored_dtype(arr.dtype, output_dtype))
+    if not return_std:
+        return out
+    return out, (std[core] if std is not None else np.zeros_like(restored[core])).astype(np.float32)
+
+
+__all__ = ["characterize", "denoise", "denoise_plane"]

@@ -226,6 +226,36 @@ def options_from_args(args: argparse.Namespace, **extra: Any) -> RunOptions:
     return RunOptions(**fields, denoiser_options=given, **extra)
 
 
+def run_argv(options: RunOptions) -> list[str]:
+    """The ``restoration run`` arguments that give ``options`` (the inverse of
+    :func:`options_from_args`): the inputs, ``-o OUTDIR``, then each option not at its default,
+    the denoiser's as ``--denoiser-option NAME=VALUE``.
+
+    Examples
+    --------
+    >>> run_argv(RunOptions(inputs=("a.tif",), outdir="out", sigma=0.1, transforms=("none",),
+    ...                     denoiser_options={"samples": 4}))
+    ['a.tif', '-o', 'out', '--sigma', '0.1', '--transform', 'none', '--denoiser-option', 'samples=4']
+    """
+    argv = [*options.inputs] + (["-o", options.outdir] if options.outdir else [])
+    for f in _option_fields():
+        value = getattr(options, f.name)
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if value == default or value is None:
+            continue
+        flag = f.metadata["argparse"].get("flag", "--" + f.name.replace("_", "-"))
+        if isinstance(value, bool):
+            argv.append(flag)
+        elif f.metadata["argparse"].get("action") == "append":
+            argv += [a for v in value for a in (flag, str(v))]
+        elif isinstance(value, tuple):
+            argv += [flag, *map(str, value)]
+        else:
+            argv += [flag, str(value)]
+    return argv + [a for k, v in options.denoiser_options.items() if v is not None
+                   for a in ("--denoiser-option", f"{k}={v}")]
+
+
 def denoiser_settings(options: RunOptions, reg) -> tuple[Any, dict[str, Any]]:
     """The chosen denoiser and its options resolved (:func:`~restoration.types.resolve_options`).
 

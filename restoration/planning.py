@@ -61,6 +61,22 @@ def plane_regions(axes: str, shape: Sequence[int], max_pixels: int, align: int) 
             for y0 in range(0, height, band)]
 
 
+def context_rows(y0: int, y1: int, height: int, margin: int, grid: int) -> tuple[int, int]:
+    """The rows to read to restore rows ``y0:y1`` of a plane ``height`` rows high (or columns of
+    one as wide) as in a whole-plane run: ``margin`` rows of context each side, the read starting and ending on the
+    denoiser's ``grid`` counted from either edge of the plane (so the band, and any flip of it,
+    is seen as in the whole plane).
+
+    Examples
+    --------
+    >>> context_rows(100, 200, 512, 20, 8)
+    (80, 224)
+    """
+    lo = max(0, y0 - margin) // grid * grid
+    hi = height - (height - min(height, y1 + margin)) // grid * grid
+    return lo, hi
+
+
 def centre_window(height: int, width: int, side: int) -> tuple[slice, slice]:
     """Rows and columns of the central ``side x side`` window (all of a shorter axis)."""
     y0, x0 = max(0, (height - side) // 2), max(0, (width - side) // 2)
@@ -76,23 +92,6 @@ def sample_planes(arr, axes: str) -> np.ndarray:
     pick = np.unique(np.linspace(0, len(indices) - 1, min(SAMPLE_PLANES, len(indices))).round().astype(int))
     rows, cols = centre_window(arr.shape[axes.index("y")], arr.shape[axes.index("x")], SAMPLE_SIDE)
     return np.stack([read_plane(arr, axes, indices[i], rows, cols).astype(np.float64) for i in pick])
-
-
-def is_rgb(fmt: str, attrs: dict | None, axes: str, shape: Sequence[int]) -> bool:
-    """Whether an item's channels are the red, green and blue of a photograph.
-
-    RGB means three channels from a PNG/JPEG, a ``.npy`` (or an in-memory array) with a last axis
-    of 3, or a TIFF whose photometric tag is RGB; other multi-channel data (fluorescence channels,
-    spectra) is not (:attr:`~restoration.types.Observation.rgb`).
-
-    Examples
-    --------
-    >>> is_rgb("png", {}, "yxc", (8, 8, 3)), is_rgb("tiff", {}, "cyx", (3, 8, 8))
-    (True, False)
-    """
-    if "c" not in axes or shape[axes.index("c")] != 3:
-        return False
-    return fmt in ("png", "jpeg", "npy") or (fmt == "tiff" and (attrs or {}).get("photometric") == "rgb")
 
 
 def fit_transforms(sample: np.ndarray, names: Sequence[str] | None, reg: Registry) -> list[dict]:
@@ -152,7 +151,7 @@ def make_plan(sample: np.ndarray, rows: list[dict], chain: list[dict], transform
     """The plane plan: stabilize the sample per channel, settle where the transforms apply, scale sigma.
 
     ``options`` are the denoiser's resolved options; ``rgb`` whether the channels are colours
-    (:func:`is_rgb`)."""
+    (:func:`restoration.store.ome_metadata.is_rgb`)."""
     channels = [ChannelNoise(r["noise"], model_params(r, reg)) for r in rows]
     has_c = len(channels) > 1 or sample.ndim == 4
     stabilized, sigmas, space = [], [], "input"

@@ -143,9 +143,12 @@ def restore_plane(plane: np.ndarray, plan: PlanePlan, reg: Registry, rng: np.ran
         outs.append(out)
         if std is not None:
             s = _split(np.asarray(std, np.float64), len(plan.channels))[c]
-            # Carry the spread through the inverse maps by their local slope.
-            hi = reg.get("noise", ch.noise).from_gaussian(apply_transforms(r + s, plan.transforms, reg, inverse=True), **ch.params)
-            stds.append(np.abs(hi - out))
+            # Carry the spread through the inverse maps by their slope over r ± s (a one-sided
+            # step overstates it where the inverse is convex: the GAT's at a few photons).
+            noise = reg.get("noise", ch.noise)
+            up, down = (noise.from_gaussian(apply_transforms(v, plan.transforms, reg, inverse=True), **ch.params)
+                        for v in (r + s, r - s))
+            stds.append(np.abs(up - down) / 2)
     restored_in = np.stack(outs, axis=-1) if plane.ndim == 3 else outs[0]
     std_in = (np.stack(stds, axis=-1) if plane.ndim == 3 else stds[0]) if stds else None
     return restored_in, std_in

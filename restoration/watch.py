@@ -1,7 +1,10 @@
 """Watched folders: which datasets of a folder still need restoring (used by scheduled runs).
 
 Each top-level entry of the folder (a file, a zarr store or a subdirectory) is one dataset,
-restored into ``OUTROOT/<entry name>/``. A dataset is done when its last successful restoration
+restored into ``OUTROOT/<entry name>/``. The folder and OUTROOT may be object storage (fsspec
+URLs such as ``s3://bucket/incoming``): there each dataset is a zarr store (a prefix; inputs on
+object storage are read as zarr), and its objects' sizes and last-modified times stand for the
+files'. A dataset is done when its last successful restoration
 recorded the same file sizes and modification times and the same parameters; a failed one is
 remembered the same way and not retried until it changes. A dataset that vanishes during its run
 (moved away, or the whole folder unmounted) is not a failure: it is restored when it comes back.
@@ -15,15 +18,35 @@ import time
 from pathlib import Path
 
 from .io import SUFFIXES
-from .storage import LOCK, clear_outputs, read_json, write_text_atomic
+from .store.files import basename, exists, filesystem, is_url, join, make_dirs, read_json, remove, write_text_atomic
+from .store.layout import LOCK, clear_outputs
 
 SETTLE_SECONDS = 30.0
 DONE_FILE = "watch.json"
 FAILED_FILE = ".restoration-failed.json"
 
 
-def stat_signature(path: Path) -> list:
+def _modified_ns(info: dict) -> int:
+    """An object's last-modified time in ns from its fsspec info (S3 ``LastModified``, ``mtime``, ``created``)."""
+    when = info.get("LastModified") or info.get("mtime") or info.get("created") or info.get("last_modified") or 0
+    return int(when.timestamp() * 1e9) if hasattr(when, "timestamp") else int(float(when) * 1e9)
+
+
+def _object_signature(url: str) -> list:
+    fs, p = filesystem(url)
+    fs.invalidate_cache()
+    found = fs.find(p, detail=True)  # the object itself, or every object below the prefix
+    if not found:
+        raise FileNotFoundError(url)
+    return [[k[len(p):].lstrip("/") or basename(url), int(v.get("size") or 0), _modified_ns(v)]
+            for k, v in sorted(found.items())]
+
+
+def stat_signature(path: str | os.PathLike) -> list:
     """Sizes and modification times of every file under ``path``: changes when its content is rewritten."""
+    if is_url(path):
+        return _object_signature(str(path))
+    path = Path(path)
     if path.is_file():
         st = path.stat()
         return [[path.name, st.st_size, st.st_mtime_ns]]
@@ -36,14 +59,34 @@ def stat_signature(path: Path) -> list:
     return out
 
 
-def _newest_mtime(sig: list, path: Path) -> float:
-    times = [m / 1e9 for _, _, m in sig] + [path.stat().st_mtime]
+def _newest_mtime(sig: list, path: str | os.PathLike) -> float:
+    times = [m / 1e9 for _, _, m in sig] + ([] if is_url(path) else [Path(path).stat().st_mtime])
     return max(times)
 
 
-def entries(watch: Path) -> list[Path]:
+def _object_entries(watch: str) -> list[str]:
+    fs, p = filesystem(watch)
+    fs.invalidate_cache()
+    try:
+        listed = fs.ls(p, detail=True)
+    except FileNotFoundError:
+        return []
+    out = []
+    for info in sorted(listed, key=lambda i: i["name"]):
+        name = basename(info["name"])
+        if info["name"].rstrip("/") == p.rstrip("/") or name.startswith("."):
+            continue
+        if info["type"] == "directory":  # a zarr store: what inputs on object storage can be
+            out.append(join(watch, name))
+    return out
+
+
+def entries(watch: str | os.PathLike) -> list:
     """Top-level datasets of the folder: supported files, zarr stores and subdirectories (none
-    while the folder does not exist)."""
+    while the folder does not exist); URLs for a folder on object storage, else paths."""
+    if is_url(watch):
+        return _object_entries(str(watch))
+    watch = Path(watch)
     if not watch.is_dir():
         return []
     out = []
@@ -61,9 +104,8 @@ def scan(watch: str | os.PathLike, outroot: str | os.PathLike, params: dict, *, 
 
     Returns a dict of lists; ``pending`` holds ``{"entry", "outdir", "stat", "overwrite"}``.
     """
-    watch, outroot = Path(watch), Path(outroot)
     now = time.time() if now is None else now
-    failed = read_json(outroot / FAILED_FILE) or {}
+    failed = read_json(join(outroot, FAILED_FILE)) or {}
     result: dict[str, list] = {"pending": [], "waiting": [], "done": [], "failed": []}
     key = json.dumps(params, sort_keys=True)
     for entry in entries(watch):
@@ -74,12 +116,12 @@ def scan(watch: str | os.PathLike, outroot: str | os.PathLike, params: dict, *, 
         if now - _newest_mtime(sig, entry) < settle:
             result["waiting"].append(str(entry))
             continue
-        outdir = outroot / entry.name
-        done = read_json(outdir / DONE_FILE)
+        outdir = join(outroot, basename(entry))
+        done = read_json(join(outdir, DONE_FILE))
         if isinstance(done, dict) and done.get("stat") == sig and done.get("params") == key:
             result["done"].append(str(entry))
-        elif isinstance(failed.get(entry.name), dict) and failed[entry.name].get("stat") == sig \
-                and failed[entry.name].get("params") == key:
+        elif isinstance(failed.get(basename(entry)), dict) and failed[basename(entry)].get("stat") == sig \
+                and failed[basename(entry)].get("params") == key:
             result["failed"].append(str(entry))
         else:
             # Restored before from other content or parameters: replace it; never restored: resume.
@@ -93,7 +135,7 @@ def seconds_to_settle(waiting: list[str], *, now: float | None = None, settle: f
     seconds unchanged, were nothing written to them meanwhile (0 when they are gone)."""
     now = time.time() if now is None else now
     left = 0.0
-    for entry in map(Path, waiting):
+    for entry in waiting:
         try:
             left = max(left, _newest_mtime(stat_signature(entry), entry) + settle - now)
         except FileNotFoundError:
@@ -101,16 +143,17 @@ def seconds_to_settle(waiting: list[str], *, now: float | None = None, settle: f
     return max(0.0, left)
 
 
-def _forget(outdir: Path) -> None:
+def _forget(outdir: str) -> None:
     """Remove what a run left in ``outdir`` (and the folder, when nothing else is in it)."""
-    if outdir.is_dir():
+    if is_url(outdir) or os.path.isdir(outdir):
         clear_outputs(outdir)
         for name in (DONE_FILE, LOCK):
-            (outdir / name).unlink(missing_ok=True)
-        try:
-            outdir.rmdir()
-        except OSError:  # files of the user's: keep them
-            pass
+            remove(join(outdir, name))
+        if not is_url(outdir):  # object storage has no empty folders
+            try:
+                os.rmdir(outdir)
+            except OSError:  # files of the user's: keep them
+                pass
 
 
 def record(outroot: str | os.PathLike, pending: dict, params: dict, *, ok: bool, error: str = "") -> bool:
@@ -124,18 +167,17 @@ def record(outroot: str | os.PathLike, pending: dict, params: dict, *, ok: bool,
     bool
         False for such a vanished dataset, else True.
     """
-    outroot = Path(outroot)
-    if not ok and not os.path.lexists(pending["entry"]):
-        _forget(Path(pending["outdir"]))
+    if not ok and not exists(pending["entry"]):
+        _forget(pending["outdir"])
         return False
-    entry = Path(pending["entry"]).name
+    entry = basename(pending["entry"])
     key = json.dumps(params, sort_keys=True)
-    failed = read_json(outroot / FAILED_FILE) or {}
+    failed = read_json(join(outroot, FAILED_FILE)) or {}
     if ok:
-        write_text_atomic(Path(pending["outdir"]) / DONE_FILE, json.dumps({"stat": pending["stat"], "params": key}))
+        write_text_atomic(join(pending["outdir"], DONE_FILE), json.dumps({"stat": pending["stat"], "params": key}))
         failed.pop(entry, None)
     else:
         failed[entry] = {"stat": pending["stat"], "params": key, "error": error}
-    outroot.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(outroot / FAILED_FILE, json.dumps(failed, indent=1))
+    make_dirs(outroot)
+    write_text_atomic(join(outroot, FAILED_FILE), json.dumps(failed, indent=1))
     return True

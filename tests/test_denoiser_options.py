@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from restoration import Denoiser, Option, RunOptions
-from restoration.storage import item_array, item_provenance, open_store
+from restoration.store import item_array, item_provenance, open_store
 from restoration.types import resolve_options
 from restoration_flows.cli import main
 

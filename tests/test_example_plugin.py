@@ -56,7 +56,7 @@ def test_used_end_to_end_by_run(tmp_path):
     clean, noisy = _uniform_image(3)
     np.save(tmp_path / "u.npy", noisy.astype(np.float32))
     assert main(["run", str(tmp_path / "u.npy"), "-o", str(tmp_path / "out"), "--denoiser", "nlm"]) == 0
-    from restoration.storage import item_array, item_provenance
+    from restoration.store import item_array, item_provenance
 
     store = zarr.open_group(str(tmp_path / "out" / "restored.zarr"), mode="r")
     arr = item_array(store, "u")

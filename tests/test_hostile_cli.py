@@ -28,7 +28,7 @@ import zarr
 
 from hostile import NLM, complete, err_lines, failure_lines, garbage, noisy, snapshot
 from restoration.errors import InputError
-from restoration.storage import item_array, item_provenance
+from restoration.store import item_array, item_provenance
 from restoration.watch import record, scan
 from restoration_flows.cli import main
 
@@ -68,7 +68,8 @@ def test_outdir_in_the_directory_of_a_glob(tmp_path, capsys):
 
 
 def test_outdir_url_is_refused(tmp_path, capsys, monkeypatch):
-    """Case 4: a file:// OUTDIR used to become a folder named 'file:' in the working directory."""
+    """Case 4: a file:// OUTDIR used to become a folder named 'file:' in the working directory
+    (object storage URLs are OUTDIRs: tests/flows/test_object_storage.py)."""
     np.save(tmp_path / "a.npy", noisy())
     monkeypatch.chdir(tmp_path)
     url = (tmp_path / "out").as_uri()

@@ -30,7 +30,7 @@ from hostile import NAN_DENOISER, complete, err_lines
 from restoration.diffusion.checkpoint import FORMAT, load_model_file
 from restoration.diffusion.model import DiffusionModel
 from restoration.diffusion.unet import UNetConfig
-from restoration.storage import item_array
+from restoration.store import item_array
 from restoration_flows.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import zarr
 
-from restoration import ome_zarr, storage
+from restoration.store import items, ome_zarr
 
 SIDE = 300  # with a pyramid floor of 256: levels 300 and 150
 
@@ -105,18 +105,18 @@ def test_ome_zarr_reader_sees_axes_scales_pyramid_and_data(run):
 def test_provenance_dimension_names_and_the_item_order_accessor(run):
     store = zarr.open_group(str(run["store"]), mode="r")
     for name in ("cells", "rgb"):
-        prov = storage.item_provenance(store, name)
+        prov = items.item_provenance(store, name)
         assert prov["complete"] is True and prov["denoiser"] == "nlm" and prov["fingerprint"].startswith("sha256:")
         group = store[name]
         assert group.attrs["restoration"] == prov  # the group's attributes, beside "ome"
         names = [a["name"] for a in group.attrs["ome"]["multiscales"][0]["axes"]]
         for key in group.array_keys():
             assert list(group[key].metadata.dimension_names) == names
-    rgb = storage.item_array(store, "rgb")  # the item's own order (yxc), stored c, y, x
+    rgb = items.item_array(store, "rgb")  # the item's own order (yxc), stored c, y, x
     assert rgb.shape == (96, 80, 3) and store["rgb"]["0"].shape == (3, 96, 80)
     np.testing.assert_array_equal(rgb[5, :, 1], store["rgb"]["0"][1, 5, :])
-    assert storage.item_array(store, "cells", level=1).shape == (150, 150)
-    assert storage.item_provenance(store, "cells")["input_attrs"]["scale"] == [0.5, 0.5]
+    assert items.item_array(store, "cells", level=1).shape == (150, 150)
+    assert items.item_provenance(store, "cells")["input_attrs"]["scale"] == [0.5, 0.5]
 
 
 def test_samples_write_an_ome_zarr_std_map(tmp_path, tiny_model, monkeypatch):
@@ -133,9 +133,9 @@ def test_samples_write_an_ome_zarr_std_map(tmp_path, tiny_model, monkeypatch):
     for name in ("s", "s_std"):
         image = Image.from_zarr(store[name])
         assert [d.path for d in image.ome_attributes.multiscales[0].datasets] == ["0", "1"]
-    assert storage.has_std(store, "s") and storage.std_array(store, "s").shape == (64, 64)
-    assert storage.item_provenance(store, "s_std")["of"] == "s"
-    assert float(np.mean(storage.std_array(store, "s")[:])) > 0
+    assert items.has_std(store, "s") and items.std_array(store, "s").shape == (64, 64)
+    assert items.item_provenance(store, "s_std")["of"] == "s"
+    assert float(np.mean(items.std_array(store, "s")[:])) > 0
 
 
 def _fill(view, data: np.ndarray) -> None:
@@ -147,15 +147,15 @@ def _fill(view, data: np.ndarray) -> None:
 def test_levels_are_stored_in_ome_order_and_read_back_in_the_items(tmp_path, axes, shape):
     store = zarr.open_group(str(tmp_path / "r.zarr"), mode="w", zarr_format=3)
     data = np.random.default_rng(1).random(shape).astype(np.float32)
-    view = storage.create_item_array(store, "a", shape, np.float32, axes, tile=8)
+    view = items.create_item_array(store, "a", shape, np.float32, axes, tile=8)
     _fill(view, data)
     attrs = {"scale": [2.0 if a == "z" else 0.25 for a in axes], "units": ["um" if a in "zyx" else None for a in axes]}
-    storage.finish_item(store, "a", {"axes": axes}, attrs)
+    items.finish_item(store, "a", {"axes": axes}, attrs)
     stored = ome_zarr.ome_axes(axes)
     raw = store["a"]["0"][:]
     np.testing.assert_array_equal(raw, np.transpose(data, [axes.index(a) for a in stored]))
-    np.testing.assert_array_equal(storage.item_array(store, "a")[:], data)
-    np.testing.assert_array_equal(np.asarray(storage.item_array(store, "a")), data)
+    np.testing.assert_array_equal(items.item_array(store, "a")[:], data)
+    np.testing.assert_array_equal(np.asarray(items.item_array(store, "a")), data)
     ms = store["a"].attrs["ome"]["multiscales"][0]
     assert [a["name"] for a in ms["axes"]] == list(stored)
     assert all(a.get("unit") == "micrometer" for a in ms["axes"] if a["type"] == "space")
@@ -166,13 +166,13 @@ def test_levels_are_stored_in_ome_order_and_read_back_in_the_items(tmp_path, axe
     Image.from_zarr(store["a"])
     # the view reads and writes any basic selection in the item's order
     key = tuple(slice(1, None) if a in "yx" else 0 for a in axes)
-    np.testing.assert_array_equal(storage.item_array(store, "a")[key], data[key])
+    np.testing.assert_array_equal(items.item_array(store, "a")[key], data[key])
 
 
 def test_pyramid_levels_odd_sizes_integers_and_a_rerun(tmp_path):
     store = zarr.open_group(str(tmp_path / "r.zarr"), mode="w", zarr_format=3)
     data = np.random.default_rng(2).integers(0, 65535, (3, 45, 70), dtype=np.uint16)
-    _fill(storage.create_item_array(store, "i", data.shape, np.uint16, "zyx", tile=16), data)
+    _fill(items.create_item_array(store, "i", data.shape, np.uint16, "zyx", tile=16), data)
     ome = ome_zarr.finish_image(store, "i", {}, side=12, tile=16)
     assert [store["i"][d["path"]].shape for d in ome["multiscales"][0]["datasets"]] == [(3, 45, 70), (3, 23, 35),
                                                                                           (3, 12, 18), (3, 6, 9)]
@@ -208,10 +208,10 @@ def test_an_output_from_before_ome_zarr_still_reads(tmp_path):
     store = zarr.open_group(str(tmp_path / "r.zarr"), mode="w", zarr_format=3)
     arr = store.create_array("old", shape=(8, 6, 3), dtype=np.float32, dimension_names=list("yxc"))
     arr.attrs["restoration"] = {"complete": False, "axes": "yxc"}
-    assert storage.item_array(store, "old").shape == (8, 6, 3)
-    storage.finish_item(store, "old", {"format": "npy", "axes": "yxc"}, {})  # begun before, resumed now
-    assert storage.item_provenance(store, "old")["complete"] is True and "ome" not in store["old"].attrs
-    assert storage.item_provenance(store, "missing") is None
+    assert items.item_array(store, "old").shape == (8, 6, 3)
+    items.finish_item(store, "old", {"format": "npy", "axes": "yxc"}, {})  # begun before, resumed now
+    assert items.item_provenance(store, "old")["complete"] is True and "ome" not in store["old"].attrs
+    assert items.item_provenance(store, "missing") is None
 
 
 def test_pyramid_is_computed_chunk_by_chunk(tmp_path):
@@ -219,7 +219,7 @@ def test_pyramid_is_computed_chunk_by_chunk(tmp_path):
     512) and rendering windows holds a few chunks, far below the plane's size."""
     side, tile = 4096, 256
     store = zarr.open_group(str(tmp_path / "big.zarr"), mode="w", zarr_format=3)
-    view = storage.create_item_array(store, "big", (side, side), np.float32, "yx", tile=tile)
+    view = items.create_item_array(store, "big", (side, side), np.float32, "yx", tile=tile)
     yy, xx = np.mgrid[0:tile, 0:tile].astype(np.float32)
     for y in range(0, side, tile * 4):
         view[y:y + tile * 4, :] = np.tile(np.sin(yy / 17.0) * np.cos(xx / 23.0), (4, side // tile)) + y / side

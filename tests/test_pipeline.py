@@ -89,12 +89,14 @@ def test_pixel_size_from_attrs():
 
 
 def test_is_rgb():
-    assert views.is_rgb("png", {}, "yxc", (4, 4, 3)) is True
-    assert views.is_rgb("tiff", {"photometric": "minisblack"}, "yxc", (4, 4, 3)) is False
-    assert views.is_rgb("tiff", {"photometric": "rgb"}, "yxc", (4, 4, 3)) is True
-    assert views.is_rgb("zarr", {}, "yxc", (4, 4, 4)) is False
-    assert views.is_rgb("npy", {}, "yxc", (4, 4, 3), {"rgb": False}) is False        # as restored
-    assert views.is_rgb("npy", {}, "yx", (4, 4)) is None
+    from restoration.store.ome_metadata import is_rgb
+
+    assert is_rgb("png", {}, "yxc", (4, 4, 3)) is True
+    assert is_rgb("tiff", {"photometric": "minisblack"}, "yxc", (4, 4, 3)) is False
+    assert is_rgb("tiff", {"photometric": "rgb"}, "yxc", (4, 4, 3)) is True
+    assert is_rgb("zarr", {}, "yxc", (4, 4, 4)) is False
+    assert is_rgb("npy", {}, "yxc", (4, 4, 3), {"rgb": False}) is False        # as restored
+    assert is_rgb("npy", {}, "yx", (4, 4)) is False
 
 
 def test_report_of_a_run_on_an_imagej_stack(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 
 from restoration import pipeline
 from restoration.options import RunOptions
-from restoration.storage import item_array, open_store
+from restoration.store import item_array, open_store
 from restoration_flows.cli import main
 
 

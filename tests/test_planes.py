@@ -23,7 +23,9 @@ from restoration.planning import plan_array, plane_regions
 from restoration.planes import slab_regions
 from restoration.plugins import registry
 from restoration.restore import restore_plane
-from restoration.storage import WORK, item_array, item_provenance, open_store, progress_done, std_array
+from restoration.store import item_array, item_provenance, open_store, std_array
+from restoration.store.layout import WORK
+from restoration.store.progress import progress_done
 from restoration_flows.cli import main
 
 TRI = "yx,zx,zy"

@@ -7,11 +7,13 @@ absolute ``file://`` URLs, so the UI opens them wherever the run was started.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from restoration.storage import STORE
+from restoration.store.files import is_url, join
+from restoration.store.layout import STORE
 
 
 def g4(value) -> str:
@@ -75,6 +77,9 @@ def publish(summaries: list[dict], where: str) -> list[dict]:
         lines.append(f"| `{r['name']}` | {r['status']} | {r['noise']} | {figures} |")
     lines.append("")
     for s in summaries:  # absolute file links: the UI opens them wherever the run was started
+        if is_url(s["report"]):  # on object storage: the URLs, for the storage's own tools
+            lines.append(f"- report: `{s['report']}`; data: `{join(os.path.dirname(s['report']), STORE)}`")
+            continue
         report = Path(s["report"]).resolve()
         store = report.parent / STORE
         lines.append(f"- report: [{report}]({report.as_uri()}); data: [{store}]({store.as_uri()})")

@@ -13,10 +13,11 @@ import os
 import signal
 import sys
 import traceback
-from pathlib import Path
 
 from restoration import __version__
 from restoration.errors import InputError, printable
+from restoration.store.files import join
+from restoration.store.layout import STORE
 
 from .children import WORKER_MARK, tie_prefect_server
 from .interrupts import Terminated, leave, stopped_line, stopping_on_signals
@@ -233,7 +234,6 @@ def cmd_run(args) -> int:
     if isinstance(summary, BaseException):
         raise summary
     summary = summary["summaries"][0]
-    out = Path(args.outdir)
     print(outcome([summary]))
     skipped = set(summary["skipped"])
     for row in summary["quality_table"]:  # failures were printed, once each, as they happened
@@ -242,7 +242,7 @@ def cmd_run(args) -> int:
         figures = f"psnr {row['psnr']:.2f} dB, ssim {row['ssim']:.3f}" if row.get("psnr") == row.get("psnr") and row.get("psnr") is not None else ""
         when = "already complete" if row["name"] in skipped else f"{row['seconds']:.1f} s"
         print(f"  {row['name']:<24} {row['noise']:<18} {figures}  {when}")
-    print(f"outputs: {out / 'restored.zarr'}, {out / 'noise.csv'}, {out / 'quality.csv'}, {out / 'report.html'}")
+    print("outputs: " + ", ".join(join(args.outdir, name) for name in (STORE, "noise.csv", "quality.csv", "report.html")))
     return 2 if summary["failed"] else 0
 
 

@@ -23,7 +23,8 @@ from restoration import __version__, pipeline
 from restoration.errors import InputError, printable
 from restoration.options import CheckedRun, RunOptions
 from restoration.pipeline import (DenoisePlan, Entry, Ingested, ItemResult, NoiseProfile, Normalized, Restored)
-from restoration.storage import RunLock
+from restoration.store.files import basename, exists, is_url
+from restoration.store.locks import RunLock
 from restoration.watch import SETTLE_SECONDS, record, scan, seconds_to_settle
 
 from .artifacts import noise_line, publish, quality_line
@@ -199,7 +200,7 @@ def _run_request(options: RunOptions, distributed: bool = False) -> dict:
         pipeline.check_runtime(run)
         log.info("denoiser %s (%s)%s", options.denoiser, ", ".join(f"{k}={v}" for k, v in run.denoiser_options.items()),
                  "".join(f", {k} {v}" for k, v in run.identity.items()))
-        entries, failed = discover_task.with_options(task_run_name=f"ingest-discover-{Path(options.outdir).name}")(run)
+        entries, failed = discover_task.with_options(task_run_name=f"ingest-discover-{basename(options.outdir)}")(run)
         results = [pipeline.failed_input(f["name"], f["error"], run) for f in failed]
         for f in failed:
             console.line(f"failed: {f['name']}: {f['error']}")
@@ -208,9 +209,9 @@ def _run_request(options: RunOptions, distributed: bool = False) -> dict:
         run_info = {"options": options.to_json(), "denoiser_options": run.denoiser_options, "identity": run.identity,
                     "calibration": run.calibration, "version": __version__, "started": started.isoformat(),
                     "finished": dt.datetime.now(dt.timezone.utc).isoformat()}
-        summary = summary_task.with_options(task_run_name=f"quality-report-summary-{Path(options.outdir).name}")(
+        summary = summary_task.with_options(task_run_name=f"quality-report-summary-{basename(options.outdir)}")(
             run, results, run_info)
-        log.info("report: %s", Path(summary["report"]).resolve())
+        log.info("report: %s", summary["report"] if is_url(summary["report"]) else Path(summary["report"]).resolve())
         return summary
 
 
@@ -268,7 +269,7 @@ def _watch(options: RunOptions, watch: str, outroot: str, distributed: bool = Fa
     found = scan(watch, outroot, params, settle=settle)
     if found["waiting"]:  # a file being copied in: wait for it rather than leave it to the next run
         wait = seconds_to_settle(found["waiting"], settle=settle)
-        names = ", ".join(Path(w).name for w in found["waiting"][:3]) + (" ..." if len(found["waiting"]) > 3 else "")
+        names = ", ".join(basename(w) for w in found["waiting"][:3]) + (" ..." if len(found["waiting"]) > 3 else "")
         log.info("watch %s: waiting %.0f s for %s to settle (unchanged for %g s: not still being written)",
                  watch, wait, names, settle)
         console.line(f"waiting {wait:.0f} s for {names} to settle")
@@ -276,7 +277,7 @@ def _watch(options: RunOptions, watch: str, outroot: str, distributed: bool = Fa
         found = scan(watch, outroot, params, settle=settle)
     log.info("watch %s: %d pending, %d done, %d still being written, %d failed before and unchanged",
              watch, len(found["pending"]), len(found["done"]), len(found["waiting"]), len(found["failed"]))
-    if not Path(watch).is_dir():
+    if not (exists(watch) if is_url(watch) else Path(watch).is_dir()):
         log.warning("watch %s: the folder does not exist (now); nothing to restore", watch)
     summaries = []
     for pending in found["pending"]:
@@ -289,7 +290,7 @@ def _watch(options: RunOptions, watch: str, outroot: str, distributed: bool = Fa
             ok, error = False, one_line(exc)
             get_run_logger().error("dataset %s failed: %s\n%s", pending["entry"], error, traceback.format_exc())
             summary = {"noise_table": [], "report": "", "quality_table": [
-                pipeline.failed_quality(printable(Path(pending["entry"]).name), error, options)]}
+                pipeline.failed_quality(printable(basename(pending["entry"])), error, options)]}
         if record(outroot, pending, params, ok=ok, error=error):
             summaries.append(summary)
         else:
@@ -305,8 +306,8 @@ def run_name() -> str:
     params = flow_run.parameters or {}
     options = params.get("options") or {}
     outdir = options.outdir if isinstance(options, RunOptions) else options.get("outdir")
-    where = f"watch-{Path(params['outroot']).name}" if params.get("watch") and params.get("outroot") \
-        else f"restore-{Path(outdir).name if outdir else 'nothing'}"
+    where = f"watch-{basename(params['outroot'])}" if params.get("watch") and params.get("outroot") \
+        else f"restore-{basename(outdir) if outdir else 'nothing'}"
     return f"{where}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 

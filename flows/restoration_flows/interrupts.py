@@ -55,7 +55,7 @@ def stopping_on_signals() -> Iterator[None]:
 
 
 def _run_kept(outdir: str) -> str:
-    from restoration.storage import saved_work
+    from restoration.store.progress import saved_work
 
     complete, partial = saved_work(outdir)
     kept = [f"{len(complete)} item{'s' * (len(complete) != 1)} complete"] if complete else []

@@ -10,6 +10,8 @@ import signal
 from pathlib import Path
 
 from restoration.errors import InputError
+from restoration.store.access import check_url
+from restoration.store.files import is_url, make_dirs
 from restoration.watch import SETTLE_SECONDS
 
 DEFAULT_NAME = "scheduled"
@@ -96,9 +98,13 @@ def run_options(args):
     return options.replace(denoiser_options=given, dark=str(Path(options.dark).resolve()) if options.dark else None)
 
 
+def _absolute(path: str) -> str:
+    return path if is_url(path) else str(Path(path).resolve())
+
+
 def parameters(args) -> dict:
     """The deployment's parameters: the watched folder, OUTROOT and the run options as JSON."""
-    return {"watch": str(Path(args.watch).resolve()), "outroot": str(Path(args.outroot).resolve()),
+    return {"watch": _absolute(args.watch), "outroot": _absolute(args.outroot),
             "options": run_options(args).to_json(), "settle": args.settle}
 
 
@@ -138,14 +144,16 @@ def cmd_serve(args) -> int:
     from restoration import pipeline
 
     check_schedule(args)
-    if not Path(args.watch).is_dir():
+    if is_url(args.watch):
+        check_url(args.watch, write=False, flag="--watch")
+    elif not Path(args.watch).is_dir():
         raise InputError("watched folder does not exist or is not a directory", path=args.watch)
     pipeline.check_outdir([args.watch], args.outroot)  # runs must not read their output
     pipeline.validate(run_options(args).replace(outdir=args.outroot))
     url = require_server()  # imports Prefect (seconds): after every check that needs none
     from prefect import serve
 
-    Path(args.outroot).mkdir(parents=True, exist_ok=True)
+    make_dirs(args.outroot)
     deployment = build_deployment(args)
     print(f"serving restore-dataset/{args.name} on {url}: {args.watch} -> {args.outroot} "
           f"({'cron ' + args.cron if args.cron else f'every {args.interval} s' if args.interval else 'on demand'})",

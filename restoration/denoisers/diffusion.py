@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..diffusion.device import DEVICES
+from ..diffusion.uncertainty import MODES as STD_MODES
 from ..errors import InputError
 from ..types import Denoiser, Observation, Option
 from .colour import MODES, from_opponent, std_from_opponent, to_opponent, use_joint
@@ -40,8 +41,9 @@ class DiffusionDenoiser(Denoiser):
     The options are in :attr:`options`: ``method`` (``mmse`` one-step Tweedie estimate, ``ddim``
     deterministic few-step reverse, ``posterior`` ancestral sampling: a sharp sample), ``steps``,
     ``samples`` (with ``samples > 1`` that many posterior samples, returned as ``(mean, std)``),
-    ``model``, ``device``, ``colour``, ``ensemble``, ``tile`` and ``batch``. ``obs.value_range``
-    is mapped to the network's [-1, 1].
+    ``uncertainty`` (that std calibrated into an error bar, or the samples' spread: see
+    :mod:`restoration.diffusion.uncertainty`), ``model``, ``device``, ``colour``, ``ensemble``,
+    ``tile`` and ``batch``. ``obs.value_range`` is mapped to the network's [-1, 1].
     """
 
     name: ClassVar[str] = "diffusion"
@@ -51,6 +53,9 @@ class DiffusionDenoiser(Denoiser):
         Option("steps", int, None, "reverse steps of ddim (default 3) and posterior (default 20)", minimum=1),
         Option("samples", int, 1, "posterior samples to average; > 1 also writes their per-pixel std",
                minimum=1),
+        Option("uncertainty", str, "calibrated", "the std map with samples > 1: calibrated (an error bar: "
+               "the samples' spread corrected on validation data) or spread (the samples' std as drawn)",
+               choices=STD_MODES),
         Option("model", str, None, "diffusion model file (default: the shipped model)", path=True),
         Option("device", str, "auto", "auto (CUDA when available), cpu or cuda", choices=DEVICES),
         Option("colour", str, "auto", "RGB restored jointly in an opponent colour space (auto: RGB input "
@@ -62,15 +67,19 @@ class DiffusionDenoiser(Denoiser):
                flag=False),
     )
 
-    def identity(self, *, model: str | None = None, **_: Any) -> dict[str, Any]:
+    def identity(self, *, model: str | None = None, samples: int = 1, uncertainty: str = "calibrated",
+                 **_: Any) -> dict[str, Any]:
         """The model file's content hash (``NAME@sha256:DIGEST``): moving or renaming it changes
-        nothing, retraining it does."""
+        nothing, retraining it does; with ``samples > 1`` also the std calibration used."""
         from ..diffusion.files import model_file, model_id
+        from ..diffusion.uncertainty import describe
 
         try:
-            return {"model_id": model_id(model_file(model))}
+            mid = model_id(model_file(model))
         except OSError as exc:  # CheckpointError included: a missing or unreadable file
             raise InputError(str(exc)) from None
+        std = describe(mid, samples, uncertainty)
+        return {"model_id": mid} | ({"std_calibration": std} if std else {})
 
     def check(self, *, model: str | None = None, device: str = "auto", **_: Any) -> None:
         """The device exists and the model file loads."""
@@ -124,7 +133,7 @@ class DiffusionDenoiser(Denoiser):
     def denoise(self, obs: Observation, *, rng: np.random.Generator, method: str = "mmse",
                 steps: int | None = None, samples: int = 1, model: str | None = None,
                 device: str = "auto", tile: int = 768, batch: int | None = None, colour: str = "auto",
-                ensemble: bool = False, **_: Any):
+                ensemble: bool = False, uncertainty: str = "calibrated", **_: Any):
         """Restore ``obs`` (see the class docstring); ``(mean, std)`` with ``samples > 1``."""
         import torch
 
@@ -135,6 +144,7 @@ class DiffusionDenoiser(Denoiser):
         from ..diffusion.sampler import NoiseField, restore
         from ..diffusion.device import resolve_device
         from ..diffusion.tiling import TiledNetwork
+        from ..diffusion.uncertainty import calibrate_std, find_table
 
         try:
             net_model = load_model(model)
@@ -188,7 +198,12 @@ class DiffusionDenoiser(Denoiser):
             return t[:, 0].numpy() if mc == 1 else t[0].numpy()
 
         mean = (back(out.mean) + 1.0) / scale + lo
-        std = None if out.std is None else back(out.std) / scale
+        std = None if out.std is None else back(out.std)
+        if std is not None and uncertainty == "calibrated":
+            table = find_table(net_model.model_id)
+            std = np.stack([calibrate_std(p, level, samples, table)
+                            for p, level in zip(std, np.broadcast_to(s, (std.shape[0],)))])
+        std = None if std is None else std / scale
         if joint:
             mean = from_opponent(mean, (lo + hi) / 2)
             std = None if std is None else std_from_opponent(std)

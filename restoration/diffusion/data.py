@@ -61,6 +61,55 @@ def dead_leaves(size: int, rng: np.random.Generator, n_shapes: int = 600) -> np.
     return np.clip(image, 0, 1)
 
 
+def text_and_lines(size: int, rng: np.random.Generator) -> np.ndarray:
+    """Rendered text and line art at several scales: what photographs under-represent.
+
+    Lines of random characters (Pillow's bundled scalable font, 6 to 60 px high, any grey on any
+    grey, some rotated), strokes, outlines of polygons and ellipses, hatching; the whole image
+    blurred a little (as print and screens are when photographed) with a random anti-aliasing.
+
+    Examples
+    --------
+    >>> img = text_and_lines(128, np.random.default_rng(0))
+    >>> img.shape, img.dtype, bool(0 <= img.min() and img.max() <= 1)
+    ((128, 128), dtype('float32'), True)
+    """
+    from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+    canvas = Image.new("L", (size, size), int(rng.integers(256)))
+    draw = ImageDraw.Draw(canvas)
+    chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.,;:-+=()/%"
+    for _ in range(int(rng.integers(6, 20))):
+        kind = rng.uniform()
+        ink = int(rng.integers(256))
+        if kind < 0.6:   # a paragraph of text
+            height = float(np.exp(rng.uniform(np.log(6), np.log(60))))
+            font = ImageFont.load_default(size=height)
+            lines = ["".join(rng.choice(list(chars + " " * 12), int(rng.integers(4, 60))))
+                     for _ in range(int(rng.integers(1, max(2, size // height))))]
+            layer = Image.new("L", (size * 2, size * 2), 0)
+            ImageDraw.Draw(layer).multiline_text((0, 0), "\n".join(lines), fill=255, font=font)
+            layer = layer.rotate(float(rng.choice([0, 0, 0, 90, rng.uniform(-30, 30)])), expand=True)
+            canvas.paste(ink, (int(rng.integers(-size // 2, size)), int(rng.integers(-size // 4, size))), layer)
+        elif kind < 0.8:   # strokes and hatching
+            width = int(rng.integers(1, 6))
+            x0, y0 = rng.uniform(0, size, 2)
+            dx, dy = rng.normal(0, size / 3, 2)
+            for k in range(int(rng.choice([1, 1, rng.integers(3, 15)]))):
+                off = k * rng.uniform(2, 8)
+                draw.line([(x0 + off, y0), (x0 + dx + off, y0 + dy)], fill=ink, width=width)
+        else:   # outlines of polygons and ellipses
+            box = sorted(rng.uniform(-size / 4, size * 1.25, 2)), sorted(rng.uniform(-size / 4, size * 1.25, 2))
+            xy = [box[0][0], box[1][0], box[0][1], box[1][1]]
+            if rng.uniform() < 0.5:
+                draw.ellipse(xy, outline=ink, width=int(rng.integers(1, 5)))
+            else:
+                draw.polygon([tuple(v) for v in rng.uniform(0, size, (int(rng.integers(3, 7)), 2))], outline=ink,
+                             width=int(rng.integers(1, 5)))
+    canvas = canvas.filter(ImageFilter.GaussianBlur(float(rng.uniform(0, 0.8))))
+    return np.asarray(canvas, dtype=np.float32) / 255
+
+
 def _planes(image: np.ndarray, channels: int) -> list[np.ndarray]:
     """(C, y, x) training planes from a (y, x) or (y, x, 3) image."""
     if channels == 1:
@@ -74,12 +123,13 @@ def _planes(image: np.ndarray, channels: int) -> list[np.ndarray]:
 
 
 def load_training_images(sources: list[str], rng: np.random.Generator, *, channels: int = 1,
-                         synthetic: int = 0) -> tuple[list[np.ndarray], list[str]]:
+                         synthetic: int = 0, text: int = 0) -> tuple[list[np.ndarray], list[str]]:
     """Training images as (C, y, x) float32 in [0, 1] and a description of where each came from.
 
     ``sources`` entries: ``skimage`` (the training subset), ``skimage:NAME[,NAME]``, or anything
     :func:`restoration.io.discover` reads (files, directories, globs, zarr; every plane is used).
-    ``synthetic`` adds that many 256x256 dead-leaves images.
+    ``synthetic`` adds that many 256x256 dead-leaves images, ``text`` that many 256x256 images of
+    rendered text and line art (:func:`text_and_lines`).
     """
     if channels not in (1, 3):
         raise InputError("--channels must be 1 (grayscale) or 3 (RGB)")
@@ -113,6 +163,9 @@ def load_training_images(sources: list[str], rng: np.random.Generator, *, channe
     images.extend(np.repeat(dead_leaves(256, rng)[None], channels, axis=0) for _ in range(synthetic))
     if synthetic:
         described.append(f"dead-leaves x{synthetic}")
+    images.extend(np.repeat(text_and_lines(256, rng)[None], channels, axis=0) for _ in range(text))
+    if text:
+        described.append(f"text-and-lines x{text}")
     return images, described
 
 

@@ -57,6 +57,8 @@ class TrainConfig:
         Seeds the data, the noise and the initial weights.
     synthetic : int
         Dead-leaves images added to the training images.
+    text : int
+        Images of rendered text and line art added to the training images.
     checkpoint_every : int
         Steps between checkpoints (model file and resume state).
     device : str
@@ -89,6 +91,7 @@ class TrainConfig:
     ema: float = 0.999
     seed: int = 0
     synthetic: int = 64
+    text: int = 0
     checkpoint_every: int = 500
     device: str = "auto"
     init: str | None = None
@@ -119,7 +122,7 @@ def check_config(cfg: TrainConfig) -> None:
         One line naming the option (or, for a bad ``--init`` model, the file) and the problem.
     """
     for option, value, least in (("--batch", cfg.batch, 1), ("--checkpoint-every", cfg.checkpoint_every, 1),
-                                 ("--synthetic", cfg.synthetic, 0), ("--threads", cfg.threads, 1),
+                                 ("--synthetic", cfg.synthetic, 0), ("--text", cfg.text, 0), ("--threads", cfg.threads, 1),
                                  ("--stop-at", cfg.stop_at, 1), ("--steps", cfg.steps, 0)):
         if value is not None and value < least:
             raise InputError(f"{option} must be >= {least}, not {value}")
@@ -237,7 +240,8 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     device = resolve_device(cfg.device)
     rng = np.random.default_rng(cfg.seed)
     torch.manual_seed(cfg.seed)
-    images, described = load_training_images(cfg.sources, rng, channels=cfg.channels, synthetic=cfg.synthetic)
+    images, described = load_training_images(cfg.sources, rng, channels=cfg.channels, synthetic=cfg.synthetic,
+                                             text=cfg.text)
     sampler = PatchSampler(images, cfg.patch, rng)
 
     base_provenance = None

@@ -34,6 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=TrainConfig.lr)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--synthetic", type=int, default=TrainConfig.synthetic, help="dead-leaves images to add")
+    p.add_argument("--text", type=int, default=TrainConfig.text, help="rendered text and line-art images to add")
     p.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
     p.add_argument("--init", help="start from this model (fine-tuning), e.g. the shipped one")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT.state")
@@ -53,7 +54,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(sources=list(args.data), output=args.output, steps=args.steps, patch=args.patch,
                        batch=args.batch, channels=args.channels, widths=ints(args.widths),
                        blocks=ints(args.blocks), prediction=args.prediction, lr=args.lr, seed=args.seed,
-                       synthetic=args.synthetic, checkpoint_every=args.checkpoint_every,
+                       synthetic=args.synthetic, text=args.text, checkpoint_every=args.checkpoint_every,
                        device=args.device, init=args.init, threads=args.threads, stop_at=args.stop_at,
                        max_seconds=args.max_seconds, fit_steps=args.fit_steps, compile=args.compile)
 

@@ -17,7 +17,9 @@ from ..options import CheckedRun, RunOptions, denoiser_settings
 from ..planes import check_planes, orientations
 from ..plugins import registry
 from ..restore import output_dtype
-from ..storage import MANAGED
+from ..store.access import check_url
+from ..store.files import is_url, join
+from ..store.layout import MANAGED
 from .records import Entry
 
 
@@ -47,8 +49,23 @@ def _check_writable(spec: str, outdir: str) -> None:
         raise InputError(f"cannot be written: no write permission in {existing}", path=spec)
 
 
+def _check_url_outdir(inputs: tuple[str, ...] | list[str], outdir: str) -> None:
+    """An object-storage OUTDIR: not overlapping an input URL, reachable and writable."""
+    base = outdir.rstrip("/") + "/"
+    for inp in inputs:
+        if not is_url(inp):
+            continue
+        where = inp.split("*", 1)[0].split("?", 1)[0].split("[", 1)[0].rsplit("/", 1)[0] if glob.has_magic(inp) else inp
+        if base.startswith(where.rstrip("/") + "/"):
+            raise InputError(f"output directory is inside the input {inp}", path=outdir)
+        if any((inp.rstrip("/") + "/").startswith(join(outdir, name) + "/") for name in MANAGED):
+            raise InputError(f"input {inp} lies in the outputs of this output directory, which the run replaces",
+                             path=outdir)
+    check_url(outdir, write=True)
+
+
 def check_outdir(inputs: tuple[str, ...] | list[str], outdir: str | None) -> None:
-    """OUTDIR must be a writable local directory that does not overlap an input.
+    """OUTDIR must be a writable directory (local, or an fsspec URL) that does not overlap an input.
 
     It may not lie inside an input directory or zarr store, nor inside the directory an input
     pattern searches (the run would write into its own input, and the next run would read its
@@ -58,15 +75,19 @@ def check_outdir(inputs: tuple[str, ...] | list[str], outdir: str | None) -> Non
     Raises
     ------
     InputError
-        Naming OUTDIR: a URL, an existing non-directory, no permission to create or write it,
-        or an overlap with an input.
+        Naming OUTDIR: an existing non-directory, no permission to create or write it, an
+        overlap with an input; on object storage also no credentials, an unreachable endpoint
+        or a missing bucket (:func:`restoration.store.access.check_url`).
     """
     from ..io.discover import local_path
 
     if not outdir:
         return
-    if "://" in outdir:
-        raise InputError("output directory must be a local path, not a URL", path=outdir)
+    if outdir.startswith("file:"):
+        raise InputError("a local output directory is given as a path, not a URL", path=outdir)
+    if is_url(outdir):
+        _check_url_outdir(inputs, outdir)
+        return
     resolved = os.path.abspath(os.path.expanduser(outdir))
     for inp in inputs:
         path = local_path(inp)

@@ -8,17 +8,18 @@ last region); one with another signature needs ``--overwrite``, unless nothing i
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from .. import __version__
 from ..errors import InputError
 from ..options import CheckedRun
-from ..storage import RUN_FILE, STORE, clear_outputs, item_provenance, open_store, read_json, write_text_atomic
+from ..store.files import exists, join, make_dirs, read_json, write_text_atomic
+from ..store.items import item_provenance
+from ..store.layout import RUN_FILE, STORE, clear_outputs, open_store
 from .checks import discover_entries
 from .records import Entry
 
 
-def _holds_complete(outdir: Path) -> bool:
+def _holds_complete(outdir: str) -> bool:
     """Whether OUTDIR's restored.zarr holds an item marked complete (an unreadable one is assumed
     to: it is not a run's to delete without ``--overwrite``)."""
     try:
@@ -38,17 +39,17 @@ def stale_outputs(run: CheckedRun) -> bool:
     InputError
         Naming OUTDIR, when it holds complete items of other options and ``overwrite`` is not set.
     """
-    outdir = Path(run.options.outdir)
+    outdir = str(run.options.outdir)
     if run.options.overwrite:
         return True
-    if not (outdir / STORE).exists():
+    if not exists(join(outdir, STORE)):
         return False
-    previous = read_json(outdir / RUN_FILE)
+    previous = read_json(join(outdir, RUN_FILE))
     if isinstance(previous, dict) and previous.get("signature") == run.signature():
         return False
     if _holds_complete(outdir):
         raise InputError("holds a restoration made with other inputs or parameters; use --overwrite to replace it",
-                         path=str(outdir))
+                         path=outdir)
     return True
 
 
@@ -62,9 +63,9 @@ def prepare(run: CheckedRun) -> tuple[list[Entry], list[dict]]:
         OUTDIR holds another run's complete items (without ``overwrite``), or the inputs as a
         whole cannot be read.
     """
-    outdir = Path(run.options.outdir)
+    outdir = str(run.options.outdir)
     if stale_outputs(run):
         clear_outputs(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(outdir / RUN_FILE, json.dumps({"signature": run.signature(), "version": __version__}, indent=1))
+    make_dirs(outdir)
+    write_text_atomic(join(outdir, RUN_FILE), json.dumps({"signature": run.signature(), "version": __version__}, indent=1))
     return discover_entries(run)

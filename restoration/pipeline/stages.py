@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -16,20 +15,24 @@ import numpy as np
 from .. import __version__
 from ..errors import InputError
 from ..options import CheckedRun, RunOptions, signature_key
-from ..planning import (characterize_sample, fit_transforms, is_rgb, make_plan, plane_indices, plane_regions,
-                        read_plane, sample_planes, write_plane)
+from ..planning import (characterize_sample, context_rows, fit_transforms, make_plan, plane_indices,
+                        plane_regions, read_plane, sample_planes, write_plane)
 from ..planes import (average_parts, orientations, part_dtype, restore_slab, slab_axis, slab_regions, slab_width,
                       volume_axes, volume_indices, volume_key)
 from ..plugins import registry
 from ..restore import cast_like, output_dtype, restore_plane
-from ..storage import (WORK, chunk_blocks, chunk_side, clear_progress, create_item_array, create_part, finish_item,
-                       has_parts, item_array, item_provenance, mark_done, open_store, part_array, part_chunks,
-                       progress_done, remove_parts, start_progress, std_array)
+from ..store.chunks import chunk_blocks, chunk_side, part_chunks
+from ..store.items import create_item_array, finish_item, item_array, item_provenance, std_array
+from ..store.files import join
+from ..store.layout import WORK, open_group, open_store
+from ..store.ome_metadata import is_rgb
+from ..store.parts import create_part, has_parts, part_array, remove_parts
+from ..store.progress import clear_progress, mark_done, progress_done, start_progress
 from .records import DenoisePlan, Entry, Ingested, NoiseProfile, Normalized, Restored
 
 
-def _outdir(run: CheckedRun) -> Path:
-    return Path(run.options.outdir)
+def _outdir(run: CheckedRun) -> str:
+    return str(run.options.outdir)
 
 
 def ingest(run: CheckedRun, entry: Entry) -> Ingested:
@@ -57,14 +60,14 @@ def ingest(run: CheckedRun, entry: Entry) -> Ingested:
         if not run.options.overwrite:
             raise InputError("changed since it was restored into the output directory; use --overwrite",
                              path=entry.item.source)
-    work = str(outdir / WORK / "ingest.zarr")
-    group = zarr.open_group(work, mode="a", zarr_format=3)
+    work = join(outdir, WORK, "ingest.zarr")
+    group = open_group(work)
     copy = group[entry.name] if entry.name in group and group[entry.name].attrs.get("fingerprint") else None
     if copy is not None and copy.attrs["fingerprint"] != (fp := fp or fingerprint(entry.item)):
         copy = None                      # an earlier attempt's copy of other data
     if copy is None:
         copy = ingest_array(entry.item, group)  # fingerprinted while copying: the input is read once
-    samples = zarr.open_group(str(outdir / WORK / SAMPLES), mode="a", zarr_format=3)
+    samples = open_group(join(outdir, WORK, SAMPLES))
     if entry.name not in samples or copy.attrs["fingerprint"] != samples[entry.name].attrs.get("fingerprint"):
         # The planes every later stage decides from, read once here (crops of a few planes).
         sample = samples.create_array(entry.name, data=sample_planes(copy, entry.item.axes), overwrite=True)
@@ -77,16 +80,12 @@ SAMPLES = "samples.zarr"
 
 
 def _work_array(ing: Ingested):
-    import zarr
-
-    return zarr.open_group(ing.work, mode="r")[ing.name]
+    return open_group(ing.work, mode="r")[ing.name]
 
 
 def _sample(ing: Ingested) -> np.ndarray:
     """The item's sample planes, as ingest stored them."""
-    import zarr
-
-    return zarr.open_group(str(Path(ing.work).parent / SAMPLES), mode="r")[ing.name][...]
+    return open_group(join(os.path.dirname(ing.work), SAMPLES), mode="r")[ing.name][...]
 
 
 def normalize(run: CheckedRun, ing: Ingested) -> Normalized:
@@ -137,7 +136,7 @@ def plan_denoise(run: CheckedRun, ing: Ingested, norm: Normalized, noise: NoiseP
     yx regions are whole planes or chunk-aligned bands of rows (:func:`~restoration.planning.plane_regions`).
     With ``planes`` ``yx,zx,zy`` the slabs of zx and zy planes follow
     (:func:`~restoration.planes.slab_regions`), and every orientation is restored into an array
-    of its own in the working store (:func:`~restoration.storage.create_part`), averaged into the
+    of its own in the working store (:func:`~restoration.store.parts.create_part`), averaged into the
     output by :func:`finish_denoise`.
     """
     reg = registry()
@@ -216,12 +215,9 @@ def denoise_planes(run: CheckedRun, ing: Ingested, info: DenoisePlan, batch: lis
                 progress(n + 1)
             continue
         i, y0, y1 = info.regions[r]
-        # The read starts and ends on the denoiser's grid counted from either edge of the plane,
-        # so the band (and any flip of it) is seen as in the whole plane; the generator is the
-        # plane's (random numbers are keyed by absolute row): any split gives the same result.
-        g = info.grid
-        lo = max(0, y0 - info.margin) // g * g
-        hi = height - (height - min(height, y1 + info.margin)) // g * g
+        # The generator is the plane's (random numbers are keyed by absolute row): any split
+        # gives the same result.
+        lo, hi = context_rows(y0, y1, height, info.margin, info.grid)
         rng = np.random.default_rng([run.options.seed, i])
         restored, std = restore_plane(read_plane(src, axes, indices[i], slice(lo, hi)), info.plan, reg, rng, origin=lo,
                                       progress=within)

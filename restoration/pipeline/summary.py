@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import numpy as np
 
 from ..options import CheckedRun, RunOptions
-from ..storage import WORK, write_csv
+from ..store.files import exists, join, remove, write_csv
+from ..store.layout import WORK
 from .records import Entry, ItemResult
 from .stages import QUALITY_COLUMNS, changed_options
 
@@ -29,19 +27,19 @@ def finish(run: CheckedRun, results: list[ItemResult], run_info: dict) -> dict:
     from ..report import write_report
     from ..report.views import report_item
 
-    outdir = Path(run.options.outdir)
+    outdir = str(run.options.outdir)
     # Items that failed at discovery arrive first; the tables list every item by name.
     results = sorted(results, key=lambda res: res.name)
     frame = noise_frame([r for res in results for r in res.noise_rows])
-    write_csv(outdir / "noise.csv", frame)
+    write_csv(join(outdir, "noise.csv"), frame)
     quality = pd.DataFrame([res.quality for res in results], columns=QUALITY_COLUMNS)
-    write_csv(outdir / "quality.csv", quality)
+    write_csv(join(outdir, "quality.csv"), quality)
     items = [report_item(outdir, res) for res in results]
-    report = write_report(outdir / "report.html", items, run_info)
+    report = write_report(join(outdir, "report.html"), items, run_info)
     failed = [res for res in results if res.quality["status"] != "ok"]
-    if not failed and (outdir / WORK).exists():
-        shutil.rmtree(outdir / WORK)
-    return {"noise_csv": str(outdir / "noise.csv"), "quality_csv": str(outdir / "quality.csv"),
+    if not failed and exists(join(outdir, WORK)):
+        remove(join(outdir, WORK))
+    return {"noise_csv": join(outdir, "noise.csv"), "quality_csv": join(outdir, "quality.csv"),
             "report": str(report), "ok": len(results) - len(failed), "failed": len(failed),
             "skipped": [res.name for res in results if res.skipped],
             "noise_table": frame.to_dict(orient="records"), "quality_table": quality.to_dict(orient="records")}

@@ -51,6 +51,8 @@ def _metrics_table(item: ReportItem, only_known: bool = False) -> str:
     identity = item.provenance.get("identity") if isinstance(item.provenance.get("identity"), Mapping) else {}
     if identity.get("model_id"):
         rows.append(("Model", text(identity["model_id"])))
+    if identity.get("std_calibration"):  # what the uncertainty map is (restoration.diffusion.uncertainty)
+        rows.append(("Uncertainty", text(identity["std_calibration"])))
     rows.append(("Noise model", text(n.get("noise") or q.get("noise"))))
     rows += [(f"Noise {escape(str(k))}", fmt(v)) for k, v in noise_params(n)]
     rows += [("Model score", fmt(n.get("score"))),

@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 
 from ..planning import plane_indices, read_plane
-from ..storage import has_std, item_array, item_provenance, open_store, std_array
+from ..store.items import has_std, item_array, item_provenance, std_array
+from ..store.ome_metadata import is_rgb
+from ..store.layout import open_store
 from .items import ReportItem, ReportPlane
 from .images import DETAIL_SIDE, MAX_SIDE, detail_window
 
@@ -156,18 +158,6 @@ def pixel_size(attrs: dict | None, axes: str) -> tuple[float | None, str | None]
     return size, unit
 
 
-def is_rgb(fmt: str, attrs: dict | None, axes: str, shape, provenance: dict | None = None) -> bool | None:
-    """Whether the item's channels are colour: the restoration's own decision when recorded
-    (provenance ``rgb``), else 3 channels from a PNG/JPEG/``.npy`` or an RGB TIFF. None: no channels."""
-    if "c" not in axes:
-        return None
-    recorded = (provenance or {}).get("rgb")
-    if isinstance(recorded, bool):
-        return recorded
-    return int(shape[axes.index("c")]) == 3 and (fmt in ("png", "jpeg", "npy") or
-                                                 (fmt == "tiff" and (attrs or {}).get("photometric") == "rgb"))
-
-
 def _channel_names(attrs: dict | None, count: int) -> list[str] | None:
     names = (attrs or {}).get("channel_names")
     if isinstance(names, (list, tuple)) and len(names) == count and all(isinstance(n, str) for n in names):
@@ -189,11 +179,11 @@ def build_item(outdir: str | Path, name: str, item, reference, status: str, erro
     out = ReportItem(name=name, status=status, error=error, noise=_merge_rows(noise_rows), quality=quality)
     if status != "ok":
         return out
-    store = open_store(Path(outdir), mode="r")
+    store = open_store(outdir, mode="r")
     prov = item_provenance(store, name) or {}
     axes, attrs = item.axes, item.attrs or {}
     shape = tuple(item.shape)
-    out.rgb = is_rgb(item.format, attrs, axes, shape, prov)
+    out.rgb = is_rgb(item.format, attrs, axes, shape, prov) if "c" in axes else None
     channels = int(shape[axes.index("c")]) if "c" in axes else 1
     panels = 1 if out.rgb or channels == 1 else channels
     arrays = {"noisy": item.open(), "restored": item_array(store, name),

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from restoration.denoisers.colour import NOISE_GAIN, from_opponent, std_from_opponent, to_opponent, use_joint
-from restoration.planning import is_rgb
+from restoration.store.ome_metadata import is_rgb
 
 
 def test_opponent_transform_inverts_and_keeps_noise_white():

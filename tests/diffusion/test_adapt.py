@@ -119,7 +119,7 @@ def test_cli_adapt_flow_then_run_and_serve(tmp_path, untrained):
     assert prov["steps"] == 100 and prov["adapt_config"]["seed"] == 2 and prov["adapted_on"][0]["name"] == "x"
     out = tmp_path / "out"
     assert main(["run", str(tmp_path / "in" / "x.npy"), "-o", str(out), "--model", str(model)]) == 0
-    from restoration.storage import item_array, item_provenance
+    from restoration.store import item_array, item_provenance
 
     store = zarr.open_group(str(out / "restored.zarr"), mode="r")
     assert _psnr(item_array(store, "x")[:], clean) > _psnr(noisy, clean) + 2.0

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import zarr
 
-from restoration.storage import item_array, item_provenance
+from restoration.store import item_array, item_provenance
 from restoration_flows.cli import main
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -152,7 +152,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, args, needle):
 
 
 def test_locked_outdir_exits_2(tmp_path, capsys):
-    from restoration.storage import RunLock
+    from restoration.store.locks import RunLock
 
     _gauss_image(tmp_path / "l.npy", size=32)
     with RunLock(tmp_path / "out"):

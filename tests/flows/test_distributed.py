@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import zarr
 
-from restoration.storage import item_array, item_provenance
+from restoration.store import item_array, item_provenance
 from restoration_flows.cli import dask_runner, main
 
 

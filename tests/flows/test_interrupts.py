@@ -17,7 +17,8 @@ import psutil
 import pytest
 import zarr
 
-from restoration.storage import LOCK, item_array, item_provenance
+from restoration.store import item_array, item_provenance
+from restoration.store.layout import LOCK
 
 BIN = Path(sys.executable).parent
 WAYS = {"sigint-process": (signal.SIGINT, False, 130), "sigint-group": (signal.SIGINT, True, 130),

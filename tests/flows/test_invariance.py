@@ -12,7 +12,7 @@ import pytest
 import zarr
 from skimage import data
 
-from restoration.storage import item_array
+from restoration.store import item_array
 from restoration_flows.cli import main
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from restoration.storage import item_array, item_provenance
+from restoration.store import item_array, item_provenance
 
 BIN = Path(sys.executable).parent
 

@@ -192,3 +192,51 @@ def test_serve_refuses_the_ephemeral_api(tmp_path):
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "prefect server start" in lines[0] and "PREFECT_API_URL" in lines[0]
+
+
+def test_serve_watches_a_bucket(prefect_server, bucket, s3_server, spawn):
+    """``serve --watch s3://...``: a zarr store uploaded to the bucket is restored into the bucket,
+    once: later scheduled runs find it done and rewrite nothing."""
+    import fsspec
+    import zarr
+
+    from restoration.store import item_provenance, open_store
+
+    fs = fsspec.filesystem("s3")
+    rng = np.random.default_rng(5)
+    clean = np.tile(np.linspace(0, 1, 64, dtype=np.float32), (64, 1))
+    zarr.create_array(store=f"{bucket}/incoming/first.zarr", data=clean + rng.normal(0, 0.1, clean.shape).astype(np.float32))
+    outdir = f"{bucket}/restored/first.zarr"
+    fs.invalidate_cache()
+    uploaded = {k: (v["LastModified"], v["ETag"]) for k, v in fs.find(f"{bucket}/incoming", detail=True).items()}
+    env = {**prefect_server["env"], **s3_server["env"]}
+    proc = spawn.start([str(BIN / "restoration"), "serve", "--watch", f"{bucket}/incoming", "-o", f"{bucket}/restored",
+                        "--interval", "3", "--denoiser", "nlm", "--settle", "1", "--name", "bucket"], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def restored() -> bool:
+        fs.invalidate_cache()
+        return fs.exists(f"{outdir}/watch.json")  # written after the item, the tables and the report
+
+    _wait(restored, 240, "the dataset in the bucket", proc)
+    assert item_provenance(open_store(outdir, mode="r"), "first")["complete"] is True
+    assert {"noise.csv", "quality.csv", "report.html", "run.json"} <= {p.rsplit("/", 1)[-1] for p in fs.ls(outdir)}
+
+    def stamps(prefix: str = "restored") -> dict:
+        fs.invalidate_cache()
+        return {k: (v["LastModified"], v["ETag"]) for k, v in fs.find(f"{bucket}/{prefix}", detail=True).items()}
+
+    before = stamps()
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: prefect_server["url"]}), get_client(sync_client=True) as client:
+        dep = client.read_deployment_by_name("restore-dataset/bucket")
+
+        def completed() -> int:
+            return len([r for r in client.read_flow_runs() if r.deployment_id == dep.id and r.state.is_completed()])
+
+        n = completed()
+        _wait(lambda: completed() >= n + 1, 120, "another scheduled run", proc)
+    assert stamps() == before  # restored once
+    assert stamps("incoming") == uploaded  # the input untouched

@@ -6,7 +6,7 @@ import pytest
 import tifffile
 import zarr
 
-from restoration.storage import item_provenance
+from restoration.store import item_provenance
 from restoration_flows.cli import main
 
 UM = "micrometer"

@@ -15,7 +15,7 @@ from restoration.errors import InputError
 from restoration.noise.calibration import calibration, dark_frame
 from restoration.noise.camera import camera_counts, estimate_camera, fluorescence_phantom
 from restoration.noise.poisson import gat, gat_inverse
-from restoration.storage import item_array, item_provenance
+from restoration.store import item_array, item_provenance
 
 
 def _camera(seed: int, peak: float, *, size: int = 384, background: float = 0.0, **camera) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,7 @@ the input's pixel sizes, ``omero`` channel windows, labels and colours (:mod:`.o
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -58,7 +58,7 @@ def ome_unit(unit: Any, kind: str) -> str | None:
     names themselves, plurals, symbols such as ``"um"``, ``"\u00b5m"``, ``"nm"``, ``"ms"``); a
     length on a time axis, or the reverse, gives None.
     """
-    from .io.physical import unit_name
+    from ..io.physical import unit_name
 
     name = unit_name(unit)
     valid = SPACE_UNITS if kind == "space" else TIME_UNITS if kind == "time" else frozenset()
@@ -97,6 +97,29 @@ def spatial_metadata(axes: str, attrs: dict | None) -> tuple[list[dict], list[fl
         out_scale.append(1.0 if a == "c" else _number(scale[i], 1.0, positive=True))
         out_shift.append(0.0 if a == "c" else _number(translation[i], 0.0, positive=False))
     return out_axes, out_scale, out_shift
+
+
+def is_rgb(fmt: str, attrs: dict | None, axes: str, shape: Sequence[int], provenance: dict | None = None) -> bool:
+    """Whether an item's channels are the red, green and blue of a photograph.
+
+    The restoration's own decision when its ``provenance`` records one (``rgb``); else RGB means
+    three channels from a PNG/JPEG, a ``.npy`` (or an in-memory array) with a last axis of 3, or
+    a TIFF whose photometric tag is RGB; other multi-channel data (fluorescence channels,
+    spectra) is not (:attr:`~restoration.types.Observation.rgb`).
+
+    Examples
+    --------
+    >>> is_rgb("png", {}, "yxc", (8, 8, 3)), is_rgb("tiff", {}, "cyx", (3, 8, 8))
+    (True, False)
+    >>> is_rgb("png", {}, "yxc", (8, 8, 3), {"rgb": False})
+    False
+    """
+    if "c" not in axes or int(shape[axes.index("c")]) != 3:
+        return False
+    recorded = (provenance or {}).get("rgb")
+    if isinstance(recorded, bool):
+        return recorded
+    return fmt in ("png", "jpeg", "npy") or (fmt == "tiff" and (attrs or {}).get("photometric") == "rgb")
 
 
 def channel_colours(n: int, rgb: bool) -> list[str]:

@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .ome_metadata import channel_colours, channel_labels, channel_windows, ome_axes, spatial_metadata
-from .storage import output_chunks
+from .chunks import output_chunks
 
 OME_VERSION = "0.5"
 DOWNSAMPLING = "mean"
@@ -155,7 +155,7 @@ def create_image(store, name: str, shape: Sequence[int], dtype, axes: str, *, ti
     axes : str
         The item's axis letters.
     tile : int, optional
-        Chunk side in y and x (default :func:`restoration.storage.chunk_side`).
+        Chunk side in y and x (default :func:`restoration.store.chunks.chunk_side`).
 
     Returns
     -------
@@ -302,11 +302,11 @@ def finish_image(store, name: str, attrs: dict | None = None, *, rgb: bool = Fal
         read defensively (:func:`spatial_metadata`).
     rgb : bool
         Whether the three channels are a photograph's red, green and blue
-        (:func:`restoration.planning.is_rgb`): so labelled and coloured, unless ``attrs`` names them.
+        (:func:`restoration.store.ome_metadata.is_rgb`): so labelled and coloured, unless ``attrs`` names them.
     side : int, optional
         Pyramid floor: levels are added until a plane fits ``side`` (default :func:`pyramid_side`).
     tile : int, optional
-        Chunk side of the levels in y and x (default :func:`restoration.storage.chunk_side`).
+        Chunk side of the levels in y and x (default :func:`restoration.store.chunks.chunk_side`).
 
     Returns
     -------
@@ -353,7 +353,7 @@ def finish_image(store, name: str, attrs: dict | None = None, *, rgb: bool = Fal
            "multiscales": [{"name": name, "axes": ome_ax, "datasets": datasets, "type": DOWNSAMPLING,
                             "metadata": {"description": "each level is the 2x2 block mean in y and x of the one before "
                                                         "(an odd edge row or column averaged alone)",
-                                         "method": "restoration.ome_zarr.write_level"}}],
+                                         "method": "restoration.store.ome_zarr.write_level"}}],
            "omero": {"channels": channels, "rdefs": rdefs}}
     group.attrs["ome"] = ome
     return ome
