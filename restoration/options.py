@@ -64,6 +64,9 @@ class RunOptions:
         near-isotropic voxels).
     overwrite : bool
         Replace an OUTDIR made with other inputs or options.
+    allow_slow : bool
+        Run even when the predicted time is over the ceiling
+        (:func:`~restoration.pipeline.checks.check_cost`).
 
     Examples
     --------
@@ -100,6 +103,9 @@ class RunOptions:
         "benchmarks/results/microscopy.md)", choices=PLANES, metavar="yx|yx,zx,zy"))
     overwrite: bool = field(default=False, metadata=_flag(
         "replace an OUTDIR made with other inputs or parameters", action="store_true"))
+    allow_slow: bool = field(default=False, metadata=_flag(
+        "run even when the predicted time is over the ceiling (RESTORATION_MAX_HOURS, default 12)",
+        action="store_true"))
 
     def __post_init__(self) -> None:
         for name in ("inputs", "reference", "transforms"):  # lists from JSON or argparse

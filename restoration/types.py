@@ -335,6 +335,12 @@ class Denoiser:
         run costs many times that). Default: 1."""
         return 1.0
 
+    def seconds_per_megapixel(self, **options: Any) -> float | None:
+        """Seconds the defaults take per megapixel, on the fastest hardware these options may
+        use (with :meth:`cost`, the host predicts a run's time and refuses one over its ceiling
+        unless told to go ahead). Default: None, unknown (no prediction)."""
+        return None
+
 
 def option_table(denoiser: Denoiser) -> dict[str, Option]:
     """``{name: Option}`` of a denoiser's declared options."""

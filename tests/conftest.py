@@ -133,12 +133,15 @@ def plugin_site(tmp_path, monkeypatch):
 
 
 def _temporary_prefect_api() -> set[int]:
-    """Pids of the temporary Prefect API that in-process CLI calls started as this process's child:
-    Prefect stops it at exit (stopping it earlier would fail its last log flush)."""
+    """Pids of the temporary Prefect API that in-process CLI calls started as this process's child,
+    and of the guard tied to it: Prefect stops it at exit (stopping it earlier would fail its
+    last log flush), and the guard ends with this process."""
     server = sys.modules.get("prefect.server.api.server")
+    children = sys.modules.get("restoration_flows.children")
+    guard = {children._guard.pid} if children is not None and children._guard is not None else set()
     if server is None:
-        return set()
-    return {s.server_process.pid for s in server.SubprocessASGIServer._instances.values() if s.server_process}
+        return guard
+    return guard | {s.server_process.pid for s in server.SubprocessASGIServer._instances.values() if s.server_process}
 
 
 def _ours(proc: psutil.Process, mark: str, basetemp: str) -> bool:

@@ -27,6 +27,7 @@ import tifffile
 import zarr
 
 from hostile import NLM, complete, err_lines, failure_lines, garbage, noisy, snapshot
+from restoration.errors import InputError
 from restoration.store import item_array, item_provenance
 from restoration.watch import record, scan
 from restoration_flows.cli import main
@@ -263,7 +264,8 @@ def test_sigterm_stops_cleanly(tmp_path, spawn):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 143
     lines = [line for line in (tmp_path / "stderr").read_text().splitlines() if line.strip()]
-    assert lines[-1] == "terminated" and not any("Traceback" in line for line in lines), lines
+    assert lines[-1].startswith("terminated: ") and "the same command resumes" in lines[-1], lines
+    assert not any("Traceback" in line for line in lines), lines
     gone, alive = psutil.wait_procs(children, timeout=20)
     assert not alive, [p.cmdline() for p in alive]
     assert not complete(out, "vol")
@@ -299,3 +301,109 @@ def test_a_vanished_dataset_is_not_remembered_as_failed(tmp_path):
     assert record(outroot, pending, params, ok=False, error="bad") is True
     assert scan(watch, outroot, params)["failed"] == [pending["entry"]]
     assert json.loads((outroot / ".restoration-failed.json").read_text())["scan.npy"]["error"] == "bad"
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 23: metadata contradicting the data, absurd cost, non-finite calibration, foreign state.
+
+def _ome_zarr(path: Path, axes: list[str], shape: tuple[int, ...]) -> None:
+    group = zarr.open_group(str(path), mode="w")
+    group.create_array("0", data=np.random.default_rng(0).normal(0.5, 0.05, shape).astype(np.float32))
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{
+        "axes": [{"name": a, "type": "space"} for a in axes],
+        "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [1.0] * len(axes)}]}]}]}
+
+
+@pytest.mark.parametrize("axes", [["y", "x"], ["t", "z", "y", "x"]])
+def test_ome_axes_that_contradict_the_array(tmp_path, capsys, axes):
+    """Two (or four) OME axes over a 3-D array used to be restored with axes guessed."""
+    store = tmp_path / "img.zarr"
+    _ome_zarr(store, axes, (4, 32, 32))
+    before = snapshot(store)
+    line = one_error(capsys, ["run", str(store), "-o", str(tmp_path / "out"), *NLM], str(store), "--axes",
+                     f"name {len(axes)} dimensions", "has 3")
+    assert "internal error" not in line
+    assert not (tmp_path / "out").exists() and snapshot(store) == before
+
+
+def test_axes_flag_settles_the_contradiction(tmp_path):
+    """--axes says what the dimensions are: the item is then read with them, without a word."""
+    from restoration.io import discover
+
+    _ome_zarr(tmp_path / "img.zarr", ["y", "x"], (4, 32, 32))
+    (item,) = discover([str(tmp_path / "img.zarr")], axes="zyx")
+    assert item.axes == "zyx" and "_axes_contradiction" not in item.attrs
+
+
+@pytest.mark.parametrize("flags, needles", [
+    (["--method", "posterior", "--samples", "10000000"], ["--samples 10000000", "--allow-slow", "days"]),
+    (["--ensemble", "--method", "posterior", "--steps", "100000000"], ["--steps 100000000", "--allow-slow"]),
+    (["--samples", "0"], ["--samples", ">= 1"]),
+    (["--samples", "-3"], ["--samples", ">= 1"]),
+    (["--steps", "0"], ["--steps", ">= 1"]),
+])
+def test_absurd_cost_is_refused_with_its_predicted_time(tmp_path, capsys, flags, needles):
+    """A sample count in the millions used to start and run for days; the cost warning looked
+    at the image size only. Zero and negative counts are refused like any bad value."""
+    np.save(tmp_path / "a.npy", noisy())
+    one_error(capsys, ["run", str(tmp_path / "a.npy"), "-o", str(tmp_path / "out"), *flags], *needles)
+    assert not (tmp_path / "out").exists()
+
+
+def test_allow_slow_lets_an_expensive_run_pass_the_preflight(tmp_path):
+    from restoration import pipeline
+    from restoration.options import RunOptions
+
+    np.save(tmp_path / "a.npy", noisy())
+    options = RunOptions(inputs=(str(tmp_path / "a.npy"),), outdir=str(tmp_path / "out"),
+                         denoiser_options={"method": "posterior", "samples": 10**7})
+    with pytest.raises(InputError, match="allow-slow"):
+        pipeline.preflight(options)
+    checked = pipeline.preflight(options.replace(allow_slow=True))
+    assert pipeline.predicted_seconds(checked["run"], checked["entries"]) > 12 * 3600
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_dark_frame_that_is_not_finite(tmp_path, capsys, bad):
+    """A dark frame holding NaN (a flagged hot pixel) used to be averaged around silently."""
+    dark = (100 + np.random.default_rng(3).normal(0, 3, (4, 32, 32))).astype(np.float32)
+    dark[1, 5, 7] = bad
+    np.save(tmp_path / "dark.npy", dark)
+    np.save(tmp_path / "a.npy", (noisy() * 1000 + 100).astype(np.float32))
+    before = snapshot(tmp_path)
+    one_error(capsys, ["run", str(tmp_path / "a.npy"), "-o", str(tmp_path / "out"), "--dark", str(tmp_path / "dark.npy"),
+                       "--gain", "2", *NLM], str(tmp_path / "dark.npy"), "--dark", "1 NaN or infinite")
+    one_error(capsys, ["characterize", str(tmp_path / "a.npy"), "--dark", str(tmp_path / "dark.npy")],
+              str(tmp_path / "dark.npy"))
+    assert snapshot(tmp_path) == before
+
+
+class Foreign:
+    """Not a restoration class: a pickle of it is refused by the weights-only loader."""
+
+
+@pytest.mark.parametrize("kind", ["pickle", "garbage", "model-file", "other-dict"])
+@pytest.mark.parametrize("command", ["train", "adapt"])
+def test_resume_from_a_state_that_is_not_ours(tmp_path, capsys, kind, command):
+    """`train --resume` with a foreign state file used to end 'internal error: UnpicklingError'."""
+    import torch
+
+    model = tmp_path / "m.pt"
+    state = tmp_path / "m.pt.state"
+    if kind == "pickle":
+        torch.save({"net": Foreign()}, state)
+    elif kind == "garbage":
+        state.write_bytes(garbage(seed=5))
+    elif kind == "model-file":  # a model file renamed as a state
+        from restoration.diffusion.files import model_file
+
+        state.write_bytes(Path(model_file(None)).read_bytes())
+    else:
+        torch.save({"weights": torch.zeros(3)}, state)
+    np.save(tmp_path / "a.npy", noisy(64))
+    before = snapshot(tmp_path)
+    args = (["train", str(tmp_path / "a.npy"), "-o", str(model), "--steps", "10", "--widths", "8,16", "--blocks", "1,1"]
+            if command == "train" else ["adapt", str(tmp_path / "a.npy"), "-o", str(model), "--steps", "10"])
+    one_error(capsys, [*args, "--resume", "--no-flow"], str(state), "not a resume state", "without --resume")
+    assert snapshot(tmp_path) == before

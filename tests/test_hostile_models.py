@@ -193,7 +193,7 @@ def test_plugin_calling_sys_exit_is_reported_not_fatal(tmp_path, plugin_site):
 def test_ctrl_c_while_a_plugin_loads_still_stops_the_host(plugin_site):
     site = plugin_site("interrupted", "raise KeyboardInterrupt\n")
     r = _cli(["plugins"], site)
-    assert r.returncode == 130 and stderr_lines(r.stderr) == ["interrupted"], r.stderr
+    assert r.returncode == 130 and stderr_lines(r.stderr) == ["interrupted: nothing was written; the same command starts again"], r.stderr
 
 
 # ---------------------------------------------------------------------------------------------

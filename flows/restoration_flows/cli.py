@@ -7,16 +7,20 @@ error (one line; the traceback with ``--debug``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import signal
 import sys
-import threading
 import traceback
 
 from restoration import __version__
 from restoration.errors import InputError, printable
 from restoration.store.files import join
 from restoration.store.layout import STORE
+
+from .children import WORKER_MARK, tie_prefect_server
+from .interrupts import Terminated, leave, stopped_line, stopping_on_signals
 
 
 class Usage(argparse.ArgumentParser):
@@ -219,6 +223,7 @@ def cmd_run(args) -> int:
     flow_fn, distributed = restore_dataset, bool(args.dask_address or args.dask_workers)
     if distributed:
         flow_fn = restore_dataset.with_options(task_runner=dask_runner(args.dask_address, args.dask_workers))
+    tie_prefect_server()
     state = flow_fn(options=options, distributed=distributed, return_state=True)
     if not (state.is_completed() or state.is_failed()):
         raise RuntimeError(f"flow run ended {state.type.value}: {state.message}")
@@ -252,21 +257,41 @@ def dask_runner(address: str | None, workers: int | None):
         return DaskTaskRunner(address=address)
     if workers < 1:  # the CLI refuses it before any work; other callers get the same line
         raise InputError("--dask-workers must be >= 1")
+
+    class LocalDaskTaskRunner(DaskTaskRunner):
+        """On an interrupt, the local workers stop at once: closed in order, each would first
+        finish the region it is restoring (seconds); the next run redoes that region."""
+
+        def __exit__(self, *exc_info) -> None:
+            stopped = isinstance(exc_info[1], BaseException) and not isinstance(exc_info[1], Exception)
+            if stopped:  # Ctrl-C, or SIGTERM (Prefect's TerminationSignal)
+                for nanny in getattr(self._cluster, "workers", {}).values():
+                    nanny.close_gracefully(reason="interrupted")  # no restart of the worker killed
+                    with contextlib.suppress(ProcessLookupError, TypeError):
+                        os.kill(nanny.pid, signal.SIGKILL)
+            super().__exit__(*exc_info)
+
     # Set before the nannies spawn the workers: glibc reads it at process start only.
-    dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in worker_environment().items()})
+    environ = {**worker_environment(), WORKER_MARK: "1"}
+    dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in environ.items()})
+    # Each worker starts a temporary Prefect API of its own: tied to the worker like the command's.
+    dask.config.set({"distributed.worker.preload": ["restoration_flows.children"]})
     # One thread per worker: the denoiser uses the cores itself; processes sidestep the GIL.
-    return DaskTaskRunner(cluster_class="distributed.LocalCluster",
-                          cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
-                                          "dashboard_address": None})
+    return LocalDaskTaskRunner(cluster_class="distributed.LocalCluster",
+                               cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
+                                               "dashboard_address": None})
 
 
 def cmd_train(args) -> int:
     """``restoration train``: the train-denoiser flow (or the core function with ``--no-flow``)."""
+    from restoration.diffusion.checkpoint import check_resume_state
     from restoration.diffusion.train import check_config
     from restoration.diffusion.train_cli import config_from_args
 
     cfg = config_from_args(args)
     check_config(cfg)  # bad options and --init files: exit 2 before Prefect starts
+    if args.resume:
+        check_resume_state(cfg.output)
     if args.no_flow:
         from restoration.diffusion.train import train
         from restoration.diffusion.train_cli import print_progress
@@ -275,6 +300,7 @@ def cmd_train(args) -> int:
     else:
         from .train_flow import train_denoiser
 
+        tie_prefect_server()
         prov = train_denoiser(cfg.to_dict(), resume=args.resume)
     print(f"wrote {args.output} ({prov['parameters']} parameters, {prov['steps']} steps, {prov['seconds']} s)")
     return 0
@@ -283,10 +309,13 @@ def cmd_train(args) -> int:
 def cmd_adapt(args) -> int:
     """``restoration adapt``: the adapt-denoiser flow (or the core function with ``--no-flow``)."""
     from restoration.diffusion.adapt import AdaptConfig, check_config
+    from restoration.diffusion.checkpoint import check_resume_state
 
     cfg = AdaptConfig(sources=list(args.data), **{k: getattr(args, k) for k in AdaptConfig.__dataclass_fields__
                                                    if k != "sources" and hasattr(args, k)})
     check_config(cfg)  # bad options and --init files: exit 2 before Prefect starts
+    if args.resume:
+        check_resume_state(cfg.output)
     if args.no_flow:
         from restoration.diffusion.adapt import adapt
         from restoration.diffusion.train_cli import print_progress
@@ -295,6 +324,7 @@ def cmd_adapt(args) -> int:
     else:
         from .adapt_flow import adapt_denoiser
 
+        tie_prefect_server()
         prov = adapt_denoiser(cfg.to_dict(), resume=args.resume)
     print(f"wrote {args.output} ({prov['steps']} of {cfg.steps} steps on {len(prov['adapted_on'])} inputs, "
           f"{prov['seconds']} s)")
@@ -310,16 +340,6 @@ def cmd_export(args) -> int:
     return 0
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that the same clean-up runs: the flow run ends, the
-    temporary Prefect API server stops (Prefect re-sends the signal to this handler once its
-    own has marked the run)."""
-
-
-def _terminate(signum, frame) -> None:
-    raise Terminated()
-
-
 COMMANDS = {"run": cmd_run, "characterize": cmd_characterize, "train": cmd_train, "adapt": cmd_adapt,
             "export": cmd_export, "plugins": cmd_plugins}
 
@@ -333,21 +353,22 @@ def _without_debug(argv: list[str]) -> tuple[list[str], bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code. Stopped by
+    SIGINT or SIGTERM, the command line itself (``argv`` None) ends the process at once after
+    the exit handlers (:func:`~.interrupts.leave`)."""
+    command_line = argv is None
     argv, debug = _without_debug(sys.argv[1:] if argv is None else list(argv))
     from .settings import configure
 
     configure(debug=debug)
-    previous = signal.getsignal(signal.SIGTERM)
-    handles_signals = threading.current_thread() is threading.main_thread()  # where Python allows it
+    args = None
     try:
-        args = build_parser().parse_args(argv)
-        if args.command == "serve":  # Prefect's serve stops on SIGTERM by itself
-            from .serve import cmd_serve
-            return cmd_serve(args)
-        if handles_signals:
-            signal.signal(signal.SIGTERM, _terminate)
-        return COMMANDS[args.command](args)
+        with stopping_on_signals():
+            args = build_parser().parse_args(argv)
+            if args.command == "serve":
+                from .serve import cmd_serve
+                return cmd_serve(args)
+            return COMMANDS[args.command](args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         if debug:
@@ -357,11 +378,11 @@ def main(argv: list[str] | None = None) -> int:
         from .console import console
 
         console.end_line()  # a progress bar may have been drawn up to the interruption
-        if isinstance(exc, Terminated):
-            print("terminated", file=sys.stderr)
-            return 143
-        print("interrupted", file=sys.stderr)
-        return 130
+        print(stopped_line(args, exc), file=sys.stderr, flush=True)
+        code = 143 if isinstance(exc, Terminated) else 130
+        if command_line:
+            leave(code)
+        return code
     except Exception as exc:
         from restoration.plugins import PluginError
 
@@ -373,9 +394,6 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         return 1
-    finally:
-        if handles_signals:
-            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

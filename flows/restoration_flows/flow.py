@@ -265,7 +265,7 @@ def _watch(options: RunOptions, watch: str, outroot: str, distributed: bool = Fa
            settle: float = SETTLE_SECONDS) -> list[dict]:
     # The default planes stays out, as in the resume signature: folders done before the option existed stay done.
     params = {k: v for k, v in sorted(options.to_json().items())
-              if k not in ("inputs", "outdir", "overwrite") and (k, v) != ("planes", "yx")}
+              if k not in ("inputs", "outdir", "overwrite", "allow_slow") and (k, v) != ("planes", "yx")}
     found = scan(watch, outroot, params, settle=settle)
     if found["waiting"]:  # a file being copied in: wait for it rather than leave it to the next run
         wait = seconds_to_settle(found["waiting"], settle=settle)

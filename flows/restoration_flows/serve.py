@@ -6,6 +6,7 @@ Schedules only fire on a real Prefect server, so this refuses to run against the
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 from restoration.errors import InputError
@@ -159,4 +160,8 @@ def cmd_serve(args) -> int:
           flush=True)
     # One run at a time (one GPU or CPU), and the schedule keeps running when this process stops.
     serve(deployment, limit=1, pause_on_shutdown=False, print_starting_message=False)
-    return 0
+    # Serving ends only on a signal, which Prefect's runner handles and swallows (its own SIGTERM
+    # handler cancels the runs in flight): stopped like any other command.
+    from .interrupts import Terminated, received
+
+    raise KeyboardInterrupt() if received == signal.SIGINT else Terminated()

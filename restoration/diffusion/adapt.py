@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from .checkpoint import atomic_torch_save, save_model
+from .checkpoint import atomic_torch_save, load_resume_state, load_training_state, resume_state_path, save_model
 from .model import DiffusionModel, load_model
 from .device import resolve_device
 from .train import MIN_PATCH, git_commit, learning_rate, optimizer_step
@@ -266,10 +266,6 @@ def n2n_loss(model: DiffusionModel, y: torch.Tensor, sigma: torch.Tensor, gen: t
                                                                      - _subsample(whole, pairs[..., 1])), sigma)
 
 
-def _state_path(output: str) -> Path:
-    return Path(str(output) + ".state")
-
-
 def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -314,15 +310,13 @@ def adapt(cfg: AdaptConfig, *, resume: bool = False,
     ema = copy.deepcopy(model.net).requires_grad_(False)
     opt = torch.optim.Adam(model.net.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
     step, started, elapsed_before = 0, time.time(), 0.0
-    state_path = _state_path(cfg.output)
+    state_path = resume_state_path(cfg.output)
     if resume and state_path.is_file():
-        st = torch.load(state_path, map_location=device, weights_only=True)
+        st = load_resume_state(state_path, map_location=device)
         if st.get("identity") != identity:
             raise InputError("was made from other data, base model or settings; adapt again without --resume",
                              path=str(state_path))
-        model.net.load_state_dict(st["net"])
-        ema.load_state_dict(st["ema"])
-        opt.load_state_dict(st["opt"])
+        load_training_state(st, state_path, model.net, ema, opt)
         step, elapsed_before = int(st["step"]), float(st["elapsed"])
         rng.bit_generator.state = json.loads(st["numpy_rng"])
     log_path = Path(str(cfg.output) + ".log.csv")

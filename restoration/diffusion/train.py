@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from .checkpoint import atomic_torch_save, save_model
+from .checkpoint import atomic_torch_save, load_resume_state, load_training_state, resume_state_path, save_model
 from .device import resolve_device
 from .data import PatchSampler, load_training_images
 from .model import DiffusionModel, load_model
@@ -217,10 +217,6 @@ def git_commit() -> str:
         return "unknown"
 
 
-def _state_path(output: str) -> Path:
-    return Path(str(output) + ".state")
-
-
 def train(cfg: TrainConfig, *, resume: bool = False,
           progress: Callable[[int, int, float], None] | None = None) -> dict:
     """Train (or resume training) and write the EMA model to ``cfg.output``.
@@ -269,13 +265,11 @@ def train(cfg: TrainConfig, *, resume: bool = False,
     opt = torch.optim.Adam(model.net.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
     step, started = 0, time.time()
     elapsed_before = 0.0
-    state_path = _state_path(cfg.output)
+    state_path = resume_state_path(cfg.output)
     fitted = False   # whether cfg.steps is the schedule fitted to the budget (kept in the resume state)
     if resume and state_path.is_file():
-        st = torch.load(state_path, map_location=device, weights_only=True)
-        model.net.load_state_dict(st["net"])
-        ema.load_state_dict(st["ema"])
-        opt.load_state_dict(st["opt"])
+        st = load_resume_state(state_path, map_location=device)
+        load_training_state(st, state_path, model.net, ema, opt)
         step = int(st["step"])
         elapsed_before = float(st["elapsed"])
         rng.bit_generator.state = json.loads(st["numpy_rng"])

@@ -16,7 +16,7 @@ from .axes import check_axes
 from .checks import dtype_problem, shape_problem
 from .formats import SUPPORTED, format_named, format_of
 from .item import Item
-from .zarrstore import is_zarr_dir
+from .zarrstore import AXES_CONTRADICTION, is_zarr_dir
 
 RESERVED_SUFFIX = "_std"
 
@@ -152,6 +152,9 @@ def _check(item: Item, axes: str | None) -> Item:
     problem = dtype_problem(item.dtype)
     if problem:
         raise InputError(problem, path=item.where)
+    contradiction = item.attrs.pop(AXES_CONTRADICTION, None)
+    if contradiction and axes is None:
+        raise InputError(contradiction, path=item.where)
     if axes is not None:
         try:
             item.axes = check_axes(axes, item.ndim)

@@ -26,6 +26,8 @@ from .physical import channel_attrs, pixel_attrs
 
 _ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray")
 _ARRAY_KEYS = ("axes", "scale", "translation", "units", "unit")
+#: The attribute under which an item carries metadata that contradicts its data, until checked.
+AXES_CONTRADICTION = "_axes_contradiction"
 
 
 def is_zarr_dir(path: str) -> bool:
@@ -126,10 +128,18 @@ def _item(source: str, array: Any, name: str, array_path: str | None,
     dim_names = getattr(array.metadata, "dimension_names", None) or own.get("_ARRAY_DIMENSIONS")
     ome_axes = attrs.get("axes") if isinstance(attrs.get("axes"), list) else None
     where = f"{source.rstrip('/')}/{array_path}" if array_path else source
+    contradiction = None
+    if ome_axes is not None and len(ome_axes) != len(shape):  # --axes may still say what they are
+        names = ", ".join(str(a.get("name") if isinstance(a, dict) else a) for a in ome_axes)
+        contradiction = (f"the OME multiscales axes ({names}) name {len(ome_axes)} dimensions, its array has "
+                         f"{len(shape)} (shape {shape}); give --axes to say what they are")
+        ome_axes = None
     try:
         axes = infer_axes(shape, format="zarr", dimension_names=dim_names, ome_axes=ome_axes)
     except ValueError as exc:
-        raise InputError(str(exc), path=where) from None
+        raise InputError(contradiction or str(exc), path=where) from None
+    if contradiction:
+        attrs[AXES_CONTRADICTION] = contradiction
     problem = pixel_problem(math.prod(n for n, a in zip(shape, axes) if a != "c"),
                             why="the store may declare far more than it holds", variable="RESTORATION_MAX_ZARR_PIXELS")
     if problem:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -26,13 +27,15 @@ def dark_frame(data: np.ndarray) -> dict[str, float]:
     (100, 3.0, 8)
     """
     planes = planes_of(np.asarray(data, dtype=np.float64))
-    if not np.isfinite(planes).any():
-        raise InputError("dark frame has no finite value")
-    offset = float(np.nanmean(planes))
+    bad = int(planes.size - np.count_nonzero(np.isfinite(planes)))
+    if bad:  # a hot or dead pixel flagged NaN would shift the calibration unseen: the user decides
+        raise InputError(f"dark frame holds {bad} NaN or infinite values of {planes.size}; "
+                         "a calibration needs every value finite")
+    offset = float(np.mean(planes))
     if planes.shape[0] > 1:
-        sigma = float(np.sqrt(np.nanmean(np.nanvar(planes, axis=0, ddof=1))))
+        sigma = float(np.sqrt(np.mean(np.var(planes, axis=0, ddof=1))))
     else:
-        sigma = float(np.nanstd(planes))
+        sigma = float(np.std(planes))
     return {"offset": offset, "sigma": sigma, "frames": int(planes.shape[0])}
 
 
@@ -81,7 +84,12 @@ def calibration(*, gain: float | None = None, read_noise: float | None = None, o
     if dark is not None:
         if "offset" in out or "sigma" in out:
             raise InputError("--dark sets the offset and read noise: do not also give --offset or --read-noise")
-        stats = dark_frame(_read_dark(dark))
+        try:
+            stats = dark_frame(_read_dark(dark))
+        except InputError as exc:
+            if exc.path or not isinstance(dark, (str, os.PathLike)):
+                raise
+            raise InputError(f"--dark: {exc}", path=str(dark)) from None
         out.update(offset=stats["offset"], sigma=stats["sigma"])
     return out
 

@@ -12,7 +12,8 @@ Stages pass the typed records of :mod:`.records`, never arrays; nothing here nee
 (:func:`restore_locally` runs them all in this process).
 """
 
-from .checks import check_options, check_outdir, check_runtime, discover_entries, preflight, validate
+from .checks import (check_cost, check_options, check_outdir, check_runtime, discover_entries, predicted_seconds,
+                     preflight, validate)
 from .records import DenoisePlan, Entry, Ingested, ItemResult, NoiseProfile, Normalized, Restored
 from .resume import prepare, stale_outputs
 from .stages import (assess, characterize, denoise, denoise_planes, finish_denoise, ingest, normalize, plan_denoise,
@@ -21,6 +22,6 @@ from .local import restore_locally
 from .summary import failed_input, failed_quality, finish
 
 __all__ = ["DenoisePlan", "Entry", "Ingested", "ItemResult", "NoiseProfile", "Normalized", "Restored", "assess",
-           "characterize", "check_options", "check_outdir", "check_runtime", "denoise", "denoise_planes",
+           "characterize", "check_cost", "check_options", "check_outdir", "check_runtime", "denoise", "denoise_planes",
            "discover_entries", "failed_input", "failed_quality", "finish", "finish_denoise", "ingest", "normalize", "plan_denoise",
-           "preflight", "prepare", "provenance", "region_pixels", "restore_locally", "stale_outputs", "validate"]
+           "predicted_seconds", "preflight", "prepare", "provenance", "region_pixels", "restore_locally", "stale_outputs", "validate"]

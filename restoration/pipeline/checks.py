@@ -227,6 +227,60 @@ def _cost_warnings(run: CheckedRun, entries: list[Entry]) -> list[str]:
             f"{factor:.0f}x the time of its defaults"]
 
 
+#: A run predicted to take longer than this many hours is refused unless ``allow_slow``
+#: (``--allow-slow``); the environment variable ``RESTORATION_MAX_HOURS`` sets another ceiling.
+MAX_HOURS = 12.0
+#: Seconds each network call costs a plane whatever its size (launching it, a minimum tile).
+CALL_OVERHEAD_SECONDS = 0.002
+
+
+def _planes(entry: Entry) -> int:
+    return math.prod(n for n, a in zip(entry.item.shape, entry.item.axes) if a not in "yxc")
+
+
+def predicted_seconds(run: CheckedRun, entries: list[Entry]) -> float | None:
+    """The run's predicted time: its pixels (channels not counted) and planes times the
+    denoiser's :meth:`~restoration.types.Denoiser.cost` and its
+    :meth:`~restoration.types.Denoiser.seconds_per_megapixel` (None when it does not say)."""
+    den = registry().get("denoiser", run.options.denoiser)
+    speed = den.seconds_per_megapixel(**run.denoiser_options)
+    if speed is None:
+        return None
+    views = len(orientations(run.options.planes))
+    mpx = sum(math.prod(n for n, a in zip(e.item.shape, e.item.axes) if a != "c") for e in entries) / 1e6
+    planes = sum(_planes(e) for e in entries)
+    return den.cost(**run.denoiser_options) * views * (mpx * speed + planes * CALL_OVERHEAD_SECONDS)
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("years", 365 * 86400), ("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def check_cost(run: CheckedRun, entries: list[Entry]) -> None:
+    """Refuse a run predicted (:func:`predicted_seconds`) to take more than :data:`MAX_HOURS`,
+    unless ``allow_slow``.
+
+    Raises
+    ------
+    InputError
+        Naming the options, the predicted time and ``--allow-slow``.
+    """
+    try:
+        ceiling = float(os.environ.get("RESTORATION_MAX_HOURS", MAX_HOURS))
+    except ValueError:
+        raise InputError(f"RESTORATION_MAX_HOURS must be a number of hours, got "
+                         f"{os.environ['RESTORATION_MAX_HOURS']!r}") from None
+    seconds = predicted_seconds(run, entries) if not run.options.allow_slow else None
+    if seconds is None or seconds <= ceiling * 3600:
+        return
+    changed = [f"--{k.replace('_', '-')} {v}" for k, v in run.options.denoiser_options.items() if v is not None]
+    raise InputError(f"{', '.join(changed) or 'these options'}: predicted to take about {_duration(seconds)}, over "
+                     f"the {ceiling:g} h ceiling (RESTORATION_MAX_HOURS); add --allow-slow to run it anyway")
+
+
 def preflight(options: RunOptions) -> dict:
     """Every mistake that can be known before any work, found in seconds (header reads only).
 
@@ -258,4 +312,5 @@ def preflight(options: RunOptions) -> dict:
         more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
         raise InputError(f"nothing to restore: {'; '.join(problems[:3])}{more}")
     check_runtime(run)
+    check_cost(run, usable)
     return {"run": run, "entries": entries, "failed": failed, "warnings": _cost_warnings(run, usable)}

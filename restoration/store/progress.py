@@ -45,3 +45,18 @@ def mark_done(outdir: str | os.PathLike, name: str, index: int) -> None:
 def clear_progress(outdir: str | os.PathLike, name: str) -> None:
     """Remove item ``name``'s progress markers (it is complete, or starts over)."""
     remove(_progress_dir(outdir, name))
+
+
+def saved_work(outdir: str | os.PathLike) -> tuple[list[str], dict[str, int]]:
+    """What an interrupted run left in OUTDIR for the next one: the items marked complete, and
+    the regions marked done (:func:`mark_done`) of each partial item."""
+    from .items import item_provenance
+    from .layout import open_store
+
+    try:
+        store = open_store(outdir, mode="r")
+        complete = [n for n in store.keys() if (item_provenance(store, n) or {}).get("complete") is True]
+    except Exception:  # no store yet, or an unreadable one: nothing to count
+        complete = []
+    partial = {n: len(progress_done(outdir, n)) for n in list_names(join(outdir, WORK, "progress"))}
+    return complete, {k: v for k, v in partial.items() if v}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -128,8 +129,12 @@ def test_serve_restores_new_datasets_only(prefect_server, tmp_path, spawn):
         assert limit == 1
         assert any(r.state.name == "Nothing new" for r in completed), {r.state.name for r in completed}
         assert run.name.startswith("watch-restored-")
-    spawn.stop()
+    proc.send_signal(signal.SIGINT)  # Ctrl-C: serving stops in seconds, with one line (issue 23)
+    sent = time.monotonic()
+    assert proc.wait(30) == 130
+    assert time.monotonic() - sent <= 3
     printed = proc.stdout.read()
+    assert printed.strip().splitlines()[-1].startswith("interrupted: serving stopped"), printed[-500:]
     assert f"{run.name}: started" in printed and f"{run.name}: 1 restored, 0 failed into {outroot}" in printed, printed
 
 

@@ -1,0 +1,161 @@
+"""Interrupts that stop (issue 23): SIGINT to the command alone, SIGINT to its process group (a
+terminal's Ctrl-C) and SIGTERM stop a run within 3 s with one line, exit 130 (143), nothing it
+started left running, and the same command then finishes bit-identical to an uninterrupted run.
+A SIGKILLed run leaves nothing behind either (its temporary Prefect API, its Dask workers)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+import zarr
+
+from restoration.store import item_array, item_provenance
+from restoration.store.layout import LOCK
+
+BIN = Path(sys.executable).parent
+WAYS = {"sigint-process": (signal.SIGINT, False, 130), "sigint-group": (signal.SIGINT, True, 130),
+        "sigterm": (signal.SIGTERM, False, 143)}
+
+
+def _stack(path: Path) -> None:
+    rng = np.random.default_rng(9)
+    np.save(path, (0.5 + rng.normal(0, 0.05, (160, 48, 48))).astype(np.float32))
+
+
+def _command(vol: Path, out: Path, *extra: str) -> list[str]:
+    return [str(BIN / "restoration"), "run", str(vol), "-o", str(out), "--denoiser", "nlm", *extra]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, module_spawn):
+    """An uninterrupted run of the stack: what every interrupted one must end as."""
+    root = tmp_path_factory.mktemp("interrupts")
+    _stack(root / "vol.npy")
+    proc = module_spawn.start(_command(root / "vol.npy", root / "ref"), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    assert proc.wait(600) == 0, proc.stderr.read()
+    return root
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    return psutil.Process(pid).children(recursive=True)
+
+
+def interrupt(spawn, args: list[str], ready, way: str, tmp_path: Path) -> dict:
+    """Start ``args``, wait for ``ready()``, stop it the ``way`` of :data:`WAYS`; what it did."""
+    sig, group, code = WAYS[way]
+    with open(tmp_path / "stderr", "w") as stderr:
+        proc = spawn.start(args, stdout=subprocess.DEVNULL, stderr=stderr)
+    deadline = time.time() + 600
+    while not ready():
+        assert proc.poll() is None and time.time() < deadline, (tmp_path / "stderr").read_text()
+        time.sleep(0.05)
+    started = _descendants(proc.pid)
+    commands = [" ".join(p.cmdline()) for p in started]
+    before = (tmp_path / "stderr").stat().st_size  # what it printed while working is not the point
+    sent = time.monotonic()
+    if group:
+        os.killpg(proc.pid, sig)  # the command's group: a terminal's Ctrl-C
+    else:
+        proc.send_signal(sig)
+    returned = proc.wait(60)
+    seconds = time.monotonic() - sent
+    _, alive = psutil.wait_procs(started, timeout=5)
+    lines = [line for line in (tmp_path / "stderr").read_bytes()[before:].decode().replace("\r", "\n").splitlines()
+             if line.strip() and not line.startswith("denoise ")]  # the progress bar shares stderr
+    return {"code": returned, "expected": code, "seconds": seconds, "lines": lines, "started": started,
+            "commands": commands,
+            "alive": [p.pid for p in alive if p.status() != psutil.STATUS_ZOMBIE]}
+
+
+def assert_stopped(result: dict, word: str) -> None:
+    assert result["code"] == result["expected"], result
+    assert result["seconds"] <= 3, result
+    assert len(result["lines"]) == 1 and result["lines"][0].startswith(word + ": "), result["lines"]
+    assert "Traceback" not in result["lines"][0] and "API" not in result["lines"][0]
+    assert result["started"] and not result["alive"], result
+
+
+def _regions_done(out: Path) -> int:
+    folder = out / ".work" / "progress" / "vol"
+    try:
+        return sum(1 for p in folder.iterdir() if p.suffix == ".done")
+    except OSError:
+        return 0
+
+
+def assert_resumes_identically(spawn, args: list[str], out: Path, reference: Path) -> None:
+    again = spawn.start(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert again.wait(600) == 0, again.stderr.read()
+    a = zarr.open_group(str(reference / "ref" / "restored.zarr"), mode="r")
+    b = zarr.open_group(str(out / "restored.zarr"), mode="r")
+    assert item_provenance(b, "vol")["complete"] is True
+    assert np.array_equal(item_array(a, "vol")[:], item_array(b, "vol")[:])
+
+
+@pytest.mark.parametrize("way", list(WAYS))
+def test_denoise_on_cpu_stops_and_resumes(reference, tmp_path, spawn, way):
+    out = tmp_path / "out"
+    args = _command(reference / "vol.npy", out)
+    result = interrupt(spawn, args, lambda: _regions_done(out) >= 2, way, tmp_path)
+    assert_stopped(result, "terminated" if way == "sigterm" else "interrupted")
+    assert "regions of vol" in result["lines"][0] and "the same command resumes" in result["lines"][0]
+    assert item_provenance(zarr.open_group(str(out / "restored.zarr"), mode="r"), "vol")["complete"] is False
+    import fcntl
+
+    with open(out / LOCK) as f:  # the lock is free: taken at once
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    assert_resumes_identically(spawn, args, out, reference)
+
+
+def test_denoise_in_dask_workers_stops_on_ctrl_c_and_resumes(reference, tmp_path, spawn):
+    out = tmp_path / "out"
+    args = _command(reference / "vol.npy", out, "--dask-workers", "1")
+    result = interrupt(spawn, args, lambda: _regions_done(out) >= 2, "sigint-group", tmp_path)
+    assert_stopped(result, "interrupted")
+    assert any("multiprocessing-fork" in c for c in result["commands"])  # a Dask worker was running
+    assert_resumes_identically(spawn, args, out, reference)
+
+
+def test_sigkill_leaves_nothing_running(reference, tmp_path, spawn):
+    """kill -9 (or the OOM killer) of a run with a local Dask cluster: its temporary Prefect API,
+    the guard, the workers and the workers' own temporary APIs are gone within 5 s."""
+    out = tmp_path / "out"
+    proc = spawn.start(_command(reference / "vol.npy", out, "--dask-workers", "1"), stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while _regions_done(out) < 2:
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    started = _descendants(proc.pid)
+    commands = [" ".join(p.cmdline()) for p in started]
+    assert any("uvicorn" in c for c in commands) and any("multiprocessing-fork" in c for c in commands)
+    proc.kill()  # the command alone, not its group: what it started is on its own now
+    proc.wait()
+    _, alive = psutil.wait_procs(started, timeout=5)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], [p.pid for p in alive]
+
+
+@pytest.mark.parametrize("command", ["train", "adapt"])
+def test_training_stops_on_ctrl_c(tmp_path, spawn, tiny_model, command):
+    """Training and adaptation stop within 3 s, say where the checkpoint is and how to resume."""
+    model = tmp_path / "m.pt"
+    if command == "train":
+        args = ["train", "skimage:brick", "-o", str(model), "--steps", "100000", "--patch", "32",
+                "--batch", "4", "--widths", "8,16", "--blocks", "1,1", "--checkpoint-every", "5", "--threads", "1"]
+    else:
+        np.save(tmp_path / "noisy.npy", (0.5 + np.random.default_rng(1).normal(0, 0.1, (64, 64))).astype(np.float32))
+        args = ["adapt", str(tmp_path / "noisy.npy"), "-o", str(model), "--init", str(tiny_model), "--steps", "100000",
+                "--patch", "32", "--batch", "2", "--checkpoint-every", "5", "--threads", "1"]
+    state = Path(str(model) + ".state")
+    result = interrupt(spawn, [str(BIN / "restoration"), *args], state.is_file, "sigint-group", tmp_path)
+    assert_stopped(result, "interrupted")
+    assert str(state) in result["lines"][0] and "--resume" in result["lines"][0]
