@@ -17,6 +17,8 @@ import subprocess
 import sys
 import threading
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 _guard: subprocess.Popen | None = None
 _lock = threading.Lock()  # Prefect may start its server from any thread
@@ -62,6 +64,26 @@ def leave_interrupts_to_the_command() -> None:
     the worker first imports this package, before any slow import."""
     if os.environ.get(WORKER_MARK):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def environment_kept() -> Iterator[None]:
+    """This process's environment as it was on entering, again on leaving: Dask's nannies write
+    their workers' environment (``distributed.nanny.pre-spawn-environ``, :data:`WORKER_MARK`
+    among it) into the process that starts them, and what this process starts later (a flow run
+    of ``serve``) must not take itself for a Dask worker."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        restore_environment(saved)
+
+
+def restore_environment(saved: dict[str, str]) -> None:
+    """Make this process's environment ``saved`` again (see :func:`environment_kept`)."""
+    for key in set(os.environ) - set(saved):
+        del os.environ[key]
+    os.environ.update({k: v for k, v in saved.items() if os.environ.get(k) != v})
 
 
 def dask_setup(worker) -> None:

@@ -19,7 +19,7 @@ from restoration.errors import InputError, printable
 from restoration.store.files import join
 from restoration.store.layout import STORE
 
-from .children import WORKER_MARK, tie_prefect_server
+from .children import WORKER_MARK, environment_kept, restore_environment, tie_prefect_server
 from .interrupts import Terminated, leave, stopped_line, stopping_on_signals
 
 
@@ -249,6 +249,7 @@ def cmd_run(args) -> int:
 def dask_runner(address: str | None, workers: int | None):
     """Prefect's Dask task runner on an existing cluster or a local one of ``workers`` processes."""
     import dask
+    from distributed import LocalCluster
     from prefect_dask import DaskTaskRunner
 
     from restoration.diffusion.cpu_heap import worker_environment
@@ -262,6 +263,10 @@ def dask_runner(address: str | None, workers: int | None):
         """On an interrupt, the local workers stop at once: closed in order, each would first
         finish the region it is restoring (seconds); the next run redoes that region."""
 
+        def __enter__(self):
+            self._environ = dict(os.environ)
+            return super().__enter__()
+
         def __exit__(self, *exc_info) -> None:
             stopped = isinstance(exc_info[1], BaseException) and not isinstance(exc_info[1], Exception)
             if stopped:  # Ctrl-C, or SIGTERM (Prefect's TerminationSignal)
@@ -269,15 +274,22 @@ def dask_runner(address: str | None, workers: int | None):
                     nanny.close_gracefully(reason="interrupted")  # no restart of the worker killed
                     with contextlib.suppress(ProcessLookupError, TypeError):
                         os.kill(nanny.pid, signal.SIGKILL)
-            super().__exit__(*exc_info)
+            try:
+                super().__exit__(*exc_info)
+            finally:  # a nanny that restarted its worker wrote the worker's environment here again
+                restore_environment(self._environ)
 
-    # Set before the nannies spawn the workers: glibc reads it at process start only.
-    environ = {**worker_environment(), WORKER_MARK: "1"}
-    dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in environ.items()})
-    # Each worker starts a temporary Prefect API of its own: tied to the worker like the command's.
-    dask.config.set({"distributed.worker.preload": ["restoration_flows.children"]})
+    def local_cluster(**kwargs):
+        # Set before the nannies spawn the workers: glibc reads it at process start only. Each
+        # worker starts a temporary Prefect API of its own: tied to the worker like the command's.
+        environ = {**worker_environment(), WORKER_MARK: "1"}
+        config = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in environ.items()}
+        with dask.config.set({**config, "distributed.worker.preload": ["restoration_flows.children"]}), \
+                environment_kept():
+            return LocalCluster(**kwargs)
+
     # One thread per worker: the denoiser uses the cores itself; processes sidestep the GIL.
-    return LocalDaskTaskRunner(cluster_class="distributed.LocalCluster",
+    return LocalDaskTaskRunner(cluster_class=local_cluster,
                                cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
                                                "dashboard_address": None})
 

@@ -57,19 +57,27 @@ def test_one_plane_is_spread_over_the_cluster(tmp_path, cluster, tiny_model, mon
 
 def test_local_cluster_workers_share_one_malloc_arena(monkeypatch):
     """--dask-workers spawns workers with MALLOC_ARENA_MAX=1: glibc only reads it at start, and
-    without it the network's blocks, allocated in a worker thread, are mmap'd afresh each time."""
-    import copy
+    without it the network's blocks, allocated in a worker thread, are mmap'd afresh each time.
+    Neither their environment nor their configuration stays in the process that started them: a
+    flow run that ``serve`` starts later would take itself for a Dask worker (and crash)."""
     import os
 
     import dask
-    from distributed import Client, LocalCluster
+    from distributed import Client
+    from restoration_flows.children import WORKER_MARK
 
-    monkeypatch.setattr(dask.config, "config", copy.deepcopy(dask.config.config))  # undone after the test
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    before, config = dict(os.environ), dask.config.get("distributed.nanny.pre-spawn-environ")
+
+    def marks():
+        return os.environ.get("MALLOC_ARENA_MAX"), os.environ.get(WORKER_MARK)
+
     runner = dask_runner(None, 1)
-    with LocalCluster(**runner.cluster_kwargs) as c, Client(c) as client:
-        assert set(client.run(os.environ.get, "MALLOC_ARENA_MAX").values()) == {"1"}
+    with runner.cluster_class(**runner.cluster_kwargs) as c, Client(c) as client:
+        assert set(client.run(marks).values()) == {("1", "1")}
+        assert dict(os.environ) == before
+        assert dask.config.get("distributed.nanny.pre-spawn-environ") == config
     monkeypatch.setenv("RESTORATION_MALLOC", "system")
-    monkeypatch.setattr(dask.config, "config", copy.deepcopy(dask.config.config))
-    dask.config.set({"distributed.nanny.pre-spawn-environ": {}})
-    dask_runner(None, 1)
-    assert "MALLOC_ARENA_MAX" not in dask.config.get("distributed.nanny.pre-spawn-environ")
+    runner = dask_runner(None, 1)
+    with runner.cluster_class(**runner.cluster_kwargs) as c, Client(c) as client:
+        assert set(client.run(marks).values()) == {(None, "1")}

@@ -7,6 +7,8 @@ pixels to reconstruct, and posterior sampling with its seed.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import zarr
@@ -73,7 +75,9 @@ def test_dask_bands_equal_local_whole_with_the_shipped_model(tmp_path, monkeypat
     assert len(plane_regions("yx", shape, 1 << 22, 256)) == 1
     assert len(plane_regions("yx", shape, max(SPREAD_MIN_PIXELS, 2048 * 2048 // SPREAD_REGIONS), 256)) > 1
     assert main(["run", str(tmp_path / "p.npy"), "-o", str(tmp_path / "whole")]) == 0
+    before = dict(os.environ)
     assert main(["run", str(tmp_path / "p.npy"), "-o", str(tmp_path / "dask"), "--dask-workers", "2"]) == 0
+    assert dict(os.environ) == before  # the workers' environment stays theirs (a later serve run crashed)
     assert np.abs(_restored(tmp_path / "whole") - _restored(tmp_path / "dask")).max() < 1e-4
 
 

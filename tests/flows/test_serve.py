@@ -48,7 +48,15 @@ def _wait(predicate, timeout: float, what: str, proc=None):
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"serve exited early: {proc.stdout.read()[-3000:]}")
         time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}")
+    printed = ""
+    if proc is not None:  # what serve printed says why: stop it (its group) and read it all
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            printed = proc.communicate(timeout=30)[0][-3000:]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            printed = proc.communicate()[0][-3000:]
+    raise AssertionError(f"timed out waiting for {what}; serve printed: {printed}")
 
 def test_serve_restores_new_datasets_only(prefect_server, tmp_path, spawn):
     url = prefect_server["url"]
