@@ -17,6 +17,8 @@ from processes import ProcessGroups
 # One temporary Prefect home (and so one ephemeral API) per test session, never the user's.
 _PREFECT_HOME = Path(os.environ.get("RESTORATION_TEST_PREFECT_HOME", "/tmp/restoration-test-prefect"))
 os.environ.setdefault("PREFECT_HOME", str(_PREFECT_HOME))
+if "PYTEST_XDIST_WORKER" in os.environ:  # each pytest-xdist worker its own (one SQLite database per API)
+    os.environ["PREFECT_HOME"] += "-" + os.environ["PYTEST_XDIST_WORKER"]
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # Every process this session starts inherits this mark (environments are copied, not built from
 # nothing), so one left behind is found even after it was orphaned, and another session's is not.

@@ -181,6 +181,9 @@ def _restore_item(run: CheckedRun, entry: Entry) -> ItemResult:
             denoise_task.with_options(task_run_name=f"denoise-{name}")(run, ing, norm, noise)
         quality = assess_task.with_options(task_run_name=f"quality-report-{name}")(run, ing)
         log.info("%s: %s", name, quality_line(quality))
+        if quality["warning"]:
+            log.warning("%s: %s", name, quality["warning"])
+            console.line(f"warning: {name}: {quality['warning']}")
         return ItemResult(entry, quality, rows, skipped=ing.skip)
     except Exception as exc:  # one item failing must not stop the others
         message = one_line(exc) if isinstance(exc, InputError) else f"internal error: {one_line(exc)}"

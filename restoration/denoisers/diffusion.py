@@ -10,14 +10,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..diffusion.device import DEVICES
+from ..diffusion.methods import DEFAULT_STEPS, METHODS
 from ..diffusion.uncertainty import MODES as STD_MODES
 from ..errors import InputError
 from ..types import Denoiser, Observation, Option
 from .colour import MODES, from_opponent, std_from_opponent, to_opponent, use_joint
 from .common import per_channel_sigma
 
-#: The ``method`` choices.
-METHODS = ("mmse", "ddim", "posterior")
 
 
 #: Optimistic seconds per megapixel of one network call of the shipped model (see
@@ -29,8 +28,6 @@ CUDA_SECONDS_PER_MPX = 0.02
 def chain_calls(*, method: str = "mmse", steps: int | None = None, samples: int = 1) -> int:
     """Network calls in sequence of one reverse chain: with ``samples > 1`` each sample is a
     ``posterior`` chain (at most: a chain stops at the observation's noise level)."""
-    from ..diffusion.sampler import DEFAULT_STEPS
-
     method = "posterior" if samples > 1 else method
     return 1 if method == "mmse" else (steps or DEFAULT_STEPS[method])
 
@@ -108,8 +105,10 @@ class DiffusionDenoiser(Denoiser):
         """One network call per megapixel, optimistic (a refused run is surely too long): the
         shipped model takes about 3 s per Mpx on two CPU cores (13.6 s for a 4 Mpx band, see the
         README), a GPU about a hundred times less."""
-        from ..diffusion.device import resolve_device
+        from ..diffusion.device import no_cuda_driver, resolve_device
 
+        if device == "cpu" or (device == "auto" and no_cuda_driver()):  # known without importing torch
+            return CPU_SECONDS_PER_MPX
         return CPU_SECONDS_PER_MPX if resolve_device(device).type == "cpu" else CUDA_SECONDS_PER_MPX
 
     def context(self, *, method: str = "mmse", steps: int | None = None, samples: int = 1, model: str | None = None,

@@ -25,10 +25,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .methods import DEFAULT_STEPS, METHODS
 from .tiling import TiledNetwork
 
-METHODS = ("mmse", "ddim", "posterior")
-DEFAULT_STEPS = {"mmse": 1, "ddim": 3, "posterior": 20}
 FILL_SIGMA = 0.5     # model units: the level inpainting starts from
 FILL_STEPS = 8
 FILL_RADIUS = 16     # pixels: masked pixels start from the mean of the known ones this close

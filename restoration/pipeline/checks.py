@@ -285,8 +285,8 @@ def preflight(options: RunOptions) -> dict:
     """Every mistake that can be known before any work, found in seconds (header reads only).
 
     Options and OUTDIR (:func:`check_options`), a foreign restoration in OUTDIR
-    (:func:`stale_outputs`), the inputs and references (:func:`discover_entries`), then the
-    denoiser's slow checks (:func:`check_runtime`). Nothing is created or modified.
+    (:func:`stale_outputs`), the inputs and references (:func:`discover_entries`), the predicted
+    cost (:func:`check_cost`), then the denoiser's slow checks (:func:`check_runtime`). Nothing is created or modified.
 
     Returns
     -------
@@ -311,6 +311,6 @@ def preflight(options: RunOptions) -> dict:
             raise InputError(problems[0])
         more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
         raise InputError(f"nothing to restore: {'; '.join(problems[:3])}{more}")
+    check_cost(run, usable)  # before the denoiser's slow checks: an absurd request is told in a second
     check_runtime(run)
-    check_cost(run, usable)
     return {"run": run, "entries": entries, "failed": failed, "warnings": _cost_warnings(run, usable)}

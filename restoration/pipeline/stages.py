@@ -323,7 +323,8 @@ def provenance(run: CheckedRun, ing: Ingested, info: DenoisePlan, noise: NoisePr
 
 
 #: quality.csv's columns.
-QUALITY_COLUMNS = ["name", "status", "noise", "denoiser", "options", "psnr", "ssim", "residual_sigma", "seconds", "error"]
+QUALITY_COLUMNS = ["name", "status", "noise", "denoiser", "options", "psnr", "ssim", "residual_sigma", "seconds", "error",
+                   "warning"]
 
 
 def changed_options(options: RunOptions) -> str:
@@ -341,7 +342,11 @@ def assess(run: CheckedRun, ing: Ingested) -> dict:
     row = {"name": ing.name, "status": "ok", "noise": "+".join(sorted({r["noise"] for r in prov.get("noise_rows", [])})),
            "denoiser": prov.get("denoiser"), "options": changed_options(run.options),
            "psnr": np.nan, "ssim": np.nan, "residual_sigma": residual_sigma(sample_planes(arr, ing.item.axes)),
-           "seconds": prov.get("seconds"), "error": ""}
+           "seconds": prov.get("seconds"), "error": "", "warning": ""}
     if ing.entry.reference is not None:
-        row.update(compare(arr, ing.entry.reference.open(), ing.item.axes, np.dtype(ing.item.dtype)))
+        figures = compare(arr, ing.entry.reference.open(), ing.item.axes, np.dtype(ing.item.dtype))
+        if left_out := figures.pop("left_out"):  # a repair, said once: the figures stand on the rest
+            row["warning"] = (f"reference {ing.entry.reference.source}: {left_out} non-finite values, left out of "
+                              "psnr and ssim")
+        row.update(figures)
     return row

@@ -58,4 +58,4 @@ def failed_quality(name: str, error: str, run: CheckedRun | RunOptions) -> dict:
     options = run.options if isinstance(run, CheckedRun) else run
     return {"name": name, "status": "failed", "noise": "", "denoiser": options.denoiser,
             "options": changed_options(options), "psnr": np.nan, "ssim": np.nan, "residual_sigma": np.nan,
-            "seconds": np.nan, "error": error}
+            "seconds": np.nan, "error": error, "warning": ""}

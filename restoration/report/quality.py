@@ -43,7 +43,9 @@ def compare(restored, reference, axes: str, dtype, band_pixels: int = 1 << 21) -
     Returns
     -------
     dict
-        ``psnr`` (dB) and ``ssim`` (NaN for planes smaller than the 11x11 window).
+        ``psnr`` (dB) and ``ssim`` (NaN for planes smaller than the 11x11 window), over the pixels
+        where both arrays are finite (SSIM: the windows holding none other), and ``left_out``: the
+        reference's non-finite values, which no figure counts.
 
     Examples
     --------
@@ -52,6 +54,7 @@ def compare(restored, reference, axes: str, dtype, band_pixels: int = 1 << 21) -
     >>> round(compare(ref + 0.01, ref, "yx", np.float64)["psnr"], 1)
     40.0
     """
+    from scipy import ndimage
     from skimage.metrics import structural_similarity
 
     indices = plane_indices(axes, reference.shape)
@@ -70,11 +73,12 @@ def compare(restored, reference, axes: str, dtype, band_pixels: int = 1 << 21) -
         for index in indices:
             for y0, y1 in bands:
                 r = read(reference, index, y0, y1)
-                if np.isfinite(r).any():
-                    lo, hi = min(lo, np.nanmin(r)), max(hi, np.nanmax(r))
+                r = r[np.isfinite(r)]  # an inf would make the range, and so the psnr, meaningless
+                if r.size:
+                    lo, hi = min(lo, r.min()), max(hi, r.max())
         rng = float(hi - lo) if np.isfinite(hi - lo) and hi > lo else 1.0
     with_ssim = min(height, width) >= 2 * SSIM_PAD + 1
-    sq, n, ssims = 0.0, 0, []
+    sq, n, ssims, left_out = 0.0, 0, [], 0
     for index in indices:
         s_sum, s_n = 0.0, 0
         for y0, y1 in bands:
@@ -86,18 +90,24 @@ def compare(restored, reference, axes: str, dtype, band_pixels: int = 1 << 21) -
             ok = np.isfinite(rc) & np.isfinite(xc)
             sq += float(np.sum((xc[ok] - rc[ok]) ** 2))
             n += int(ok.sum())
+            left_out += int((~np.isfinite(rc)).sum())
             keep = slice(max(y0, SSIM_PAD) - lo, min(y1, height - SSIM_PAD) - lo)
             if with_ssim and keep.stop > keep.start:
                 _, smap = structural_similarity(np.nan_to_num(r), np.nan_to_num(x), data_range=rng, full=True,
                                                 channel_axis=-1 if r.ndim == 3 else None, **SSIM_SETTINGS)
+                finite = np.isfinite(r) & np.isfinite(x)
+                finite = finite.all(axis=-1) if finite.ndim == 3 else finite
+                if not finite.all():  # a window that holds a non-finite value measures nothing
+                    finite = ndimage.minimum_filter(finite, size=2 * SSIM_PAD + 1, mode="nearest")
+                    smap = np.where(finite[..., None] if smap.ndim == 3 else finite, smap, np.nan)
                 inner = smap[keep, SSIM_PAD:width - SSIM_PAD]
-                s_sum += float(inner.sum(dtype=np.float64))
-                s_n += inner.size
+                s_sum += float(np.nansum(inner, dtype=np.float64))
+                s_n += int(np.isfinite(inner).sum())
         if s_n:
             ssims.append(s_sum / s_n)
     mse = sq / max(n, 1)
     psnr = float("inf") if mse == 0 else float(10 * np.log10(rng**2 / mse))
-    return {"psnr": psnr, "ssim": float(np.mean(ssims)) if ssims else float("nan")}
+    return {"psnr": psnr, "ssim": float(np.mean(ssims)) if ssims else float("nan"), "left_out": left_out}
 
 
 def residual_sigma(sample: np.ndarray) -> float:

@@ -57,7 +57,7 @@ def test_nlm_gains_6db_and_output_layout(tmp_path, capsys):
     assert noise.loc[0, "noise"] == "gaussian" and noise.loc[0, "sigma"] == pytest.approx(0.098)
     quality = pd.read_csv(out / "quality.csv")
     assert list(quality.columns) == ["name", "status", "noise", "denoiser", "options", "psnr", "ssim",
-                                     "residual_sigma", "seconds", "error"]
+                                     "residual_sigma", "seconds", "error", "warning"]
     assert quality.loc[0, "status"] == "ok" and quality.loc[0, "residual_sigma"] < 0.05
     assert (out / "report.html").stat().st_size > 10_000
     assert not (out / ".work").exists()

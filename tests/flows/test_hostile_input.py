@@ -321,6 +321,44 @@ def test_reference_of_another_shape(tmp_path, capsys):
     assert snapshot(tmp_path / "ref") == {k[4:]: v for k, v in before.items() if k.startswith("ref/")}
 
 
+def test_reference_holding_nan_is_measured_on_the_rest_with_a_warning(tmp_path, capsys):
+    """A reference with non-finite values (a masked or saturated clean frame): the item is restored,
+    psnr and ssim stand on the finite pixels (ssim on the windows without a NaN), one warning line
+    names the reference and the count, and quality.csv keeps it."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    from restoration.report.quality import SSIM_PAD, SSIM_SETTINGS
+    from restoration.store import item_array
+
+    (tmp_path / "ref").mkdir()
+    np.save(tmp_path / "good.npy", noisy(64, seed=1))
+    clean = noisy(64, seed=2)
+    clean[40:44, 10:20] = np.nan
+    clean[5, 60] = np.inf
+    np.save(tmp_path / "ref" / "good.npy", clean)
+    before = snapshot(tmp_path)
+    capsys.readouterr()
+    assert main(["run", str(tmp_path / "good.npy"), "-o", str(tmp_path / "out"), "--reference",
+                 str(tmp_path / "ref"), *NLM]) == 0
+    printed = capsys.readouterr()
+    (line,) = [x for x in (printed.out + printed.err).splitlines() if x.startswith("warning: ")]
+    assert "good.npy" in line and "41 non-finite values" in line and "psnr and ssim" in line, line
+    quality = pd.read_csv(tmp_path / "out" / "quality.csv", keep_default_na=False).set_index("name")
+    assert quality.loc["good", "status"] == "ok" and "41 non-finite" in quality.loc["good", "warning"]
+    restored = item_array(zarr.open_group(str(tmp_path / "out" / "restored.zarr"), mode="r"), "good")[:].astype(float)
+    finite = np.isfinite(clean)
+    rng = float(clean[finite].max() - clean[finite].min())
+    assert quality.loc["good", "psnr"] == pytest.approx(
+        peak_signal_noise_ratio(clean[finite], restored[finite], data_range=rng), abs=1e-6)
+    _, smap = structural_similarity(np.nan_to_num(clean), restored, data_range=rng, full=True, **SSIM_SETTINGS)
+    inner = (slice(SSIM_PAD, -SSIM_PAD),) * 2
+    clear = np.ones_like(finite)  # windows that do not touch a non-finite pixel
+    for y, x in zip(*np.nonzero(~finite)):
+        clear[max(0, y - SSIM_PAD):y + SSIM_PAD + 1, max(0, x - SSIM_PAD):x + SSIM_PAD + 1] = False
+    assert quality.loc["good", "ssim"] == pytest.approx(smap[inner][clear[inner]].mean(), abs=1e-6)
+    assert snapshot(tmp_path / "ref") == {k[4:]: v for k, v in before.items() if k.startswith("ref/")}
+
+
 # ---------------------------------------------------------------------------------------------
 # Whole-run usage errors: exit 2, one line, nothing written.
 

@@ -21,6 +21,7 @@ from restoration.store import item_array, item_provenance
 from restoration.store.layout import LOCK
 
 BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.serial  # every test asserts a 3 s stop
 WAYS = {"sigint-process": (signal.SIGINT, False, 130), "sigint-group": (signal.SIGINT, True, 130),
         "sigterm": (signal.SIGTERM, False, 143)}
 
@@ -150,7 +151,8 @@ def test_training_stops_on_ctrl_c(tmp_path, spawn, tiny_model, command):
     model = tmp_path / "m.pt"
     if command == "train":
         args = ["train", "skimage:brick", "-o", str(model), "--steps", "100000", "--patch", "32",
-                "--batch", "4", "--widths", "8,16", "--blocks", "1,1", "--checkpoint-every", "5", "--threads", "1"]
+                "--batch", "4", "--widths", "8,16", "--blocks", "1,1", "--checkpoint-every", "5", "--threads", "1",
+                "--synthetic", "0"]
     else:
         np.save(tmp_path / "noisy.npy", (0.5 + np.random.default_rng(1).normal(0, 0.1, (64, 64))).astype(np.float32))
         args = ["adapt", str(tmp_path / "noisy.npy"), "-o", str(model), "--init", str(tiny_model), "--steps", "100000",

@@ -63,6 +63,9 @@ MISTAKES = {  # case: (arguments, what the one line must hold)
     "text file": (["run", "notes.txt", "-o", "out"], ["notes.txt", "unsupported file type"]),
     "fake png": (["run", "fake.png", "-o", "out"], ["fake.png", "not a valid PNG"]),
     "negative sigma": (["run", "good.npy", "-o", "out", "--sigma", "-1"], ["--sigma", "positive"]),
+    # told before torch loads: the cost needs the options and the header only
+    "absurd cost": (["run", "good.npy", "-o", "out", "--method", "posterior", "--samples", "10000000"],
+                    ["--samples 10000000", "predicted to take about", "--allow-slow"]),
     "zero steps": (["run", "good.npy", "-o", "out", "--steps", "0"], ["--steps"]),
     "zero samples": (["run", "good.npy", "-o", "out", "--samples", "0"], ["--samples"]),
     "samples without sampling": (["run", "good.npy", "-o", "out", "--samples", "2", *NLM], ["--samples", "nlm"]),
@@ -88,6 +91,7 @@ def assert_one_line(result: subprocess.CompletedProcess, wall: float, needles: l
 
 
 @pytest.mark.parametrize("case", MISTAKES)
+@pytest.mark.serial
 def test_mistake_is_one_line_before_any_work(files, case):
     args, needles = MISTAKES[case]
     before = snapshot(files)
@@ -97,6 +101,7 @@ def test_mistake_is_one_line_before_any_work(files, case):
     assert snapshot(files) == before  # the file named as OUTDIR included
 
 
+@pytest.mark.serial
 def test_device_cuda_without_cuda(files):
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
@@ -106,6 +111,7 @@ def test_device_cuda_without_cuda(files):
     assert not (files / "out").exists()
 
 
+@pytest.mark.serial
 def test_foreign_outdir_is_refused_before_any_work(files, monkeypatch):
     """An OUTDIR holding a complete restoration made with other parameters."""
     monkeypatch.chdir(files)
@@ -116,6 +122,7 @@ def test_foreign_outdir_is_refused_before_any_work(files, monkeypatch):
     assert snapshot(files / "out") == before
 
 
+@pytest.mark.serial
 def test_debug_after_the_subcommand(files):
     """--debug anywhere on the line: the one line, then the traceback it asks for."""
     result, wall = cli(["run", "missing.npy", "-o", "out", "--debug"], files)
@@ -125,6 +132,7 @@ def test_debug_after_the_subcommand(files):
     assert not (files / "out").exists()
 
 
+@pytest.mark.serial
 def test_version(files):
     result, wall = cli(["--version"], files)
     assert result.returncode == 0 and result.stderr == "" and wall < LIMIT_S

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 BIN = Path(sys.executable).parent
 
@@ -58,6 +59,7 @@ def _wait(predicate, timeout: float, what: str, proc=None):
             printed = proc.communicate()[0][-3000:]
     raise AssertionError(f"timed out waiting for {what}; serve printed: {printed}")
 
+@pytest.mark.serial  # Ctrl-C stops serving within 3 s
 def test_serve_restores_new_datasets_only(prefect_server, tmp_path, spawn):
     url = prefect_server["url"]
     watch, outroot = tmp_path / "incoming", tmp_path / "restored"
