@@ -22,10 +22,10 @@ test: setup
 	bash .ci/install-chromium.sh
 	bash .ci/install-postgresql.sh
 	bash .ci/install-qt-libs.sh $(BIN)/python
-	# Two processes (pytest-xdist, a module per process at a time: its servers are shared by its
-	# tests), then the tests that assert a wall time, alone; both parts run, either fails the target.
+	# Two processes (pytest-xdist; a test goes to whichever is free, so a module's server may start
+	# in both), then the tests that assert a wall time, alone; both parts run, either fails the target.
 	status=0; \
-	$(BIN)/python -m pytest -q -n 2 --dist loadscope -m "not serial" --durations=15 || status=$$?; \
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal -m "not serial" --durations=15 || status=$$?; \
 	$(BIN)/python -m pytest -q -m serial --durations=5 || status=$$?; \
 	exit $$status
 
