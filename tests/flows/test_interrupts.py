@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import psutil
 import pytest
 import zarr
@@ -114,7 +115,8 @@ def test_denoise_on_cpu_stops_and_resumes(reference, tmp_path, spawn, way):
 
     with open(out / LOCK) as f:  # the lock is free: taken at once
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    assert_resumes_identically(spawn, args, out, reference)
+    if way != "sigint-process":  # stopped as by the group's SIGINT (the same handler): resumed once
+        assert_resumes_identically(spawn, args, out, reference)
 
 
 def test_denoise_in_dask_workers_stops_on_ctrl_c_and_resumes(reference, tmp_path, spawn):
@@ -161,3 +163,122 @@ def test_training_stops_on_ctrl_c(tmp_path, spawn, tiny_model, command):
     result = interrupt(spawn, [str(BIN / "restoration"), *args], state.is_file, "sigint-group", tmp_path)
     assert_stopped(result, "interrupted")
     assert str(state) in result["lines"][0] and "--resume" in result["lines"][0]
+
+
+# ---------------------------------------------------------------------------------------------
+# The other stages. A plugin (a real distribution on PYTHONPATH) whose transform, noise model or
+# denoiser works slowly in the stage named by SLOW_STAGE holds the run there; what makes the
+# stage slow is the plugin's, the stopping is the host's. The report stage is slow by itself: a
+# reference of many planes to measure.
+
+SLOW_STAGES = """
+    import os
+    import time
+
+    from restoration import hookimpl
+    from restoration.noise.gaussian import GaussianNoise
+    from restoration.transforms.scaling import PercentileTransform
+    from restoration.types import Denoiser
+
+
+    def work(stage):
+        if os.environ.get("SLOW_STAGE") == stage:  # the test waits for this file, then signals
+            open(os.environ["SLOW_STAGE_MARK"], "w").close()
+            time.sleep(120)
+
+
+    class SlowTransform(PercentileTransform):
+        name = "slow"
+
+        def fit(self, x):
+            work("normalize")
+            return super().fit(x)
+
+
+    class SlowNoise(GaussianNoise):
+        name = "slow-gaussian"
+
+        def estimate(self, noisy, **fixed):
+            work("characterize")
+            return super().estimate(noisy, **fixed)
+
+
+    class Copy(Denoiser):
+        name = "copy"
+
+        def denoise(self, obs, *, rng, **options):
+            return obs.data.copy()
+
+
+    @hookimpl
+    def restoration_transforms():
+        return [SlowTransform()]
+
+
+    @hookimpl
+    def restoration_noise_models():
+        return [SlowNoise()]
+
+
+    @hookimpl
+    def restoration_denoisers():
+        return [Copy()]
+"""
+
+
+@pytest.fixture(scope="module")
+def slow_site(tmp_path_factory):
+    """The plugin's site directory and an uninterrupted run of every stage test's command."""
+    import textwrap
+
+    root = tmp_path_factory.mktemp("slow-stages")
+    (root / "site" / "slow_stages-0.1.dist-info").mkdir(parents=True)
+    (root / "site" / "slow_stages.py").write_text(textwrap.dedent(SLOW_STAGES))
+    (root / "site" / "slow_stages-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: slow-stages\nVersion: 0.1\n")
+    (root / "site" / "slow_stages-0.1.dist-info" / "entry_points.txt").write_text("[restoration]\nslow_stages = slow_stages\n")
+    rng = np.random.default_rng(4)
+    clean = np.tile(np.linspace(0.2, 0.8, 512, dtype=np.float32), (24, 512, 1))
+    np.save(root / "vol.npy", (clean + rng.normal(0, 0.05, clean.shape)).astype(np.float32))
+    (root / "ref").mkdir()
+    np.save(root / "ref" / "vol.npy", clean)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "site"), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(_slow_command(root, root / "reference"), env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return root, env
+
+
+def _slow_command(root: Path, out: Path) -> list[str]:
+    return [str(BIN / "restoration"), "run", str(root / "vol.npy"), "-o", str(out), "--reference", str(root / "ref"),
+            "--transform", "slow", "--noise", "slow-gaussian", "--denoiser", "copy"]
+
+
+# Each way of sending SIGINT meets the same handler (the denoise stage tries all three): one way
+# per stage here, the two ways alternating, and a resume where the stage leaves work half done.
+@pytest.mark.parametrize("stage, way, resume", [("normalize", "sigint-group", False),
+                                                ("characterize", "sigint-process", True),
+                                                ("report", "sigint-group", True)])
+def test_every_stage_stops_on_ctrl_c(slow_site, tmp_path, spawn, monkeypatch, stage, way, resume):
+    root, env = slow_site
+    out, mark = tmp_path / "out", tmp_path / "in-the-stage"
+    for key, value in {**env, "SLOW_STAGE": stage, "SLOW_STAGE_MARK": str(mark)}.items():
+        monkeypatch.setenv(key, value)
+
+    def in_report() -> bool:  # the item is complete; its quality row (what the stage measures) is not
+        try:
+            restored = zarr.open_group(str(out / "restored.zarr"), mode="r")
+            return item_provenance(restored, "vol")["complete"] is True and not (out / "quality.csv").exists()
+        except Exception:
+            return False
+
+    result = interrupt(spawn, _slow_command(root, out), in_report if stage == "report" else mark.exists, way, tmp_path)
+    assert_stopped(result, "interrupted")
+    assert not (out / "quality.csv").exists() and not (out / "report.html").exists()
+    if resume:
+        monkeypatch.delenv("SLOW_STAGE")
+        again = subprocess.run(_slow_command(root, out), capture_output=True, text=True, timeout=600)
+        assert again.returncode == 0, again.stderr
+        a = zarr.open_group(str(root / "reference" / "restored.zarr"), mode="r")
+        b = zarr.open_group(str(out / "restored.zarr"), mode="r")
+        assert np.array_equal(item_array(a, "vol")[:], item_array(b, "vol")[:])
+        columns = ["name", "status", "noise", "psnr", "ssim", "residual_sigma"]
+        assert (pd.read_csv(out / "quality.csv")[columns].equals(pd.read_csv(root / "reference" / "quality.csv")[columns]))
