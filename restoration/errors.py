@@ -35,3 +35,24 @@ class InputError(ValueError):
     def __init__(self, message: str, *, path: str | None = None):
         self.path = path
         super().__init__(printable(f"{path}: {message}" if path else message))
+
+
+def _names(exc: BaseException) -> set[str]:
+    return {c.__name__ for c in type(exc).__mro__}
+
+
+def storage_problem(exc: BaseException, doing: str = "write") -> str:
+    """What went wrong, in one line, for an exception from an fsspec filesystem while ``doing``
+    (``read`` or ``write``) there (never a secret: botocore's messages name the endpoint and the
+    key, not the credentials)."""
+    names = _names(exc)
+    if names & {"NoCredentialsError", "PartialCredentialsError"}:
+        return ("no credentials for object storage: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE "
+                "with ~/.aws/credentials (AWS_ENDPOINT_URL for an S3-compatible server)")
+    if names & {"EndpointConnectionError", "ConnectTimeoutError", "ConnectionError", "ClientConnectorError"}:
+        return f"cannot reach the object storage endpoint ({str(exc).splitlines()[0]})"
+    if isinstance(exc, FileNotFoundError):
+        return "the bucket (or container) does not exist"
+    if isinstance(exc, PermissionError):
+        return f"no permission to {doing} there (access denied)"
+    return f"cannot use the object storage: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

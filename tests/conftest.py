@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil  # a dependency of dask.distributed
 import pytest
 from processes import ProcessGroups
+from servers import start_moto_server
 
 # One temporary Prefect home (and so one ephemeral API) per test session, never the user's.
 _PREFECT_HOME = Path(os.environ.get("RESTORATION_TEST_PREFECT_HOME", "/tmp/restoration-test-prefect"))
@@ -59,41 +60,24 @@ def s3_server(tmp_path_factory):
     """A real S3 API on loopback (moto's standalone server), for the whole session: its URL and
     the environment that points the AWS libraries at it (set in this process too, and so
     inherited by what it starts). One server, since fsspec caches filesystems per endpoint."""
-    import socket
-    import urllib.request
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
     groups = ProcessGroups()
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "w")
-    proc = groups.start([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                        stdout=log, stderr=log)
-    env = {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing-key", "AWS_SECRET_ACCESS_KEY": "testing-secret",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-           "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/moto-api/", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.2)
-        yield {"url": url, "env": env}
+        url = start_moto_server(groups, tmp_path_factory.mktemp("moto") / "moto.log")
+        env = {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing-key", "AWS_SECRET_ACCESS_KEY": "testing-secret",
+               "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+               "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent"}
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            yield {"url": url, "env": env}
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
     finally:
         groups.stop()
-        log.close()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @pytest.fixture

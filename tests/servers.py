@@ -69,6 +69,25 @@ def start_prefect_server(home: Path, spawn: ProcessGroups, **settings: str) -> d
     return {"url": url, "home": home, "env": server_env(home, url)}
 
 
+def start_moto_server(spawn: ProcessGroups, log_path: Path, **env: str) -> str:
+    """moto's standalone S3 server on a free loopback port, started in ``spawn`` (which stops
+    it) with ``env`` added to its environment; its URL, once it answers."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with open(log_path, "w") as log:
+        proc = spawn.start([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                           stdout=log, stderr=log, env={**os.environ, **env})
+    deadline = time.time() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/moto-api/", timeout=2):
+                return url
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"moto_server did not start: {log_path.read_text()[-2000:]}") from None
+            time.sleep(0.2)
+
+
 def postgres_bin() -> Path:
     """The directory of Debian's PostgreSQL server programs (``initdb``, ``pg_ctl``), newest first;
     fails the test (CI installs them: ``.ci/install-postgresql.sh``) when there are none."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, storage_problem
 from .axes import infer_axes
 from .checks import pixel_problem
 from .item import Item
@@ -42,6 +42,8 @@ def _open_node(source: str, path: str = "") -> Any:
         return zarr.open(source, mode="r", path=path or None)
     except (FileNotFoundError, zarr.errors.NodeNotFoundError):
         raise InputError("no zarr array or group found", path=source) from None
+    except PermissionError as exc:  # object storage that refuses these credentials
+        raise InputError(storage_problem(exc, "read"), path=source) from None
     except Exception as exc:
         raise InputError(f"corrupt zarr metadata ({type(exc).__name__}: {exc})",
                          path=source) from None
@@ -209,6 +211,8 @@ def probe_zarr(source: str, name: str) -> list[Item]:
         members = sorted(node.members(max_depth=None), key=lambda m: m[0])
         groups = [("", node)] + [(p, m) for p, m in members if isinstance(m, zarr.Group)]
         images = {p: img for p, g in groups if (img := _ome_image(dict(g.attrs)))}
+    except PermissionError as exc:
+        raise InputError(storage_problem(exc, "read"), path=source) from None
     except Exception as exc:
         raise InputError(f"corrupt zarr metadata ({type(exc).__name__}: {exc})",
                          path=source) from None

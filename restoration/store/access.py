@@ -7,32 +7,12 @@ from __future__ import annotations
 import uuid
 from urllib.parse import urlsplit
 
-from ..errors import InputError
+from ..errors import InputError, storage_problem
 from .files import join
 
 #: How long the checks wait for the endpoint, and how often they try (S3): a user mistake, such as
 #: a wrong AWS_ENDPOINT_URL, is reported in seconds rather than after botocore's minutes of retries.
 CHECK_CONFIG = {"connect_timeout": 5, "read_timeout": 20, "retries": {"max_attempts": 2}}
-
-
-def _names(exc: BaseException) -> set[str]:
-    return {c.__name__ for c in type(exc).__mro__}
-
-
-def storage_problem(exc: BaseException) -> str:
-    """What went wrong, in one line, for an exception from an fsspec filesystem (never a secret:
-    botocore's messages name the endpoint and the key, not the credentials)."""
-    names = _names(exc)
-    if names & {"NoCredentialsError", "PartialCredentialsError"}:
-        return ("no credentials for object storage: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE "
-                "with ~/.aws/credentials (AWS_ENDPOINT_URL for an S3-compatible server)")
-    if names & {"EndpointConnectionError", "ConnectTimeoutError", "ConnectionError", "ClientConnectorError"}:
-        return f"cannot reach the object storage endpoint ({str(exc).splitlines()[0]})"
-    if isinstance(exc, FileNotFoundError):
-        return "the bucket (or container) does not exist"
-    if isinstance(exc, PermissionError):
-        return "no permission to write there (access denied)"
-    return f"cannot use the object storage: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
 def _filesystem(url: str):
@@ -58,14 +38,16 @@ def check_url(url: str, *, write: bool, flag: str = "") -> None:
     if parts.username or parts.password:
         raise InputError("credentials in the URL are refused (they would end up in logs and provenance); "
                          "use the AWS environment variables or config files", path=flag or None)
+    doing = "read"
     try:
         fs, path = _filesystem(url)
         fs.ls(path.split("/", 1)[0] if parts.scheme else path, detail=False)  # the bucket
         if write:
+            doing = "write"
             probe = join(path, f".restoration-probe-{uuid.uuid4().hex}")
             fs.pipe_file(probe, b"")
             fs.rm(probe)
     except InputError:
         raise
     except Exception as exc:  # any library's error is the user's setup here: one line, no traceback
-        raise InputError(storage_problem(exc), path=where) from None
+        raise InputError(storage_problem(exc, doing), path=where) from None

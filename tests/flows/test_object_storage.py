@@ -6,6 +6,7 @@ line and exit 2 before any work."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -141,3 +142,40 @@ def test_setup_mistakes_exit_2_with_one_line_before_any_work(tmp_path, bucket, c
             assert "secret" not in err
     fsspec.filesystem("s3").invalidate_cache()
     assert fsspec.filesystem("s3").ls(bucket) == []  # nothing written
+
+
+def test_no_write_permission_is_one_line_before_any_work(tmp_path, spawn):
+    """A user who may read the bucket but not write to it (moto enforcing IAM policies once the
+    4 setup calls are done): the run to it is refused in one line, before any work, and the
+    secret key is printed nowhere."""
+    import boto3
+    from servers import start_moto_server
+
+    url = start_moto_server(spawn, tmp_path / "moto.log", INITIAL_NO_AUTH_ACTION_COUNT="4")
+    admin = {"endpoint_url": url, "region_name": "us-east-1", "aws_access_key_id": "admin-key",
+             "aws_secret_access_key": "admin-secret"}
+    boto3.client("s3", **admin).create_bucket(Bucket="readonly")
+    iam = boto3.client("iam", **admin)
+    iam.create_user(UserName="reader")
+    read_only = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:List*", "s3:Get*"], "Resource": "*"}]}
+    iam.put_user_policy(UserName="reader", PolicyName="read-only", PolicyDocument=json.dumps(read_only))
+    key = iam.create_access_key(UserName="reader")["AccessKey"]
+    _image(tmp_path / "img.npy", shape=(16, 16))
+    env = {**os.environ, "AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+           "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+    r = subprocess.run([str(BIN / "restoration"), "run", str(tmp_path / "img.npy"), "-o", "s3://readonly/run",
+                        "--denoiser", "nlm"], env=env, capture_output=True, text=True, timeout=120)
+    err = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(err) == 1, r.stderr
+    assert "s3://readonly/run" in err[0] and "no permission to write" in err[0], err
+    assert key["SecretAccessKey"] not in r.stdout + r.stderr
+    reader = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
+                          aws_secret_access_key=key["SecretAccessKey"])
+    assert reader.list_objects_v2(Bucket="readonly")["KeyCount"] == 0  # nothing written, the reading allowed
+    # A user who may not even list it is told that instead.
+    env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = "nobody-key", "nobody-secret"
+    r = subprocess.run([str(BIN / "restoration"), "run", "s3://readonly/in.npy", "-o", str(tmp_path / "out"),
+                        "--denoiser", "nlm"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "s3://readonly/in.npy" in r.stderr and "access denied" in r.stderr.lower(), r.stderr
