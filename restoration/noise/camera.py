@@ -295,10 +295,13 @@ def estimate_camera(noisy: np.ndarray, *, gain: float | None = None, sigma: floa
         return {"gain": g, "sigma": sigma, "offset": offset, "offset_basis": "given"}
     if dark.clipped:
         # The floor hides the dark level's lower half: the censored fit of the dark region is the
-        # one point at the bottom of the variance function, and the line goes through it.
-        g = gain if gain is not None else _slope_through(mean, var, count, dark.mean, dark.var)
-        if g is None or not g > 0:
-            g = max(fit_variance_robust(mean, var, count)[0], gain_floor(values))
+        # one point at the bottom of the variance function, and the line goes through it. Its
+        # slope: the texture-robust fit's (a plain fit through the point follows the textured bins
+        # up), or where that finds none (data nearly all at the floor), the plain one.
+        g = gain if gain is not None else fit_variance_robust(mean, var, count)[0]
+        if not g > gain_floor(values):
+            g = _slope_through(mean, var, count, dark.mean, dark.var)
+            g = g if g is not None and g > 0 else gain_floor(values)
         b = dark.var - g * dark.mean
     else:
         # The noise level function from the signal itself (every intensity, texture-robust).
