@@ -281,7 +281,7 @@ def estimate_camera(noisy: np.ndarray, *, gain: float | None = None, sigma: floa
     >>> photons = 100 * fluorescence_phantom(rng, (512, 512), nuclei=30)
     >>> est = estimate_camera(camera_counts(rng, photons, gain=2.0, sigma=3.0, offset=100.0))
     >>> round(est["gain"], 1), round(est["sigma"], 1), round(est["offset"]), est["offset_basis"]
-    (2.1, 3.0, 100, 'dark region')
+    (2.0, 3.0, 100, 'dark region')
     """
     values = finite_values(noisy)
     given = {k: float(v) for k, v in (("gain", gain), ("sigma", sigma), ("offset", offset)) if v is not None}
