@@ -49,6 +49,10 @@ IDENTIFY_PHOTONS = 0.25
 #: Photons in the dark region are removed only when found at this many standard errors.
 PHOTONS_Z = 3.0
 PARITIES = (0, 1)
+#: Fractions of a rank bin's smoothest pixels tried beyond the smoothest ``keep``
+#: (:func:`parity_variance_stats`), and the sampling errors their variance may exceed it by.
+WIDEN = (0.5, 0.75, 1.0)
+WIDEN_Z = 2.0
 _BLOCKS = 16           # blocks for the standard error of the third cumulant
 _W3 = 1.0 - 4.0 / 64   # sum of cubed weights of "pixel minus the mean of its 4 diagonal neighbours"
 _W2 = 1.0 + 4.0 / 16   # sum of squared weights of the same residual
@@ -160,8 +164,16 @@ def parity_stats(data: np.ndarray) -> ParityStats:
 
 def parity_variance_stats(stats: ParityStats, nbins: int = 32, keep: float = 0.3,
                           min_count: int = 30) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and noise variance per rank bin (the smoothest ``keep`` of each), like
-    :func:`~.estimate.local_variance_stats` but without selection bias."""
+    """Mean and noise variance per rank bin, like :func:`~.estimate.local_variance_stats` but
+    without selection bias: the smoothest ``keep`` of each bin, widened to the smoothest
+    :data:`WIDEN` fractions while the variance they measure stays within :data:`WIDEN_Z` sampling
+    errors of the smoothest ``keep``'s.
+
+    Texture only adds variance, and more of it to rougher pixels: a bin where the rougher pixels
+    measure no more than the smoothest holds noise alone, and all of it is used (a few photons
+    on a large read noise change the variance by a few percent over the whole range, and the
+    gain needs every pixel); a textured bin keeps the smoothest ``keep``.
+    """
     empty = np.zeros(0)
     if stats.score.size < nbins * min_count:
         return empty, empty, empty
@@ -172,9 +184,17 @@ def parity_variance_stats(stats: ParityStats, nbins: int = 32, keep: float = 0.3
         inbin = np.flatnonzero(idx == k)
         if inbin.size * keep < min_count:
             continue
-        e = stats.rough[inbin]
-        sel = inbin[e <= np.quantile(e, keep)]
-        out.append((stats.value[sel].mean(), np.mean(stats.flat[sel] ** 2) / _W2_FLAT, float(sel.size)))
+        order = inbin[np.argsort(stats.rough[inbin], kind="stable")]      # smoothest first
+        total = np.cumsum(stats.flat[order] ** 2) / _W2_FLAT
+        n0 = int(keep * order.size)
+        base, use = total[n0 - 1] / n0, n0
+        for fraction in WIDEN:
+            n = int(fraction * order.size)
+            # The smoothest n0 are among the n: their means differ by sampling error 2 (1/n0 - 1/n).
+            if n > n0 and total[n - 1] / n <= base * (1.0 + WIDEN_Z * math.sqrt(2.0 * (1.0 / n0 - 1.0 / n))):
+                use = n
+        sel = order[:use]
+        out.append((stats.value[sel].mean(), total[use - 1] / use, float(use)))
     if not out:
         return empty, empty, empty
     mean, var, count = (np.array(x) for x in zip(*out))
@@ -184,7 +204,8 @@ def parity_variance_stats(stats: ParityStats, nbins: int = 32, keep: float = 0.3
 def dark_region(stats: ParityStats, floor: float | None) -> DarkRegion | None:
     """The darkest :data:`DARK_FRACTION` of the measured pixels (see :func:`parity_stats`): mean,
     variance, and third cumulant with a blockwise standard error; a censored Gaussian fit
-    instead when the region reaches the data's lower clip ``floor``. None below 200 pixels."""
+    instead, on the region's darker half, when it reaches the data's lower clip ``floor``. None
+    below 2000 measured pixels."""
     if stats.score.size < 2000:
         return None
     sel = np.flatnonzero(stats.score <= np.quantile(stats.score, DARK_FRACTION))
@@ -193,6 +214,9 @@ def dark_region(stats: ParityStats, floor: float | None) -> DarkRegion | None:
     sel = sel[stats.rough[sel] <= np.median(stats.rough[sel])]
     y, r = stats.value[sel], stats.resid[sel]
     if floor is not None and np.count_nonzero(y <= floor) >= max(2, 1e-3 * y.size):
+        # Its darker half: the censored fit needs no third cumulant (no pixel count to resolve a
+        # photon), and photons where the region meets the signal would widen its Gaussian.
+        y = y[stats.score[sel] <= np.median(stats.score[sel])]
         mean, var = _censored_gaussian(y, floor)
         return DarkRegion(mean, var, math.nan, math.nan, int(y.size), True)
     r = r - r.mean()
@@ -257,7 +281,7 @@ def estimate_camera(noisy: np.ndarray, *, gain: float | None = None, sigma: floa
     >>> photons = 100 * fluorescence_phantom(rng, (512, 512), nuclei=30)
     >>> est = estimate_camera(camera_counts(rng, photons, gain=2.0, sigma=3.0, offset=100.0))
     >>> round(est["gain"], 1), round(est["sigma"], 1), round(est["offset"]), est["offset_basis"]
-    (2.1, 3.0, 100, 'dark region')
+    (2.0, 3.0, 100, 'dark region')
     """
     values = finite_values(noisy)
     given = {k: float(v) for k, v in (("gain", gain), ("sigma", sigma), ("offset", offset)) if v is not None}
@@ -271,10 +295,13 @@ def estimate_camera(noisy: np.ndarray, *, gain: float | None = None, sigma: floa
         return {"gain": g, "sigma": sigma, "offset": offset, "offset_basis": "given"}
     if dark.clipped:
         # The floor hides the dark level's lower half: the censored fit of the dark region is the
-        # one point at the bottom of the variance function, and the line goes through it.
-        g = gain if gain is not None else _slope_through(mean, var, count, dark.mean, dark.var)
-        if g is None or not g > 0:
-            g = max(fit_variance_robust(mean, var, count)[0], gain_floor(values))
+        # one point at the bottom of the variance function, and the line goes through it. Its
+        # slope: the texture-robust fit's (a plain fit through the point follows the textured bins
+        # up), or where that finds none (data nearly all at the floor), the plain one.
+        g = gain if gain is not None else fit_variance_robust(mean, var, count)[0]
+        if not g > gain_floor(values):
+            g = _slope_through(mean, var, count, dark.mean, dark.var)
+            g = g if g is not None and g > 0 else gain_floor(values)
         b = dark.var - g * dark.mean
     else:
         # The noise level function from the signal itself (every intensity, texture-robust).

@@ -13,7 +13,8 @@ from scipy import ndimage
 import restoration
 from restoration.errors import InputError
 from restoration.noise.calibration import calibration, dark_frame
-from restoration.noise.camera import camera_counts, estimate_camera, fluorescence_phantom
+from restoration.noise.camera import (camera_counts, estimate_camera, fluorescence_phantom, parity_stats,
+                                      parity_variance_stats)
 from restoration.noise.poisson import gat, gat_inverse
 from restoration.store import item_array, item_provenance
 
@@ -40,6 +41,36 @@ def test_offset_zero_clipped_at_the_floor():
     assert (y == 0).mean() > 0.2
     est = estimate_camera(y)
     assert est["offset"] == pytest.approx(0.0, abs=0.5) and est["sigma"] == pytest.approx(3.0, rel=0.1)
+
+
+def test_clipped_dark_region_next_to_a_steep_signal():
+    """A photon-free 5 % next to a signal rising to 600 photons, offset 0: the censored fit sees
+    the dark region's darker half, not the photons where it meets the signal (read noise found
+    54 % high before)."""
+    rng = np.random.default_rng(5)
+    x = np.linspace(0.0, 1.0, 256)[None, :].repeat(256, 0)
+    y = camera_counts(rng, 600.0 * np.clip((x - 0.05) / 0.95, 0.0, 1.0), gain=1.0, sigma=1.6, offset=0.0)
+    est = estimate_camera(y)
+    assert est["sigma"] == pytest.approx(1.6, rel=0.15) and est["offset"] == pytest.approx(0.0, abs=0.5)
+    assert est["gain"] == pytest.approx(1.0, rel=0.05)
+
+
+def test_noise_level_bins_use_every_pixel_unless_textured():
+    """Noise alone: a rank bin's rougher pixels measure no more variance, and all of them are
+    used. Texture on half the image: the bins keep their smoothest pixels and the noise's variance."""
+    rng = np.random.default_rng(6)
+    level = np.linspace(100.0, 200.0, 256)[None, :].repeat(256, 0)
+    noise = 3.0 * rng.standard_normal(level.shape)
+    stats = parity_stats(level + noise)
+    _, var, count = parity_variance_stats(stats)
+    assert count.sum() > 0.8 * stats.score.size
+    assert np.median(var) == pytest.approx(9.0, rel=0.03)
+    texture = np.zeros_like(level)
+    texture[:128] = 3.0 * ndimage.gaussian_filter(6.0 * rng.standard_normal((128, 256)), 0.7)
+    stats = parity_stats(level + noise + texture)
+    _, var, count = parity_variance_stats(stats)
+    assert count.sum() < 0.55 * stats.score.size
+    assert np.median(var) == pytest.approx(9.0, rel=0.05)
 
 
 def test_photons_in_the_dark_region_are_found_by_skewness():
