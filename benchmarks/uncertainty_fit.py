@@ -1,7 +1,7 @@
 """Fit the std calibration table of the shipped model on the validation samples.
 
-Reads the crops ``benchmarks/uncertainty_validation.py`` wrote (Debian held-out photographs,
-Gaussian noise at each level, 8 posterior samples each) and fits, per noise level and sample
+Reads the crops ``benchmarks/uncertainty_validation.py`` wrote (the validation pictures of
+``data/debian_pictures.py``, Gaussian noise at each level, 8 posterior samples each) and fits, per noise level and sample
 count K (2, 4 and 8: disjoint groups of the 8 samples), the ``c`` and ``b`` of the calibrated
 variance ``c² · spread² + (b · σ)²`` that bring the shares of errors within ±1 and ±2 std closest
 to 68.3 % and 95.4 % (:func:`restoration.diffusion.uncertainty.fit_coefficients`). Writes
@@ -10,13 +10,14 @@ coverage it reaches.
 
 Usage::
 
-    python benchmarks/uncertainty_fit.py train/uncertainty_val -o restoration/models/default_uncertainty.json
+    python benchmarks/uncertainty_fit.py train/uncertainty_val2 -o restoration/models/default_uncertainty.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("samples", type=Path, help="folder of the validation .npz files")
     p.add_argument("-o", "--out", type=Path, required=True)
+    p.add_argument("--pictures", default="train/pictures/validation",
+                   help="the folder uncertainty_validation.py drew the crops from (recorded in the table)")
     a = p.parse_args()
     by_level: dict[float, list[dict]] = {}
     for f in sorted(a.samples.glob("*.npz")):
@@ -69,13 +72,12 @@ def main() -> None:
         "format": "restoration-std-calibration/1",
         "model": DEFAULT_MODEL.name,
         "model_sha256": file_digest(DEFAULT_MODEL),
-        "fitted_on": f"Gaussian noise at {len(sigmas)} levels on {len(photos)} held-out Debian photographs "
-                     f"(data/debian_photos.py), 128 px crops",
+        "fitted_on": f"Gaussian noise at {len(sigmas)} levels on {len(photos)} validation pictures of {a.pictures} "
+                     f"(data/debian_pictures.py; never trained on, not the test set), one 128 px crop each",
         "photos": photos,
-        "commands": ["python data/debian_photos.py -o train/photos",
-                     "python benchmarks/uncertainty_validation.py train/photos/held_out -o train/uncertainty_val",
-                     "python benchmarks/uncertainty_fit.py train/uncertainty_val "
-                     "-o restoration/models/default_uncertainty.json"],
+        "commands": ["python data/debian_pictures.py -o train/pictures",
+                     f"python benchmarks/uncertainty_validation.py {a.pictures} -o {a.samples}",
+                     "python benchmarks/uncertainty_fit.py " + " ".join(sys.argv[1:])],
         "variance": "c^2 * spread^2 + (b * sigma)^2; sigma: the noise std in model units ([-1, 1] = the data's range)",
         "sigma": [round(s, 6) for s in sigmas],
         "samples": list(SAMPLE_COUNTS),

@@ -1,7 +1,8 @@
 """Draw posterior samples on validation crops: the data the std calibration is fitted on.
 
-Validation images: the five Debian photographs this project holds out from training
-(``python data/debian_photos.py -o train/photos`` writes them to ``train/photos/held_out``),
+Validation images: the validation pictures of ``data/debian_pictures.py`` (30 crops of 20
+pictures in 8 content classes, never trained on and apart from the frozen test set;
+``python data/debian_pictures.py -o train/pictures`` writes them to ``train/pictures/validation``),
 grayscale, one 128 x 128 crop per photograph and noise level (a different place for each level),
 Gaussian noise of each level in :data:`LEVELS` (image units, /255). Each crop gets ``--samples``
 independent posterior chains (``method="posterior"``, the default 20 steps) of the shipped model,
@@ -11,7 +12,7 @@ other Python packages are not used.
 
 Usage::
 
-    python benchmarks/uncertainty_validation.py train/photos/held_out -o train/uncertainty_val
+    python benchmarks/uncertainty_validation.py train/pictures/validation -o train/uncertainty_val2
 """
 
 from __future__ import annotations
