@@ -41,7 +41,7 @@ def test_a_band_of_the_real_size_case_spans_several_tiles():
 
 
 @pytest.mark.parametrize("height, width, holes, options, band_rows", [
-    (1024, 2048, False, [], 256),                                     # mmse: bands of 256 rows, 3 tiles across
+    (768, 2048, False, [], 256),                                      # mmse: bands of 256 rows, 3 tiles across
     (1536, 128, True, [], 512),                                       # inpainting steps widen the context
     (512, 1024, False, ["--method", "posterior", "--steps", "2", "--seed", "5"], 128),
 ])
@@ -68,12 +68,12 @@ def test_dask_bands_equal_local_whole_with_the_shipped_model(tmp_path, monkeypat
     from restoration.pipeline.stages import SPREAD_MIN_PIXELS, SPREAD_REGIONS
     from restoration.planning import plane_regions
 
-    shape = (2048, 2048)
+    shape = (1280, 2048)  # over SPREAD_MIN_PIXELS, so the cluster spreads it over bands
     np.save(tmp_path / "p.npy", _plane(*shape, False))
     monkeypatch.setenv("RESTORATION_CHUNK", "256")
     monkeypatch.setenv("RESTORATION_REGION_PIXELS", str(1 << 22))      # local: the whole plane at once
     assert len(plane_regions("yx", shape, 1 << 22, 256)) == 1
-    assert len(plane_regions("yx", shape, max(SPREAD_MIN_PIXELS, 2048 * 2048 // SPREAD_REGIONS), 256)) > 1
+    assert len(plane_regions("yx", shape, max(SPREAD_MIN_PIXELS, shape[0] * shape[1] // SPREAD_REGIONS), 256)) > 1
     assert main(["run", str(tmp_path / "p.npy"), "-o", str(tmp_path / "whole")]) == 0
     before = dict(os.environ)
     assert main(["run", str(tmp_path / "p.npy"), "-o", str(tmp_path / "dask"), "--dask-workers", "2"]) == 0
