@@ -16,6 +16,7 @@ import traceback
 
 from restoration import __version__
 from restoration.errors import InputError, printable
+from restoration.stopping import raise_if_stopped
 from restoration.store.files import join
 from restoration.store.layout import STORE
 
@@ -380,7 +381,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "serve":
                 from .serve import cmd_serve
                 return cmd_serve(args)
-            return COMMANDS[args.command](args)
+            code = COMMANDS[args.command](args)
+            raise_if_stopped()  # signalled, it must not report success
+            return code
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         if debug:

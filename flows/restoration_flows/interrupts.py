@@ -12,33 +12,26 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that the same clean-up runs: the flow run ends, the
-    temporary Prefect API server stops (Prefect re-sends the signal to this handler once its
-    own has marked the run)."""
-
-
-#: The last stopping signal this process received (serve's Prefect runner swallows them).
-received: int | None = None
+from restoration.stopping import Terminated, note_stop, recording_stops
 
 
 def _interrupt(signum, frame) -> None:
-    global received
-    received = signum
+    note_stop(signum)
     raise KeyboardInterrupt()
 
 
 def _terminate(signum, frame) -> None:
-    global received
-    received = signum
+    # Inside a flow run Prefect's own handler raises first; it re-sends the signal here once
+    # it has marked the run, so that the flow run ends and the temporary API server stops.
+    note_stop(signum)
     raise Terminated()
 
 
 @contextlib.contextmanager
 def stopping_on_signals() -> Iterator[None]:
     """SIGINT raises :class:`KeyboardInterrupt` and SIGTERM :class:`Terminated` while inside (in
-    the main thread, where Python allows handlers). SIGINT's handler is set even where the
+    the main thread, where Python allows handlers), and both are recorded for
+    :func:`~restoration.stopping.raise_if_stopped`. SIGINT's handler is set even where the
     command was started with SIGINT ignored (a shell's background job): a SIGINT sent to the
     command is meant to stop it."""
     if threading.current_thread() is not threading.main_thread():
@@ -48,7 +41,8 @@ def stopping_on_signals() -> Iterator[None]:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        yield
+        with recording_stops():
+            yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

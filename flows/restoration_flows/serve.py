@@ -11,6 +11,7 @@ from pathlib import Path
 
 from restoration.errors import InputError
 from restoration.store.access import check_url
+from restoration.stopping import stop_received
 from restoration.store.files import is_url, make_dirs
 from restoration.watch import SETTLE_SECONDS
 
@@ -162,6 +163,4 @@ def cmd_serve(args) -> int:
     serve(deployment, limit=1, pause_on_shutdown=False, print_starting_message=False)
     # Serving ends only on a signal, which Prefect's runner handles and swallows (its own SIGTERM
     # handler cancels the runs in flight): stopped like any other command.
-    from .interrupts import Terminated, received
-
-    raise KeyboardInterrupt() if received == signal.SIGINT else Terminated()
+    raise KeyboardInterrupt() if stop_received() == signal.SIGINT else Terminated()

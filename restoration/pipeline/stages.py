@@ -21,6 +21,7 @@ from ..planes import (average_parts, orientations, part_dtype, restore_slab, sla
                       volume_axes, volume_indices, volume_key)
 from ..plugins import registry
 from ..restore import cast_like, output_dtype, restore_plane
+from ..stopping import raise_if_stopped
 from ..store.chunks import chunk_blocks, chunk_side, part_chunks
 from ..store.items import create_item_array, finish_item, item_array, item_provenance, std_array
 from ..store.files import join
@@ -213,6 +214,7 @@ def denoise_planes(run: CheckedRun, ing: Ingested, info: DenoisePlan, batch: lis
             mark_done(outdir, ing.name, r)
             if progress:
                 progress(n + 1)
+            raise_if_stopped()
             continue
         i, y0, y1 = info.regions[r]
         # The generator is the plane's (random numbers are keyed by absolute row): any split
@@ -229,6 +231,7 @@ def denoise_planes(run: CheckedRun, ing: Ingested, info: DenoisePlan, batch: lis
         mark_done(outdir, ing.name, r)
         if progress:
             progress(n + 1)
+        raise_if_stopped()  # a signal whose exception Python dropped stops the run here
     return len(batch)
 
 

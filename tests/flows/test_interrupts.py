@@ -203,10 +203,20 @@ SLOW_STAGES = """
             return super().estimate(noisy, **fixed)
 
 
+    class SignalledWhileFinalized:
+        def __del__(self):  # the test signals once the mark exists: the handler runs in here
+            open(os.environ["SLOW_STAGE_MARK"], "w").close()
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                time.sleep(0.01)
+
+
     class Copy(Denoiser):
         name = "copy"
 
         def denoise(self, obs, *, rng, **options):
+            if os.environ.get("SLOW_STAGE") == "finalizer" and not os.path.exists(os.environ["SLOW_STAGE_MARK"]):
+                SignalledWhileFinalized()  # dropped at once
             return obs.data.copy()
 
 
@@ -282,6 +292,18 @@ def test_every_stage_stops_on_ctrl_c(slow_site, tmp_path, spawn, monkeypatch, st
         assert np.array_equal(item_array(a, "vol")[:], item_array(b, "vol")[:])
         columns = ["name", "status", "noise", "psnr", "ssim", "residual_sigma"]
         assert (pd.read_csv(out / "quality.csv")[columns].equals(pd.read_csv(root / "reference" / "quality.csv")[columns]))
+
+
+def test_a_signal_whose_exception_python_drops_still_stops(slow_site, tmp_path, spawn, monkeypatch):
+    """SIGTERM while the denoiser is in a finalizer, where Python drops the exception its
+    handler raises ("Exception ignored in"): the run still stops at the next region, 143."""
+    root, env = slow_site
+    out, mark = tmp_path / "out", tmp_path / "in-the-finalizer"
+    for key, value in {**env, "SLOW_STAGE": "finalizer", "SLOW_STAGE_MARK": str(mark)}.items():
+        monkeypatch.setenv(key, value)
+    result = interrupt(spawn, _slow_command(root, out), mark.exists, "sigterm", tmp_path)
+    assert_stopped(result, "terminated")  # one line: what Python dropped is not printed
+    assert not (out / "quality.csv").exists()
 
 
 def test_ingest_stops_on_ctrl_c(slow_site, tmp_path, spawn):
