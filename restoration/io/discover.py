@@ -11,12 +11,14 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 
-from ..errors import InputError, printable
+from ..errors import InputError, printable, storage_problem
+from ..store.access import check_url
+from ..store.files import basename, filesystem, is_url, join
 from .axes import check_axes
 from .checks import dtype_problem, shape_problem
 from .formats import SUPPORTED, format_named, format_of
 from .item import Item
-from .zarrstore import AXES_CONTRADICTION, is_zarr_dir
+from .zarrstore import ZARR_MARKERS, AXES_CONTRADICTION, is_zarr_dir
 
 RESERVED_SUFFIX = "_std"
 
@@ -46,6 +48,9 @@ def _probe_file(path: str) -> list[Item]:
     if fmt is None:
         raise InputError(f"unsupported file type {Path(path).suffix or '(no suffix)'!r}; "
                          f"use {SUPPORTED}", path=path)
+    if fmt.name == "bioio" and is_url(path):
+        raise InputError(f"{Path(path).suffix} files are read from a local disk only (bioio opens them by path); "
+                         "copy it to one", path=path)
     return fmt.probe(path, _file_stem(path))
 
 
@@ -86,11 +91,13 @@ def _candidate(path: str) -> bool:
     return os.path.isfile(path) and format_of(path) is not None
 
 
-def _entries(paths: Sequence[str], axes: str | None, on_error: OnError | None) -> list[Item]:
-    """Checked items of the candidates ``paths``: each entry fails on its own through ``on_error``."""
+def _entries(paths: Sequence[str], axes: str | None, on_error: OnError | None,
+             is_store: Callable[[str], bool] = os.path.isdir) -> list[Item]:
+    """Checked items of the candidates ``paths`` (zarr stores where ``is_store``, else files): each
+    entry fails on its own through ``on_error``."""
     items: list[Item] = []
     for path in paths:
-        if os.path.isdir(path):
+        if is_store(path):
             found = _guarded(_store_stem(path), on_error, lambda: _probe_zarr(path, _store_stem(path)))
         else:
             found = _guarded(_file_stem(path), on_error, lambda: _probe_file(path))
@@ -120,11 +127,65 @@ def _not_found(path: str, spec: str) -> InputError:
     return InputError(f"not a regular file, directory or zarr store ({SUPPORTED})", path=spec)
 
 
+def _url_candidates(fs, infos: list[dict], url_of: Callable[[str], str]) -> dict[str, bool]:
+    """The supported files and zarr stores among the listed ``infos`` of a prefix or glob, by
+    URL (``url_of`` of the listed name), each mapped to whether it is a zarr store."""
+    found: dict[str, bool] = {}
+    for info in sorted(infos, key=lambda i: i["name"]):
+        name = info["name"].rstrip("/")
+        if basename(name).startswith("."):
+            continue
+        if info["type"] == "directory":
+            if {basename(n) for n in fs.ls(name, detail=False)} & set(ZARR_MARKERS):
+                found[url_of(name)] = True
+        elif format_of(name) is not None:
+            found[url_of(name)] = False
+    return found
+
+
+def _expand_url(spec: str, axes: str | None, on_error: OnError | None) -> list[Item]:
+    """The checked items a URL names: a file, a zarr store, a prefix holding such (like a local
+    directory) or a glob pattern. The storage is checked first (:func:`check_url`), so no
+    credentials, an unreachable endpoint, a missing bucket or no permission is one line."""
+    check_url(spec, write=False)
+    fs, p = filesystem(spec)
+    try:
+        fs.invalidate_cache()
+        if glob.has_magic(p):
+            matches = fs.glob(p, detail=True)
+            if not matches:
+                raise InputError("pattern matches nothing", path=spec)
+            found = _url_candidates(fs, list(matches.values()), fs.unstrip_protocol)
+            if not found:
+                raise InputError(f"pattern matches no supported file ({SUPPORTED})", path=spec)
+            return _entries(list(found), axes, on_error, found.__getitem__)
+        try:
+            info = fs.info(p)
+        except FileNotFoundError:
+            info = None
+        if info is not None and info["type"] == "file":
+            found_items = _probe_file(spec)
+            return [_check(found_items[0], axes)] if len(found_items) == 1 else _checked(found_items, axes, on_error)
+        if info is None and format_of(spec) is not None:
+            raise InputError("no such object", path=spec)
+        listed = fs.ls(p, detail=True) if info is not None else []
+    except InputError:
+        raise
+    except Exception as exc:  # the storage's own errors, after its checks passed (permissions on one key ...)
+        raise InputError(storage_problem(exc, "read"), path=spec) from None
+    if info is None or {basename(i["name"]) for i in listed} & set(ZARR_MARKERS):
+        return _checked(_probe_zarr(spec, _store_stem(urlparse(spec).path or spec)), axes, on_error)
+    found = _url_candidates(fs, listed, lambda name: join(spec, basename(name)))
+    if not found:
+        raise InputError(f"prefix has no supported entries ({SUPPORTED})", path=spec)
+    return _entries(list(found), axes, on_error, found.__getitem__)
+
+
 def _expand(spec: str, axes: str | None, on_error: OnError | None) -> list[Item]:
     """The checked items one input names."""
     path = local_path(spec)
     if path is None:
-        return _checked(_probe_zarr(spec, _store_stem(urlparse(spec).path or spec)), axes, on_error)
+        return _expand_url(spec, axes, on_error)
     if os.path.isdir(path):
         if is_zarr_dir(path):
             return _checked(_probe_zarr(path, _store_stem(path)), axes, on_error)
