@@ -245,10 +245,12 @@ def discover(inputs: str | Sequence[str], *, axes: str | None = None,
     ----------
     inputs : str or sequence of str
         Each a file (``.npy .tif .tiff .png .jpg .jpeg``, OME-TIFF included; vendor files such as
-        ``.czi .nd2 .lif`` with the bioio extra), a zarr array or group (local path or fsspec
-        URL such as ``memory://...``; an OME-Zarr image is one item), a directory (its supported
-        entries, sorted; zarr stores inside count, other subdirectories are not searched) or a
-        glob pattern.
+        ``.czi .nd2 .lif`` with the bioio extra, local only), a zarr array or group (an OME-Zarr
+        image is one item), a directory (its supported entries, sorted; zarr stores inside
+        count, other subdirectories are not searched) or a glob pattern; each a local path or
+        an fsspec URL (``s3://bucket/cells.tif``, ``s3://bucket/in`` for a prefix read like a
+        directory, ``memory://...``). A URL's storage is checked first
+        (:func:`restoration.store.access.check_url`).
     axes : str, optional
         Axis letters from ``"tczyx"`` overriding inference for every item (``--axes``).
     on_error : callable, optional
@@ -267,8 +269,9 @@ def discover(inputs: str | Sequence[str], *, axes: str | None = None,
     Raises
     ------
     InputError
-        One line naming the file and the problem: missing file, unsupported type, empty glob or
-        directory, unreadable/truncated/corrupt data, unsupported dtype, zero-size or too small
+        One line naming the file and the problem: missing file or object, unsupported type,
+        empty glob, directory or prefix, a vendor file by URL, no credentials, an unreachable
+        endpoint, a missing bucket or no permission to read it, unreadable/truncated/corrupt data, unsupported dtype, zero-size or too small
         image, too many pixels to decode, a bad ``axes``, a ``_std`` name, a file name that is not
         UTF-8, a symbolic link loop, or two items with one name.
     """

@@ -16,6 +16,8 @@ from PIL import Image
 from restoration.errors import InputError
 from restoration.io import discover
 from restoration.io.urlfiles import RangeArray
+from restoration.options import RunOptions
+from restoration.pipeline import restore_locally
 from restoration.store import item_array, item_provenance, open_store
 from restoration.watch import record, scan
 from restoration_flows.cli import main
@@ -66,7 +68,7 @@ def test_every_format_by_url_reads_as_from_local_disk(tmp_path, bucket):
     assert [i.name for i in discover([f"{bucket}/in/*.tif*"])] == ["big", "plain", "zlib"]
 
 
-def test_run_of_files_on_s3_equals_the_local_run_and_resumes(tmp_path, bucket, capsys, monkeypatch):
+def test_run_of_files_on_s3_equals_the_local_run_and_resumes(tmp_path, bucket, monkeypatch):
     monkeypatch.setenv("RESTORATION_PYRAMID_SIDE", "16")
     for folder in ("in", "more"):
         (tmp_path / folder).mkdir()
@@ -75,7 +77,9 @@ def test_run_of_files_on_s3_equals_the_local_run_and_resumes(tmp_path, bucket, c
     Image.fromarray((_noisy(3) * 200).clip(0, 255).astype(np.uint8)).save(tmp_path / "more" / "dots.png")
     _upload(bucket, {f"{p.parent.name}/{p.name}": p for p in tmp_path.glob("*/*")})
     local_inputs = [str(tmp_path / "in" / "cells.tif"), str(tmp_path / "more")]
-    assert main(["run", *local_inputs, "-o", str(tmp_path / "local"), *NLM]) == 0
+    # The reference, on local disk, with the same stages without Prefect (tests/test_pipeline_local.py).
+    assert restore_locally(RunOptions(inputs=tuple(local_inputs), outdir=str(tmp_path / "local"),
+                                      denoiser="nlm"))["ok"] == 3
     # One object by URL, and a prefix holding two (read like a local directory).
     inputs = [f"{bucket}/in/cells.tif", f"{bucket}/more"]
     assert main(["run", *inputs, "-o", str(tmp_path / "prefix"), *NLM]) == 0
@@ -92,9 +96,8 @@ def test_run_of_files_on_s3_equals_the_local_run_and_resumes(tmp_path, bucket, c
     assert "testing-secret" not in (tmp_path / "prefix" / "run.json").read_text()
     assert "testing-secret" not in str(item_provenance(open_store(str(tmp_path / "prefix"), mode="r"), "cells"))
     # Run again: the objects are recognized as the inputs already restored.
-    capsys.readouterr()
-    assert main(["run", *inputs, "-o", str(tmp_path / "prefix"), *NLM]) == 0
-    assert "3 already complete, 0 restored, 0 failed" in capsys.readouterr().out
+    again = restore_locally(RunOptions(inputs=tuple(inputs), outdir=str(tmp_path / "prefix"), denoiser="nlm"))
+    assert sorted(again["skipped"]) == ["cells", "dots", "stack"]
     np.testing.assert_array_equal(item_array(open_store(str(tmp_path / "prefix"), mode="r"), "stack")[:],
                                   item_array(local, "stack")[:])
 
