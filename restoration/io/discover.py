@@ -127,6 +127,13 @@ def _not_found(path: str, spec: str) -> InputError:
     return InputError(f"not a regular file, directory or zarr store ({SUPPORTED})", path=spec)
 
 
+def _file(path: str, axes: str | None, on_error: OnError | None) -> list[Item]:
+    """The checked items of a file given as an input: its one item, or each of its scenes
+    failing on its own."""
+    found = _probe_file(path)
+    return [_check(found[0], axes)] if len(found) == 1 else _checked(found, axes, on_error)
+
+
 def _url_candidates(fs, infos: list[dict], url_of: Callable[[str], str]) -> dict[str, bool]:
     """The supported files and zarr stores among the listed ``infos`` of a prefix or glob, by
     URL (``url_of`` of the listed name), each mapped to whether it is a zarr store."""
@@ -164,8 +171,7 @@ def _expand_url(spec: str, axes: str | None, on_error: OnError | None) -> list[I
         except FileNotFoundError:
             info = None
         if info is not None and info["type"] == "file":
-            found_items = _probe_file(spec)
-            return [_check(found_items[0], axes)] if len(found_items) == 1 else _checked(found_items, axes, on_error)
+            return _file(spec, axes, on_error)
         if info is None and format_of(spec) is not None:
             raise InputError("no such object", path=spec)
         listed = fs.ls(p, detail=True) if info is not None else []
@@ -191,8 +197,7 @@ def _expand(spec: str, axes: str | None, on_error: OnError | None) -> list[Item]
             return _checked(_probe_zarr(path, _store_stem(path)), axes, on_error)
         return _directory(path, axes, on_error)
     if os.path.isfile(path):
-        found = _probe_file(path)
-        return [_check(found[0], axes)] if len(found) == 1 else _checked(found, axes, on_error)
+        return _file(path, axes, on_error)
     if glob.has_magic(path):
         matches = sorted(glob.glob(path))
         if not matches:

@@ -102,24 +102,33 @@ def test_run_of_files_on_s3_equals_the_local_run_and_resumes(tmp_path, bucket, m
                                   item_array(local, "stack")[:])
 
 
-def test_problems_with_files_on_s3_are_one_line_and_exit_2(tmp_path, bucket, capsys):
+def test_problems_with_files_on_s3_are_one_line_and_exit_2(tmp_path, bucket, capsys, monkeypatch):
     tifffile.imwrite(tmp_path / "whole.tif", (_noisy(3) * 1000).astype(np.uint16))
     data = (tmp_path / "whole.tif").read_bytes()
     fs = fsspec.filesystem("s3")
     key = bucket.removeprefix("s3://")
     fs.pipe_file(f"{key}/bad/cut.tif", data[: len(data) // 2])
+    fs.pipe_file(f"{key}/bad/noise.npy", b"\x93NUMPY garbage")
     fs.pipe_file(f"{key}/bad/scan.czi", b"vendor bytes")
     fs.pipe_file(f"{key}/bad/notes.txt", b"text")
-    cases = [(f"{bucket}/missing.tif", "no such object"),
-             (f"{bucket}/bad/cut.tif", "truncated TIFF file"),
-             (f"{bucket}/bad/scan.czi", "read from a local disk only"),
-             (f"{bucket}/bad/notes.txt", "unsupported file type '.txt'"),
-             (f"{bucket}/bad/*.npy", "pattern matches nothing"),
-             ("s3://no-such-bucket-here/cells.tif", "does not exist")]
-    for url, message in cases:
-        assert main(["run", url, "-o", str(tmp_path / "out"), *NLM]) == 2, url
+    fs.pipe_file(f"{key}/good.tif", data)
+    cases = [(f"{bucket}/missing.tif", {}, "no such object"),
+             (f"{bucket}/bad/cut.tif", {}, "truncated TIFF file"),
+             (f"{bucket}/bad/noise.npy", {}, "not a valid .npy file"),
+             (f"{bucket}/bad/scan.czi", {}, "read from a local disk only"),
+             (f"{bucket}/bad/notes.txt", {}, "unsupported file type '.txt'"),
+             (f"{bucket}/bad/*.npy.gz", {}, "pattern matches nothing"),
+             ("s3://no-such-bucket-here/cells.tif", {}, "does not exist"),
+             (f"{bucket}/good.tif", {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}, "cannot reach"),
+             (f"{bucket}/good.tif", {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None}, "no credentials")]
+    for url, env, message in cases:
+        with monkeypatch.context() as m:
+            for k, v in env.items():
+                m.delenv(k) if v is None else m.setenv(k, v)
+            assert main(["run", url, "-o", str(tmp_path / "out"), *NLM]) == 2, url
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"error: {url}: ") and message in err and len(err.splitlines()) == 1, err
+        assert "testing-secret" not in err
         assert not (tmp_path / "out").exists()
     with pytest.raises(InputError, match="truncated"):
         discover([f"{bucket}/bad/cut.tif"])
