@@ -43,10 +43,8 @@ def file_size(path: str) -> int:
 
 
 def read_bytes(path: str) -> bytes:
-    """The whole content of the file at ``path`` (for formats decoded whole anyway)."""
-    if not is_url(path):
-        with open(path, "rb") as fh:
-            return fh.read()
+    """The whole content of the file at ``path``, a local path or a URL (for formats that are
+    decoded whole anyway)."""
     fs, p = filesystem(path)
     return fs.cat_file(p)
 
