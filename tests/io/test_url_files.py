@@ -11,6 +11,7 @@ import fsspec
 import numpy as np
 import pytest
 import tifffile
+import zarr
 from PIL import Image
 
 from restoration.errors import InputError
@@ -50,6 +51,7 @@ def test_every_format_by_url_reads_as_from_local_disk(tmp_path, bucket):
     names = sorted(p.name for p in tmp_path.iterdir())
     _upload(bucket, {f"in/{n}": tmp_path / n for n in names})
     fsspec.filesystem("s3").pipe_file(f"{bucket.removeprefix('s3://')}/in/notes.txt", b"not an image")
+    zarr.create_array(store=f"{bucket}/in/z.zarr", data=stack[0])
     lazy = set()
     for name in names:
         (local,) = discover([str(tmp_path / name)])
@@ -63,8 +65,11 @@ def test_every_format_by_url_reads_as_from_local_disk(tmp_path, bucket):
         if isinstance(b, RangeArray):
             lazy.add(name)
     assert lazy == {"plain.tif", "big.ome.tif", "c.npy", "f.npy"}  # uncompressed: read by byte range
-    # A prefix is read like a directory (sorted, other objects skipped), a glob like a local one.
-    assert [i.name for i in discover([f"{bucket}/in"])] == ["big", "c", "f", "j", "p", "plain", "zlib"]
+    # A prefix is read like a directory (sorted, zarr stores counted, other objects skipped), a
+    # glob like a local one.
+    found = discover([f"{bucket}/in"])
+    assert [i.name for i in found] == ["big", "c", "f", "j", "p", "plain", "z", "zlib"]
+    assert (found[6].format, found[6].source) == ("zarr", f"{bucket}/in/z.zarr")
     assert [i.name for i in discover([f"{bucket}/in/*.tif*"])] == ["big", "plain", "zlib"]
 
 
