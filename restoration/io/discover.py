@@ -18,7 +18,7 @@ from .axes import check_axes
 from .checks import dtype_problem, shape_problem
 from .formats import SUPPORTED, format_named, format_of
 from .item import Item
-from .zarrstore import ZARR_MARKERS, AXES_CONTRADICTION, is_zarr_dir
+from .zarrstore import AXES_CONTRADICTION, ZARR_MARKERS, is_zarr_dir
 
 RESERVED_SUFFIX = "_std"
 
