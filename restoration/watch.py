@@ -1,13 +1,14 @@
 """Watched folders: which datasets of a folder still need restoring (used by scheduled runs).
 
-Each top-level entry of the folder (a file, a zarr store or a subdirectory) is one dataset,
-restored into ``OUTROOT/<entry name>/``. The folder and OUTROOT may be object storage (fsspec
-URLs such as ``s3://bucket/incoming``): there each dataset is a zarr store (a prefix; inputs on
-object storage are read as zarr), and its objects' sizes and last-modified times stand for the
-files'. A dataset is done when its last successful restoration
-recorded the same file sizes and modification times and the same parameters; a failed one is
-remembered the same way and not retried until it changes. A dataset that vanishes during its run
-(moved away, or the whole folder unmounted) is not a failure: it is restored when it comes back.
+Each top-level entry of the folder (a supported file, a zarr store or a subdirectory) is one
+dataset, restored into ``OUTROOT/<entry name>/``. The folder and OUTROOT may be object storage
+(fsspec URLs such as ``s3://bucket/incoming``): there a dataset is an object with a supported
+suffix (``cells.tif``, ``stack.npy`` ...) or a prefix (a zarr store, or a "folder" of such
+files), and its objects' sizes and last-modified times stand for the files'. A dataset is done
+when its last successful restoration recorded the same file sizes and modification times and the
+same parameters; a failed one is remembered the same way and not retried until it changes. A
+dataset that vanishes during its run (moved away, or the whole folder unmounted) is not a
+failure: it is restored when it comes back.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def _object_entries(watch: str) -> list[str]:
         name = basename(info["name"])
         if info["name"].rstrip("/") == p.rstrip("/") or name.startswith("."):
             continue
-        if info["type"] == "directory":  # a zarr store: what inputs on object storage can be
+        if info["type"] == "directory" or name.lower().endswith(tuple(SUFFIXES)):
             out.append(join(watch, name))
     return out
 

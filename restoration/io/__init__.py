@@ -5,8 +5,9 @@
 >>> [(i.name, i.shape, i.axes) for i in items]              # doctest: +SKIP
 
 Formats (one table, :mod:`restoration.io.formats`): ``.npy`` (memory-mapped), TIFF and OME-TIFF
-(multi-page = stack), PNG/JPEG, zarr arrays and groups and OME-Zarr 0.4/0.5 images (local paths or
-fsspec URLs), and vendor files (``.czi``, ``.nd2``, ``.lif`` ...) with the bioio extra. Pixel sizes
+(multi-page = stack), PNG/JPEG, zarr arrays and groups and OME-Zarr 0.4/0.5 images, by local path
+or fsspec URL (:mod:`restoration.io.urlfiles` reads files on object storage), and vendor files
+(``.czi``, ``.nd2``, ``.lif`` ...), local only, with the bioio extra. Pixel sizes
 and channel names reach :attr:`Item.attrs` in one convention (see :class:`Item`). Every problem
 with an input is an :class:`restoration.errors.InputError` whose message names the file.
 """

@@ -11,12 +11,14 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 
-from ..errors import InputError, printable
+from ..errors import InputError, printable, storage_problem
+from ..store.access import check_url
+from ..store.files import basename, filesystem, is_url, join
 from .axes import check_axes
 from .checks import dtype_problem, shape_problem
 from .formats import SUPPORTED, format_named, format_of
 from .item import Item
-from .zarrstore import AXES_CONTRADICTION, is_zarr_dir
+from .zarrstore import AXES_CONTRADICTION, ZARR_MARKERS, is_zarr_dir
 
 RESERVED_SUFFIX = "_std"
 
@@ -46,6 +48,9 @@ def _probe_file(path: str) -> list[Item]:
     if fmt is None:
         raise InputError(f"unsupported file type {Path(path).suffix or '(no suffix)'!r}; "
                          f"use {SUPPORTED}", path=path)
+    if fmt.name == "bioio" and is_url(path):
+        raise InputError(f"{Path(path).suffix} files are read from a local disk only (bioio opens them by path); "
+                         "copy it to one", path=path)
     return fmt.probe(path, _file_stem(path))
 
 
@@ -86,11 +91,13 @@ def _candidate(path: str) -> bool:
     return os.path.isfile(path) and format_of(path) is not None
 
 
-def _entries(paths: Sequence[str], axes: str | None, on_error: OnError | None) -> list[Item]:
-    """Checked items of the candidates ``paths``: each entry fails on its own through ``on_error``."""
+def _entries(paths: Sequence[str], axes: str | None, on_error: OnError | None,
+             is_store: Callable[[str], bool] = os.path.isdir) -> list[Item]:
+    """Checked items of the candidates ``paths`` (zarr stores where ``is_store``, else files): each
+    entry fails on its own through ``on_error``."""
     items: list[Item] = []
     for path in paths:
-        if os.path.isdir(path):
+        if is_store(path):
             found = _guarded(_store_stem(path), on_error, lambda: _probe_zarr(path, _store_stem(path)))
         else:
             found = _guarded(_file_stem(path), on_error, lambda: _probe_file(path))
@@ -120,18 +127,77 @@ def _not_found(path: str, spec: str) -> InputError:
     return InputError(f"not a regular file, directory or zarr store ({SUPPORTED})", path=spec)
 
 
+def _file(path: str, axes: str | None, on_error: OnError | None) -> list[Item]:
+    """The checked items of a file given as an input: its one item, or each of its scenes
+    failing on its own."""
+    found = _probe_file(path)
+    return [_check(found[0], axes)] if len(found) == 1 else _checked(found, axes, on_error)
+
+
+def _url_candidates(fs, infos: list[dict], url_of: Callable[[str], str]) -> dict[str, bool]:
+    """The supported files and zarr stores among the listed ``infos`` of a prefix or glob, by
+    URL (``url_of`` of the listed name), each mapped to whether it is a zarr store."""
+    found: dict[str, bool] = {}
+    for info in sorted(infos, key=lambda i: i["name"]):
+        name = info["name"].rstrip("/")
+        if basename(name).startswith("."):
+            continue
+        if info["type"] == "directory":
+            if {basename(n) for n in fs.ls(name, detail=False)} & set(ZARR_MARKERS):
+                found[url_of(name)] = True
+        elif format_of(name) is not None:
+            found[url_of(name)] = False
+    return found
+
+
+def _expand_url(spec: str, axes: str | None, on_error: OnError | None) -> list[Item]:
+    """The checked items a URL names: a file, a zarr store, a prefix holding such (like a local
+    directory) or a glob pattern. The storage is checked first (:func:`check_url`), so no
+    credentials, an unreachable endpoint, a missing bucket or no permission is one line."""
+    check_url(spec, write=False)
+    fs, p = filesystem(spec)
+    try:
+        fs.invalidate_cache()
+        if glob.has_magic(p):
+            matches = fs.glob(p, detail=True)
+            if not matches:
+                raise InputError("pattern matches nothing", path=spec)
+            found = _url_candidates(fs, list(matches.values()), fs.unstrip_protocol)
+            if not found:
+                raise InputError(f"pattern matches no supported file ({SUPPORTED})", path=spec)
+            return _entries(list(found), axes, on_error, found.__getitem__)
+        try:
+            info = fs.info(p)
+        except FileNotFoundError:
+            info = None
+        if info is not None and info["type"] == "file":
+            return _file(spec, axes, on_error)
+        if info is None and format_of(spec) is not None:
+            raise InputError("no such object", path=spec)
+        listed = fs.ls(p, detail=True) if info is not None else []
+    except InputError:
+        raise
+    except Exception as exc:  # the storage's own errors, after its checks passed (permissions on one key ...)
+        raise InputError(storage_problem(exc, "read"), path=spec) from None
+    if info is None or {basename(i["name"]) for i in listed} & set(ZARR_MARKERS):
+        return _checked(_probe_zarr(spec, _store_stem(urlparse(spec).path or spec)), axes, on_error)
+    found = _url_candidates(fs, listed, lambda name: join(spec, basename(name)))
+    if not found:
+        raise InputError(f"prefix has no supported entries ({SUPPORTED})", path=spec)
+    return _entries(list(found), axes, on_error, found.__getitem__)
+
+
 def _expand(spec: str, axes: str | None, on_error: OnError | None) -> list[Item]:
     """The checked items one input names."""
     path = local_path(spec)
     if path is None:
-        return _checked(_probe_zarr(spec, _store_stem(urlparse(spec).path or spec)), axes, on_error)
+        return _expand_url(spec, axes, on_error)
     if os.path.isdir(path):
         if is_zarr_dir(path):
             return _checked(_probe_zarr(path, _store_stem(path)), axes, on_error)
         return _directory(path, axes, on_error)
     if os.path.isfile(path):
-        found = _probe_file(path)
-        return [_check(found[0], axes)] if len(found) == 1 else _checked(found, axes, on_error)
+        return _file(path, axes, on_error)
     if glob.has_magic(path):
         matches = sorted(glob.glob(path))
         if not matches:
@@ -184,10 +250,12 @@ def discover(inputs: str | Sequence[str], *, axes: str | None = None,
     ----------
     inputs : str or sequence of str
         Each a file (``.npy .tif .tiff .png .jpg .jpeg``, OME-TIFF included; vendor files such as
-        ``.czi .nd2 .lif`` with the bioio extra), a zarr array or group (local path or fsspec
-        URL such as ``memory://...``; an OME-Zarr image is one item), a directory (its supported
-        entries, sorted; zarr stores inside count, other subdirectories are not searched) or a
-        glob pattern.
+        ``.czi .nd2 .lif`` with the bioio extra, local only), a zarr array or group (an OME-Zarr
+        image is one item), a directory (its supported entries, sorted; zarr stores inside
+        count, other subdirectories are not searched) or a glob pattern; each a local path or
+        an fsspec URL (``s3://bucket/cells.tif``, ``s3://bucket/in`` for a prefix read like a
+        directory, ``memory://...``). A URL's storage is checked first
+        (:func:`restoration.store.access.check_url`).
     axes : str, optional
         Axis letters from ``"tczyx"`` overriding inference for every item (``--axes``).
     on_error : callable, optional
@@ -206,8 +274,9 @@ def discover(inputs: str | Sequence[str], *, axes: str | None = None,
     Raises
     ------
     InputError
-        One line naming the file and the problem: missing file, unsupported type, empty glob or
-        directory, unreadable/truncated/corrupt data, unsupported dtype, zero-size or too small
+        One line naming the file and the problem: missing file or object, unsupported type,
+        empty glob, directory or prefix, a vendor file by URL, no credentials, an unreachable
+        endpoint, a missing bucket or no permission to read it, unreadable/truncated/corrupt data, unsupported dtype, zero-size or too small
         image, too many pixels to decode, a bad ``axes``, a ``_std`` name, a file name that is not
         UTF-8, a symbolic link loop, or two items with one name.
     """

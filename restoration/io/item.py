@@ -20,7 +20,7 @@ class Item:
         stem, without ``.ome.zarr``, for an image at its root), ``<stem>.<scene>`` for one scene
         of a several-scene bioio file.
     source : str
-        The file path, or the zarr store path or URL, it came from.
+        The file or zarr store it came from: a local path or an fsspec URL.
     array_path : str or None
         The path of the array inside the zarr store (an OME-Zarr image's level 0), or the scene
         index of a several-scene bioio file; None for other files and root arrays.

@@ -3,10 +3,15 @@
 8-bit images read as uint8; 16-bit grayscale PNG keeps uint16. Palette images become RGB (RGBA
 with transparency), bilevel images uint8 0/255, CMYK JPEG RGB, and a grayscale image's alpha is
 dropped. 16-bit colour PNG is refused: Pillow would silently reduce it to 8 bits.
+
+A file on object storage (an fsspec URL) is fetched whole before Pillow opens it: Pillow decodes
+the whole image in any case, and these files are small (the pixel budget is checked on the PNG
+header, read alone, first).
 """
 
 from __future__ import annotations
 
+import io
 import struct
 import warnings
 from typing import Any
@@ -14,9 +19,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..store.files import is_url
 from .axes import infer_axes
 from .checks import pixel_problem
 from .item import Item
+from .urlfiles import open_binary, read_bytes
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -33,7 +40,7 @@ _MODES: dict[str, tuple[str | None, str, int]] = {
 
 def _png_header(path: str) -> tuple[int, int, int, int]:
     """``(width, height, bit_depth, colour_type)`` from a PNG's IHDR chunk."""
-    with open(path, "rb") as fh:
+    with open_binary(path) as fh:
         head = fh.read(26)
     if len(head) < 26 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
         raise InputError("not a valid PNG file (bad signature or header)", path=path)
@@ -48,7 +55,7 @@ def _open_pil(path: str) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return Image.open(path)
+            return Image.open(io.BytesIO(read_bytes(path)) if is_url(path) else path)
     except Image.DecompressionBombError as exc:
         raise InputError(f"image too large, possible decompression bomb ({exc})",
                          path=path) from None

@@ -1,23 +1,44 @@
 """TIFF files through tifffile: a multi-page file is a stack; RGB from the photometric tag.
 
 OME-TIFF is read here too: tifffile takes the axes from the OME-XML (``DimensionOrder``), and
-:mod:`restoration.io.tiffmeta` the pixel sizes and channel names.
+:mod:`restoration.io.tiffmeta` the pixel sizes and channel names. A file on object storage (an
+fsspec URL) is read through a file object: its tags by range requests, its uncompressed image
+lazily by byte range (:class:`~restoration.io.urlfiles.RangeArray`, as a local one is
+memory-mapped), a compressed one decoded into memory as a local one is.
 """
 
 from __future__ import annotations
 
 import math
-import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
+from ..store.files import is_url
 from .axes import infer_axes, letters_from_names
 from .checks import pixel_problem
 from .item import Item
 from .physical import axis_pixel_attrs, channel_attrs
 from .tiffmeta import imagej_meta, resolution, tiff_sizes
+from .urlfiles import RangeArray, file_size, open_binary
+
+
+@contextmanager
+def _tiff_file(path: str) -> Iterator[Any]:
+    """``tifffile.TiffFile`` of a local path (which may name other files of a multi-file
+    OME-TIFF) or of a URL's file object."""
+    import tifffile
+
+    if not is_url(path):
+        with tifffile.TiffFile(path) as tif:
+            yield tif
+        return
+    with open_binary(path) as fh, tifffile.TiffFile(fh) as tif:
+        yield tif
+
 
 def _truncated(tif: Any, series: Any, size: int) -> bool:
     """Whether any of the series' image data lies beyond the end of the file."""
@@ -64,10 +85,8 @@ def probe_tiff(path: str, name: str) -> Item:
         the file), or a compressed image larger than the pixel budget
         (:func:`restoration.io.checks.max_pixels`).
     """
-    import tifffile
-
     try:
-        with tifffile.TiffFile(path) as tif:
+        with _tiff_file(path) as tif:
             if not tif.series:
                 raise InputError("TIFF file holds no image", path=path)
             series = tif.series[0]
@@ -75,7 +94,7 @@ def probe_tiff(path: str, name: str) -> Item:
             shape, tiff_axes = _stacked(tif, path)
             dtype = np.dtype(series.dtype)
             rgb = int(page.photometric) == 2  # PHOTOMETRIC.RGB
-            size = os.path.getsize(path)
+            size = file_size(path)
             truncated = any(_truncated(tif, s, size) for s in tif.series)
             mappable = series.dataoffset is not None and len(tif.series) == 1
             attrs: dict[str, Any] = {"photometric": page.photometric.name.lower()}
@@ -109,19 +128,36 @@ def probe_tiff(path: str, name: str) -> Item:
                 dtype=dtype.newbyteorder("="), axes=axes, attrs=attrs)
 
 
-def open_tiff(item: Item) -> np.ndarray:
-    """The item's image: a read-only memory map when uncompressed, else decoded into memory
-    (several images stacked as :func:`probe_tiff` describes them)."""
+def _range_array(item: Item) -> RangeArray | None:
+    """The uncompressed, contiguous image of a TIFF file on object storage, read by byte range;
+    None when it is compressed, tiled or in several series (it is then decoded)."""
+    with _tiff_file(item.source) as tif:
+        series = tif.series[0]
+        if len(tif.series) != 1 or series.dataoffset is None or tuple(series.shape) != item.shape:
+            return None
+        return RangeArray(item.source, series.dataoffset, item.shape,
+                          np.dtype(series.dtype).newbyteorder(tif.byteorder))
+
+
+def open_tiff(item: Item) -> np.ndarray | RangeArray:
+    """The item's image: a read-only memory map when uncompressed (on object storage a
+    :class:`~restoration.io.urlfiles.RangeArray`), else decoded into memory (several images
+    stacked as :func:`probe_tiff` describes them)."""
     import tifffile
 
     try:
-        data = tifffile.memmap(item.source, mode="r")  # the first image only
-        if tuple(data.shape) == item.shape:
-            return data
+        if is_url(item.source):
+            data = _range_array(item)
+            if data is not None:
+                return data
+        else:
+            data = tifffile.memmap(item.source, mode="r")  # the first image only
+            if tuple(data.shape) == item.shape:
+                return data
     except Exception:  # compressed, tiled, or otherwise not mappable: decode
         pass
     try:
-        with tifffile.TiffFile(item.source) as tif:
+        with _tiff_file(item.source) as tif:
             data = np.stack([s.asarray() for s in tif.series]) if len(tif.series) > 1 else tif.series[0].asarray()
     except Exception as exc:
         raise InputError(f"cannot decode TIFF image data ({exc})", path=item.source) from None

@@ -24,7 +24,8 @@ from .checks import pixel_problem
 from .item import Item
 from .physical import channel_attrs, pixel_attrs
 
-_ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray")
+#: The files at the root of a zarr store (v3, v2 group, v2 array).
+ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray")
 _ARRAY_KEYS = ("axes", "scale", "translation", "units", "unit")
 #: The attribute under which an item carries metadata that contradicts its data, until checked.
 AXES_CONTRADICTION = "_axes_contradiction"
@@ -32,7 +33,7 @@ AXES_CONTRADICTION = "_axes_contradiction"
 
 def is_zarr_dir(path: str) -> bool:
     """Whether the local directory ``path`` is the root of a zarr store (v3 or v2)."""
-    return os.path.isdir(path) and any(os.path.isfile(os.path.join(path, m)) for m in _ZARR_MARKERS)
+    return os.path.isdir(path) and any(os.path.isfile(os.path.join(path, m)) for m in ZARR_MARKERS)
 
 
 def _open_node(source: str, path: str = "") -> Any:

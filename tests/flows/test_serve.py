@@ -205,9 +205,12 @@ def test_serve_refuses_the_ephemeral_api(tmp_path):
 
 
 def test_serve_watches_a_bucket(prefect_server, bucket, s3_server, spawn):
-    """``serve --watch s3://...``: a zarr store uploaded to the bucket is restored into the bucket,
-    once: later scheduled runs find it done and rewrite nothing."""
+    """``serve --watch s3://...``: a zarr store and a ``.tif`` uploaded to the bucket are restored
+    into the bucket, once: later scheduled runs find them done and rewrite nothing."""
+    import io
+
     import fsspec
+    import tifffile
     import zarr
 
     from restoration.store import item_provenance, open_store
@@ -217,6 +220,9 @@ def test_serve_watches_a_bucket(prefect_server, bucket, s3_server, spawn):
     clean = np.tile(np.linspace(0, 1, 64, dtype=np.float32), (64, 1))
     zarr.create_array(store=f"{bucket}/incoming/first.zarr", data=clean + rng.normal(0, 0.1, clean.shape).astype(np.float32))
     outdir = f"{bucket}/restored/first.zarr"
+    tif = io.BytesIO()
+    tifffile.imwrite(tif, (clean[:48] * 1000 + rng.normal(0, 60, (48, 64))).astype(np.uint16))
+    fs.pipe_file(f"{bucket.removeprefix('s3://')}/incoming/cells.tif", tif.getvalue())
     fs.invalidate_cache()
     uploaded = {k: (v["LastModified"], v["ETag"]) for k, v in fs.find(f"{bucket}/incoming", detail=True).items()}
     env = {**prefect_server["env"], **s3_server["env"]}
@@ -226,10 +232,12 @@ def test_serve_watches_a_bucket(prefect_server, bucket, s3_server, spawn):
 
     def restored() -> bool:
         fs.invalidate_cache()
-        return fs.exists(f"{outdir}/watch.json")  # written after the item, the tables and the report
+        # written after the item, the tables and the report
+        return fs.exists(f"{outdir}/watch.json") and fs.exists(f"{bucket}/restored/cells.tif/watch.json")
 
-    _wait(restored, 240, "the dataset in the bucket", proc)
+    _wait(restored, 240, "the datasets in the bucket", proc)
     assert item_provenance(open_store(outdir, mode="r"), "first")["complete"] is True
+    assert item_provenance(open_store(f"{bucket}/restored/cells.tif", mode="r"), "cells")["complete"] is True
     assert {"noise.csv", "quality.csv", "report.html", "run.json"} <= {p.rsplit("/", 1)[-1] for p in fs.ls(outdir)}
 
     def stamps(prefix: str = "restored") -> dict:
