@@ -147,8 +147,57 @@ def _smooth_energy(lh: np.ndarray, hl: np.ndarray, hh: np.ndarray) -> np.ndarray
     return e
 
 
+def piled_extremes(data: np.ndarray) -> list[float]:
+    """The data's minimum and maximum where values pile up there (at least 0.1 % of them, and
+    2): the levels a clip (saturation, a floor) set; constant data has none.
+
+    Examples
+    --------
+    >>> piled_extremes(np.array([[0.0, 0.0, 0.3], [0.5, 1.0, 1.0]]))
+    [0.0, 1.0]
+    """
+    values = finite_values(data)
+    if values.size == 0 or values.min() == values.max():
+        return []
+    pile = max(2, int(1e-3 * values.size))
+    return [float(v) for v in (values.min(), values.max()) if np.count_nonzero(values == v) >= pile]
+
+
+def _diagonal_mad(planes: np.ndarray, keep: float, clips: list[float], sigma: float | None) -> float | None:
+    """The wavelet MAD of :func:`wavelet_sigma`, leaving out the coefficients whose local mean is
+    within 2.5 ``sigma`` of a clip level (None: nothing usable)."""
+    es, ds = [], []
+    for ll, lh, hl, hh in _dwt_planes(planes):
+        e = _smooth_energy(lh, hl, hh)
+        if sigma is not None:
+            near = np.zeros(ll.shape, bool)
+            for c in clips:  # db2's LL is twice the local mean
+                near |= np.abs(ll / 2.0 - c) < 2.5 * sigma
+            e[ndimage.maximum_filter(near, 3)] = np.nan
+        es.append(_trim(e))
+        ds.append(_trim(hh))
+    if not es:
+        return None
+    e, d = np.concatenate(es), np.concatenate(ds)
+    ok = np.isfinite(e) & np.isfinite(d)
+    e, d = e[ok], d[ok]
+    if d.size == 0:
+        return 0.0
+    if d.size >= 200:
+        sel = e <= np.quantile(e, keep)
+        if sel.sum() >= 50:
+            d = d[sel]
+    return float(np.median(np.abs(d)) / _MAD_TO_STD)
+
+
 def wavelet_sigma(data: np.ndarray, keep: float = _KEEP) -> float:
     """Std of additive white Gaussian noise, from the smoothest regions' diagonal wavelet details.
+
+    Clipped data (values piled up at the minimum or maximum: :func:`piled_extremes`) is measured
+    away from the clip: the clipped pixels carry no noise, and near them the noise is cut short
+    (narrower), which the smoothest regions, chosen first, are full of. Coefficients touching a
+    clipped pixel, or whose local mean lies within 2.5 sigma of the clip level, are left out
+    (sigma from the estimate before, twice).
 
     Parameters
     ----------
@@ -166,25 +215,23 @@ def wavelet_sigma(data: np.ndarray, keep: float = _KEEP) -> float:
     Examples
     --------
     >>> rng = np.random.default_rng(0)
-    >>> round(wavelet_sigma(0.5 + 0.1 * rng.standard_normal((256, 256))), 2)
+    >>> noisy = 0.5 + 0.1 * rng.standard_normal((256, 256))
+    >>> round(wavelet_sigma(noisy), 2)
+    0.1
+    >>> clean = np.tile(np.linspace(0.3, 1.4, 256), (256, 1))   # a ramp, saturated past 1
+    >>> round(wavelet_sigma(np.clip(clean + 0.1 * rng.standard_normal(clean.shape), 0, 1)), 2)
     0.1
     """
-    es, ds = [], []
-    for _, lh, hl, hh in _dwt_planes(sample_planes(data)):
-        es.append(_trim(_smooth_energy(lh, hl, hh)))
-        ds.append(_trim(hh))
-    if not es:
+    planes = sample_planes(data)
+    clips = piled_extremes(planes)
+    if clips:
+        planes = np.where(np.isin(planes, clips), np.nan, planes)
+    sigma = _diagonal_mad(planes, keep, clips, None)
+    if sigma is None:
         return _small_sigma(data)
-    e, d = np.concatenate(es), np.concatenate(ds)
-    ok = np.isfinite(e) & np.isfinite(d)
-    e, d = e[ok], d[ok]
-    if d.size == 0:
-        return 0.0
-    if d.size >= 200:
-        sel = e <= np.quantile(e, keep)
-        if sel.sum() >= 50:
-            d = d[sel]
-    return float(np.median(np.abs(d)) / _MAD_TO_STD)
+    for _ in range(2 if clips else 0):
+        sigma = _diagonal_mad(planes, keep, clips, sigma) or sigma
+    return sigma
 
 
 def _small_sigma(data: np.ndarray) -> float:
