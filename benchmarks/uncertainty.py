@@ -14,12 +14,18 @@ Noise: Gaussian σ (image units /255, given to the run); Poisson counts at a pea
 (``noise="poisson"``, gain 1 given); camera counts (``gain * Poisson + N(offset, read²)``, uint16,
 :func:`restoration.noise.camera.camera_counts`, the calibration given to the run).
 
-``--photos DIR`` measures on the photographs in DIR instead (the validation photographs: a check
-of the families the table was not fitted on, never the test images' numbers).
+``--photos DIR`` measures on the PNG pictures in DIR instead, picture ``i % n`` for the i-th crop.
+The frozen test set's crops (``train/pictures/test``: 64 crops of 37 pictures in 8 content
+classes, never trained, fitted or decided on) are the test images from the model of 2026-12-06 on,
+run once per shipped table, 16 crops per condition: a far larger and more varied sample than the
+four scikit-image images (whose two crops per condition made neighbouring levels disagree by more
+than the targets' tolerance). The validation photographs give a check of the families the table
+was not fitted on, never test numbers.
 
 Usage::
 
     python benchmarks/uncertainty.py [--samples 8] [--size 96] [--crops 2] [--threads 1]
+    python benchmarks/uncertainty.py --photos train/pictures/test --crops 16 --families gaussian   # the test set
 """
 
 from __future__ import annotations
