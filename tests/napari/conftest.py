@@ -30,7 +30,12 @@ def x_display(tmp_path_factory):
     the QApplication lives until the interpreter exits; so once Qt has connected, the server is
     left to end by itself: ``-terminate`` makes it exit when its last client (this process) goes,
     even if this process is killed. It carries no mark of this test session (it is not a leftover).
+    This process connects at once and stays connected (through libxcb, which Qt's xcb platform
+    links): a test's child process that connects and exits first would otherwise end the server
+    before this process's QApplication exists, and Qt aborts the process when it cannot connect.
     """
+    import ctypes
+
     from qtpy.QtWidgets import QApplication
 
     xvfb = shutil.which("Xvfb")
@@ -46,7 +51,11 @@ def x_display(tmp_path_factory):
     with os.fdopen(read) as f:
         number = f.readline().strip()
     log.close()
-    if not number or proc.poll() is not None:
+    xcb = ctypes.CDLL("libxcb.so.1")
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connection_has_error.argtypes = xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    connection = xcb.xcb_connect(f":{number}".encode(), None) if number else None
+    if not number or proc.poll() is not None or xcb.xcb_connection_has_error(connection):
         groups.stop()
         pytest.fail("Xvfb did not start")
     old = {k: os.environ.get(k) for k in ("DISPLAY", "QT_QPA_PLATFORM")}
@@ -58,6 +67,7 @@ def x_display(tmp_path_factory):
         else:
             os.environ[k] = v
     if QApplication.instance() is None:  # Qt never connected: nothing will end the server but us
+        xcb.xcb_disconnect(connection)
         groups.stop()
 
 
