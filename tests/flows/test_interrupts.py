@@ -27,6 +27,20 @@ WAYS = {"sigint-process": (signal.SIGINT, False, 130), "sigint-group": (signal.S
         "sigterm": (signal.SIGTERM, False, 143)}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def shared_api(prefect_server):
+    """One Prefect server for the module's runs, as a user with a server has: a temporary API
+    starts in seconds, and only the runs that test what becomes of it (:func:`own_api`) start one."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setenv("PREFECT_API_URL", prefect_server["url"])
+        yield
+
+
+def own_api() -> dict:
+    """The environment of a run that starts (and must stop) its own temporary Prefect API."""
+    return {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+
+
 def _stack(path: Path) -> None:
     rng = np.random.default_rng(9)
     np.save(path, (0.5 + rng.normal(0, 0.05, (160, 48, 48))).astype(np.float32))
@@ -51,11 +65,12 @@ def _descendants(pid: int) -> list[psutil.Process]:
     return psutil.Process(pid).children(recursive=True)
 
 
-def interrupt(spawn, args: list[str], ready, way: str, tmp_path: Path) -> dict:
-    """Start ``args``, wait for ``ready()``, stop it the ``way`` of :data:`WAYS`; what it did."""
+def interrupt(spawn, args: list[str], ready, way: str, tmp_path: Path, env: dict | None = None) -> dict:
+    """Start ``args`` (with ``env``), wait for ``ready()``, stop it the ``way`` of :data:`WAYS`;
+    what it did."""
     sig, group, code = WAYS[way]
     with open(tmp_path / "stderr", "w") as stderr:
-        proc = spawn.start(args, stdout=subprocess.DEVNULL, stderr=stderr)
+        proc = spawn.start(args, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
     deadline = time.time() + 600
     while not ready():
         assert proc.poll() is None and time.time() < deadline, (tmp_path / "stderr").read_text()
@@ -83,7 +98,7 @@ def assert_stopped(result: dict, word: str) -> None:
     assert result["seconds"] <= 3, result
     assert len(result["lines"]) == 1 and result["lines"][0].startswith(word + ": "), result["lines"]
     assert "Traceback" not in result["lines"][0] and "API" not in result["lines"][0]
-    assert result["started"] and not result["alive"], result
+    assert not result["alive"], result
 
 
 def _regions_done(out: Path) -> int:
@@ -107,8 +122,9 @@ def assert_resumes_identically(spawn, args: list[str], out: Path, reference: Pat
 def test_denoise_on_cpu_stops_and_resumes(reference, tmp_path, spawn, way):
     out = tmp_path / "out"
     args = _command(reference / "vol.npy", out)
-    result = interrupt(spawn, args, lambda: _regions_done(out) >= 2, way, tmp_path)
+    result = interrupt(spawn, args, lambda: _regions_done(out) >= 2, way, tmp_path, env=own_api())
     assert_stopped(result, "terminated" if way == "sigterm" else "interrupted")
+    assert any("uvicorn" in c for c in result["commands"])  # its own API was running, and is gone
     assert "regions of vol" in result["lines"][0] and "the same command resumes" in result["lines"][0]
     assert item_provenance(zarr.open_group(str(out / "restored.zarr"), mode="r"), "vol")["complete"] is False
     import fcntl
@@ -133,7 +149,7 @@ def test_sigkill_leaves_nothing_running(reference, tmp_path, spawn):
     the guard, the workers and the workers' own temporary APIs are gone within 5 s."""
     out = tmp_path / "out"
     proc = spawn.start(_command(reference / "vol.npy", out, "--dask-workers", "1"), stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+                       stderr=subprocess.DEVNULL, env=own_api())
     deadline = time.time() + 600
     while _regions_done(out) < 2:
         assert proc.poll() is None and time.time() < deadline
