@@ -34,7 +34,7 @@ from scipy import ndimage, optimize
 
 from ..errors import InputError
 from ..types import NoiseModel
-from .estimate import sample_planes
+from .estimate import finite_values, piled_extremes, sample_planes
 from .reference import KERNEL_RADIUS, clean_estimate, reference, smooth_pixels
 
 __all__ = ["NoiseFit", "characterize_array", "clean_estimate", "select_noise"]   # clean_estimate: .reference
@@ -196,19 +196,19 @@ def censored(sample: np.ndarray, ref: np.ndarray, outlier: np.ndarray) -> np.nda
     towards zero) would win on the clip, not on the noise. Impulses stay: they are the evidence
     for impulse noise.
     """
-    finite = np.isfinite(sample)
-    values = sample[finite]
     out = np.zeros(sample.shape, bool)
-    if values.size == 0:
+    clips = piled_extremes(sample)
+    if not clips:
         return out
+    finite = np.isfinite(sample)
     r = (sample - ref)[finite & ~outlier & np.isfinite(ref)]
     margin = 3.0 * 1.4826 * float(np.median(np.abs(r - np.median(r)))) if r.size else 0.0
-    pile = max(2, int(1e-3 * values.size))
     size = (1,) * (sample.ndim - 2) + (2 * KERNEL_RADIUS + 1,) * 2
-    lo, hi = float(values.min()), float(values.max())
-    for v, near in ((lo, ref < lo + margin), (hi, ref > hi - margin)):
+    mean = float(finite_values(sample).mean())  # strictly between the extremes piled_extremes saw
+    for v in clips:
         at = (sample == v) & ~outlier
-        if np.count_nonzero(sample == v) >= pile and at.any():
+        if at.any():
+            near = ref < v + margin if v < mean else ref > v - margin
             out |= ndimage.maximum_filter(at, size=size, mode="constant") | near
     return out
 
@@ -224,15 +224,10 @@ def _clipped_fraction(data: np.ndarray, finite: np.ndarray) -> float:
     values = data[finite]
     if values.size == 0:
         return 0.0
-    lo, hi = values.min(), values.max()
-    limits = set()
+    limits = set(piled_extremes(data))
     if np.issubdtype(data.dtype, np.integer):
         info = np.iinfo(data.dtype)
-        limits |= {v for v in (lo, hi) if v in (info.min, info.max)}
-    pile = max(2, int(1e-3 * values.size))
-    for v in (lo, hi) if hi > lo else ():       # constant data is not a pile-up
-        if np.count_nonzero(values == v) >= pile:
-            limits.add(v)
+        limits |= {v for v in (values.min(), values.max()) if v in (info.min, info.max)}
     if not limits:
         return 0.0
     return float(np.isin(values, list(limits)).sum() / data.size)
