@@ -3,7 +3,7 @@
 Reads the crops ``benchmarks/uncertainty_validation.py`` wrote (the validation pictures of
 ``data/debian_pictures.py``, Gaussian noise at each level, 8 posterior samples each) and fits, per noise level and sample
 count K (2, 4 and 8: disjoint groups of the 8 samples), the ``c`` and ``b`` of the calibrated
-variance ``c² · spread² + (b · σ)²`` that bring the shares of errors within ±1 and ±2 std closest
+variance ``c² · spread² + (b · σ)²`` (``spread²`` pooled over a window, as the denoiser pools it) that bring the shares of errors within ±1 and ±2 std closest
 to 68.3 % and 95.4 % (:func:`restoration.diffusion.uncertainty.fit_coefficients`). Writes
 ``restoration/models/default_uncertainty.json`` with where it came from and the validation
 coverage it reaches.
@@ -23,20 +23,21 @@ from pathlib import Path
 import numpy as np
 
 from restoration.diffusion.files import DEFAULT_MODEL, file_digest
-from restoration.diffusion.uncertainty import coverage, fit_coefficients
+from restoration.diffusion.uncertainty import FORMAT, POOL, coverage, fit_coefficients, pool_spread
 
 SAMPLE_COUNTS = (2, 4, 8)
 
 
 def errors_and_spreads(crops: list[dict], k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Errors of the mean and spread (population std) of disjoint groups of ``k`` samples."""
+    """Errors of the mean and spread (population std, pooled as the denoiser pools it) of
+    disjoint groups of ``k`` samples."""
     errs, spreads = [], []
     for d in crops:
         draws = d["samples"]
         for g in range(len(draws) // k):
             group = draws[g * k:(g + 1) * k]
             errs.append((d["clean"] - group.mean(0)).ravel())
-            spreads.append(group.std(0).ravel())
+            spreads.append(pool_spread(group.std(0)).ravel())
     return np.concatenate(errs), np.concatenate(spreads)
 
 
@@ -69,7 +70,7 @@ def main() -> None:
             print(rows[-1], f"c={c:.3f} b={b:.3f}", flush=True)
     photos = sorted({str(d["photo"]) for ds in by_level.values() for d in ds})
     table = {
-        "format": "restoration-std-calibration/1",
+        "format": FORMAT,
         "model": DEFAULT_MODEL.name,
         "model_sha256": file_digest(DEFAULT_MODEL),
         "fitted_on": f"Gaussian noise at {len(sigmas)} levels on {len(photos)} validation pictures of {a.pictures} "
@@ -78,7 +79,8 @@ def main() -> None:
         "commands": ["python data/debian_pictures.py -o train/pictures",
                      f"python benchmarks/uncertainty_validation.py {a.pictures} -o {a.samples}",
                      "python benchmarks/uncertainty_fit.py " + " ".join(sys.argv[1:])],
-        "variance": "c^2 * spread^2 + (b * sigma)^2; sigma: the noise std in model units ([-1, 1] = the data's range)",
+        "variance": f"c^2 * spread^2 + (b * sigma)^2; spread^2: the samples' variance averaged over {POOL}x{POOL} "
+                    "pixels; sigma: the noise std in model units ([-1, 1] = the data's range)",
         "sigma": [round(s, 6) for s in sigmas],
         "samples": list(SAMPLE_COUNTS),
         "scale": scale,

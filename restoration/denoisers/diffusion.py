@@ -112,16 +112,19 @@ class DiffusionDenoiser(Denoiser):
         return CPU_SECONDS_PER_MPX if resolve_device(device).type == "cpu" else CUDA_SECONDS_PER_MPX
 
     def context(self, *, method: str = "mmse", steps: int | None = None, samples: int = 1, model: str | None = None,
-                masked: bool = True, **_: Any) -> int:
+                masked: bool = True, uncertainty: str = "calibrated", **_: Any) -> int:
         """The receptive field times the network calls in sequence (each step widens what a pixel
-        depends on), the inpainting steps included when the data has pixels to reconstruct."""
+        depends on), the inpainting steps included when the data has pixels to reconstruct, and
+        the window a calibrated std pools the samples' variance over."""
         from ..diffusion.model import load_model
         from ..diffusion.sampler import FILL_RADIUS, FILL_STEPS
         from ..diffusion.tiling import receptive_radius
+        from ..diffusion.uncertainty import POOL
 
         calls = chain_calls(method=method, steps=steps, samples=samples)
         radius = receptive_radius(load_model(model))
-        return radius * (calls + (FILL_STEPS if masked else 0)) + (FILL_RADIUS if masked else 0)
+        pooled = POOL // 2 if int(samples) > 1 and uncertainty == "calibrated" else 0
+        return radius * (calls + (FILL_STEPS if masked else 0)) + (FILL_RADIUS if masked else 0) + pooled
 
     def grid(self, *, model: str | None = None, **_: Any) -> int:
         """The U-Net's downsampling factor: tiles and regions start on its multiples."""

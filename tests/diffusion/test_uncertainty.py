@@ -13,7 +13,7 @@ from restoration.diffusion import uncertainty
 from restoration.diffusion.data import dead_leaves
 from restoration.diffusion.files import DEFAULT_MODEL, file_digest, model_id
 from restoration.diffusion.uncertainty import (TARGETS, calibrate_std, coefficients, coverage, find_table,
-                                               fit_coefficients)
+                                               fit_coefficients, pool_spread)
 from restoration.options import RunOptions
 from restoration.pipeline.checks import check_options
 from restoration.report import ReportItem, render_report
@@ -78,7 +78,8 @@ def tiny_table(tiny_model, tmp_path, monkeypatch):
     uncertainty._tables.cache_clear()
 
     def write(sigma: float, samples: int, c: float, b: float) -> None:
-        path.write_text(json.dumps({"model_sha256": file_digest(tiny_model), "fitted_on": "a test", "sigma": [sigma],
+        path.write_text(json.dumps({"format": uncertainty.FORMAT, "model_sha256": file_digest(tiny_model),
+                                    "fitted_on": "a test", "sigma": [sigma],
                                     "samples": [samples], "scale": [[c]], "floor": [[b]]}))
         uncertainty._tables.cache_clear()
 
@@ -99,10 +100,10 @@ def test_the_denoiser_grows_the_same_samples_std_by_the_fitted_coefficients(tiny
     # No table for this model: the finite-sample law alone.
     mean_law, law = _restore(noisy, tiny_model, "calibrated")
     assert np.array_equal(mean, mean_law)
-    np.testing.assert_allclose(law, spread * np.sqrt(5 / 3), rtol=1e-5)
+    np.testing.assert_allclose(law, pool_spread(spread) * np.sqrt(5 / 3), rtol=1e-5)
     tiny_table(0.2, 4, 1.7, 0.25)        # model units: [0, 1] data -> [-1, 1]
     _, fitted = _restore(noisy, tiny_model, "calibrated")
-    np.testing.assert_allclose(fitted, np.sqrt((1.7 * spread) ** 2 + (0.25 * 0.1) ** 2), rtol=1e-4)
+    np.testing.assert_allclose(fitted, np.sqrt((1.7 * pool_spread(spread)) ** 2 + (0.25 * 0.1) ** 2), rtol=1e-4)
 
 
 def test_calibration_fitted_on_one_image_moves_coverage_on_another_towards_nominal(tiny_model, tiny_table):

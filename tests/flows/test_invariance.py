@@ -2,7 +2,8 @@
 
 With the shipped model, on planes large enough for several bands (the region budget) and several
 tiles per band: whole-plane, banded and Dask runs agree on every pixel, for mmse, ddim with
-pixels to reconstruct, and posterior sampling with its seed.
+pixels to reconstruct, and posterior sampling with its seed (the calibrated std map too, which
+pools the samples' variance over a window).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def test_a_band_of_the_real_size_case_spans_several_tiles():
 @pytest.mark.parametrize("height, width, holes, options, band_rows", [
     (768, 2048, False, [], 256),                                      # mmse: bands of 256 rows, 3 tiles across
     (1536, 128, True, [], 512),                                       # inpainting steps widen the context
-    (512, 1024, False, ["--method", "posterior", "--steps", "2", "--seed", "5"], 128),
+    (512, 1024, False, ["--method", "posterior", "--steps", "2", "--samples", "2", "--seed", "5"], 128),
 ])
 def test_banded_equals_whole_with_the_shipped_model(tmp_path, monkeypatch, height, width, holes, options, band_rows):
     from restoration.denoisers.diffusion import DiffusionDenoiser
@@ -55,12 +56,17 @@ def test_banded_equals_whole_with_the_shipped_model(tmp_path, monkeypatch, heigh
     monkeypatch.setenv("RESTORATION_REGION_PIXELS", str(band_rows * width))
     assert main([*args, "-o", str(tmp_path / "bands")]) == 0
     method = options[1] if options else "mmse"
-    margin = DiffusionDenoiser().context(method=method, steps=2, masked=holes)
+    samples = 2 if "--samples" in options else 1
+    margin = DiffusionDenoiser().context(method=method, steps=2, samples=samples, masked=holes)
     assert height // band_rows > 2
     assert margin % 8 and margin < height - band_rows   # the read starts off the grid unless aligned
     whole, bands = _restored(tmp_path / "whole"), _restored(tmp_path / "bands")
     assert np.isfinite(whole).all()
     assert np.abs(whole - bands).max() < 1e-4
+    if samples > 1:
+        whole, bands = _restored(tmp_path / "whole", "p_std"), _restored(tmp_path / "bands", "p_std")
+        assert np.isfinite(whole).all() and whole.min() > 0
+        assert np.abs(whole - bands).max() < 1e-5
 
 
 def test_dask_bands_equal_local_whole_with_the_shipped_model(tmp_path, monkeypatch):
