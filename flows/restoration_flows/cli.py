@@ -16,7 +16,7 @@ import traceback
 
 from restoration import __version__
 from restoration.errors import InputError, printable
-from restoration.stopping import raise_if_stopped
+from restoration.stopping import raise_if_stopped, stop_received
 from restoration.store.files import join
 from restoration.store.layout import STORE
 
@@ -365,6 +365,18 @@ def _without_debug(argv: list[str]) -> tuple[list[str], bool]:
     return kept, len(kept) < len(argv)
 
 
+def _stopped(args, exc: KeyboardInterrupt, command_line: bool) -> int:
+    """One line on what a stopped command did; exit 130 (143 for SIGTERM)."""
+    from .console import console
+
+    console.end_line()  # a progress bar may have been drawn up to the interruption
+    print(stopped_line(args, exc), file=sys.stderr, flush=True)
+    code = 143 if isinstance(exc, Terminated) else 130
+    if command_line:
+        leave(code)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code. Stopped by
     SIGINT or SIGTERM, the command line itself (``argv`` None) ends the process at once after
@@ -390,17 +402,13 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         return 2
     except KeyboardInterrupt as exc:
-        from .console import console
-
-        console.end_line()  # a progress bar may have been drawn up to the interruption
-        print(stopped_line(args, exc), file=sys.stderr, flush=True)
-        code = 143 if isinstance(exc, Terminated) else 130
-        if command_line:
-            leave(code)
-        return code
+        return _stopped(args, exc, command_line)
     except Exception as exc:
         from restoration.plugins import PluginError
 
+        if stop_received() is not None:  # a library's own error raised in place of the stop
+            return _stopped(args, Terminated() if stop_received() == signal.SIGTERM else KeyboardInterrupt(),
+                            command_line)
         if isinstance(exc, PluginError):
             print(f"error: {exc}", file=sys.stderr)
             return 2

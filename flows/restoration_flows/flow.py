@@ -24,6 +24,7 @@ from restoration.errors import InputError, printable
 from restoration.options import CheckedRun, RunOptions
 from restoration.pipeline import (DenoisePlan, Entry, Ingested, ItemResult, NoiseProfile, Normalized, Restored)
 from restoration.store.files import basename, exists, is_url
+from restoration.stopping import raise_if_stopped
 from restoration.store.locks import RunLock
 from restoration.watch import SETTLE_SECONDS, record, scan, seconds_to_settle
 
@@ -186,6 +187,9 @@ def _restore_item(run: CheckedRun, entry: Entry) -> ItemResult:
             console.line(f"warning: {name}: {quality['warning']}")
         return ItemResult(entry, quality, rows, skipped=ing.skip)
     except Exception as exc:  # one item failing must not stop the others
+        # Unless it is a stop in disguise: Prefect's engine, interrupted while it sets up a task
+        # run, can raise its own error ("Task run is not set") in place of the KeyboardInterrupt.
+        raise_if_stopped()
         message = one_line(exc) if isinstance(exc, InputError) else f"internal error: {one_line(exc)}"
         message = _naming(message, entry)  # errors from later stages ("all values are NaN") name no file
         get_run_logger().error("item %s failed: %s\n%s", name, message, traceback.format_exc())

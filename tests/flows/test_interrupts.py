@@ -233,6 +233,10 @@ SLOW_STAGES = """
         def denoise(self, obs, *, rng, **options):
             if os.environ.get("SLOW_STAGE") == "finalizer" and not os.path.exists(os.environ["SLOW_STAGE_MARK"]):
                 SignalledWhileFinalized()  # dropped at once
+            try:
+                work("disguised")
+            except KeyboardInterrupt:  # as a library may answer a stop: with an error of its own
+                raise RuntimeError("Task run is not set") from None
             return obs.data.copy()
 
 
@@ -319,6 +323,19 @@ def test_a_signal_whose_exception_python_drops_still_stops(slow_site, tmp_path, 
         monkeypatch.setenv(key, value)
     result = interrupt(spawn, _slow_command(root, out), mark.exists, "sigterm", tmp_path)
     assert_stopped(result, "terminated")  # one line: what Python dropped is not printed
+    assert not (out / "quality.csv").exists()
+
+
+def test_a_stop_that_a_library_turns_into_its_own_error_still_stops(slow_site, tmp_path, spawn, monkeypatch):
+    """Ctrl-C that reaches the run as another exception (Prefect's engine, interrupted while it
+    sets up a task run, raises "Task run is not set" instead): one line, interrupted, 130, and the
+    item is not reported as failed."""
+    root, env = slow_site
+    out, mark = tmp_path / "out", tmp_path / "in-the-denoiser"
+    for key, value in {**env, "SLOW_STAGE": "disguised", "SLOW_STAGE_MARK": str(mark)}.items():
+        monkeypatch.setenv(key, value)
+    result = interrupt(spawn, _slow_command(root, out), mark.exists, "sigint-group", tmp_path)
+    assert_stopped(result, "interrupted")
     assert not (out / "quality.csv").exists()
 
 
