@@ -1,10 +1,11 @@
 """Fit the std calibration table of the shipped model on the validation samples.
 
 Reads the crops ``benchmarks/uncertainty_validation.py`` wrote (the validation pictures of
-``data/debian_pictures.py``, Gaussian noise at each level, 8 posterior samples each) and fits, per noise level and sample
-count K (2, 4 and 8: disjoint groups of the 8 samples), the ``c`` and ``b`` of the calibrated
-variance ``c² · spread² + (b · σ)²`` (``spread²`` pooled over a window, as the denoiser pools it) that bring the shares of errors within ±1 and ±2 std closest
-to 68.3 % and 95.4 % (:func:`restoration.diffusion.uncertainty.fit_coefficients`). Writes
+``data/debian_pictures.py``, Gaussian noise at each level, 8 posterior samples each) and fits, per
+noise level and sample count K (2, 4 and 8: disjoint groups of the 8 samples), the ``c`` and ``b``
+of the calibrated variance ``c² · spread² + (b · σ)²`` (``spread²`` pooled over a window, as the
+denoiser pools it) that bring the shares of errors within ±1 and ±2 std closest to 68.3 % and
+95.4 % (:func:`restoration.diffusion.uncertainty.fit_coefficients`). Writes
 ``restoration/models/default_uncertainty.json`` with where it came from and the validation
 coverage it reaches.
 

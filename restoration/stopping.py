@@ -53,6 +53,17 @@ def stop_received() -> int | None:
     return _seen
 
 
+def stop_exception(signum: int) -> KeyboardInterrupt:
+    """The exception that stops a command on the stopping signal ``signum``.
+
+    Examples
+    --------
+    >>> type(stop_exception(signal.SIGTERM)).__name__, type(stop_exception(signal.SIGINT)).__name__
+    ('Terminated', 'KeyboardInterrupt')
+    """
+    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
 def raise_if_stopped() -> None:
     """Raise :class:`KeyboardInterrupt` (:class:`Terminated` for SIGTERM) in the main thread
     when a stopping signal arrived while recording: its own exception may have been dropped.
@@ -64,7 +75,7 @@ def raise_if_stopped() -> None:
     if _read_end is not None and threading.current_thread() is threading.main_thread():
         signum = stop_received()
         if signum is not None:
-            raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+            raise stop_exception(signum)
 
 
 def _unraisable(previous):

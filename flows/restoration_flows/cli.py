@@ -16,7 +16,7 @@ import traceback
 
 from restoration import __version__
 from restoration.errors import InputError, printable
-from restoration.stopping import raise_if_stopped, stop_received
+from restoration.stopping import raise_if_stopped, stop_exception, stop_received
 from restoration.store.files import join
 from restoration.store.layout import STORE
 
@@ -406,9 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         from restoration.plugins import PluginError
 
-        if stop_received() is not None:  # a library's own error raised in place of the stop
-            return _stopped(args, Terminated() if stop_received() == signal.SIGTERM else KeyboardInterrupt(),
-                            command_line)
+        signum = stop_received()
+        if signum is not None:  # a library's own error raised in place of the stop
+            return _stopped(args, stop_exception(signum), command_line)
         if isinstance(exc, PluginError):
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -23,8 +23,8 @@ from restoration import __version__, pipeline
 from restoration.errors import InputError, printable
 from restoration.options import CheckedRun, RunOptions
 from restoration.pipeline import (DenoisePlan, Entry, Ingested, ItemResult, NoiseProfile, Normalized, Restored)
-from restoration.store.files import basename, exists, is_url
 from restoration.stopping import raise_if_stopped
+from restoration.store.files import basename, exists, is_url
 from restoration.store.locks import RunLock
 from restoration.watch import SETTLE_SECONDS, record, scan, seconds_to_settle
 

@@ -11,8 +11,8 @@ with σ the observation's noise level (model units) and ``spread²`` the samples
 over a :data:`POOL` x :data:`POOL` window (:func:`pool_spread`): K samples estimate a pixel's
 variance with a relative error of about ``1 / sqrt(2 (K - 1))``, and an error bar that noisy gives
 the errors measured in it heavy tails (at K = 8, ±1 std held 0.72 where ±2 held 0.94; at K = 2,
-0.78 and 0.93), while the posterior's variance changes slowly from pixel to pixel. ``c`` and ``b`` are fitted per noise level and
-sample count on a validation set (``benchmarks/uncertainty_fit.py``: ±1 std should hold 68.3 % of
+0.78 and 0.93), while the posterior's variance changes slowly from pixel to pixel. ``c`` and ``b``
+are fitted per noise level and sample count on a validation set (``benchmarks/uncertainty_fit.py``: ±1 std should hold 68.3 % of
 the errors and ±2 std 95.4 %) and stored next to the model they belong to
 (``models/default_uncertainty.json`` for the shipped one, keyed by its sha256). Between the
 fitted levels the coefficients are interpolated in log σ (held at the ends); between the fitted
