@@ -175,8 +175,10 @@ class NoiseModel:
         of pixels hit, estimated where the clean data is far from the extremes. Clipped data
         (whole regions at the extremes: saturation) also piles up there, and a point mass fits
         such a pile-up better than any continuous model; so when such a model wins with this
-        fraction below half of the pixels piled up at the extremes, the host selects the best
-        model without impulses instead. Default: None (no impulses).
+        fraction below half of the pixels piled up at the extremes and below 3/4 of the isolated
+        extreme values (an extreme whose 3x3 median is not at it: impulses are isolated, a
+        saturated region is not), the host selects the best model without impulses instead.
+        Default: None (no impulses).
     example_params : dict of str to float or None
         Parameters for tests and examples, typical of the data in [0.05, 0.95] the contract checks
         simulate (e.g. ``{"amplitude": 0.15}``); default (None): 0.1 for each parameter.

@@ -13,7 +13,7 @@ from restoration.errors import InputError
 from restoration.noise import (GaussianNoise, PoissonGaussianNoise, PoissonNoise, SaltPepperNoise, SpeckleNoise,
                                characterize_array, clean_estimate, select_noise)
 from restoration.noise.reference import reference
-from restoration.noise.select import TIE_TOLERANCE
+from restoration.noise.select import TIE_TOLERANCE, _clipped_fraction
 from restoration.plugins import registry
 
 BUILTINS = {m.name: m for m in (GaussianNoise(), PoissonNoise(), PoissonGaussianNoise(), SpeckleNoise(),
@@ -190,6 +190,17 @@ def test_impulse_fraction_tells_saturation_from_impulses(camera):
     assert select_noise(clipped, models)[0].noise == "impulsive"       # a point mass fits the pile-up
     assert characterize_array(clipped, models=models)["noise"] == "plain"
     impulses = SaltPepperNoise().simulate(camera, np.random.default_rng(11), amount=0.05)
+    assert characterize_array(impulses, models=models)["noise"] == "impulsive"
+
+
+def test_impulses_over_a_background_at_an_extreme_are_still_impulses(camera):
+    """Half the image at the minimum piles up there like a saturated region, but the impulses
+    elsewhere are isolated and as many as the impulse model's fraction says."""
+    clean = camera.copy()
+    clean[:, : clean.shape[1] // 2] = camera.min()
+    impulses = SaltPepperNoise().simulate(clean, np.random.default_rng(12), amount=0.05)
+    models = {"impulsive": Impulsive(), "plain": Plain()}
+    assert _clipped_fraction(impulses, np.isfinite(impulses)) > 0.4
     assert characterize_array(impulses, models=models)["noise"] == "impulsive"
 
 
