@@ -28,8 +28,10 @@ from torch.nn import functional as F
 from .methods import DEFAULT_STEPS, METHODS
 from .tiling import TiledNetwork
 
-FILL_SIGMA = 0.5     # model units: the level inpainting starts from
-FILL_STEPS = 8
+# Chosen on 30 validation crops with 5 % impulses (salt-and-pepper masks them): from 0.5 and 8 steps,
+# +0.54 dB; higher or longer gained under 0.11 dB more and longer widens every band's context.
+FILL_SIGMA = 1.0     # model units: the level inpainting starts from
+FILL_STEPS = 12
 FILL_RADIUS = 16     # pixels: masked pixels start from the mean of the known ones this close
 MIN_SIGMA = 0.004    # model units (0.5/255 in image units): the lowest level the model learned
 
