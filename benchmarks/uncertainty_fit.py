@@ -70,6 +70,9 @@ def main() -> None:
                          "calibrated_within_1": round(cal[0], 4), "calibrated_within_2": round(cal[1], 4)})
             print(rows[-1], f"c={c:.3f} b={b:.3f}", flush=True)
     photos = sorted({str(d["photo"]) for ds in by_level.values() for d in ds})
+    # The draws' seed, so that the recorded command redraws them (files from before it was stored: none).
+    seeds = sorted({int(d["seed"]) for ds in by_level.values() for d in ds if "seed" in d})
+    seed = f" --seed {seeds[0]}" if len(seeds) == 1 else ""
     table = {
         "format": FORMAT,
         "model": DEFAULT_MODEL.name,
@@ -78,7 +81,7 @@ def main() -> None:
                      f"(data/debian_pictures.py; never trained on, not the test set), one 128 px crop each",
         "photos": photos,
         "commands": ["python data/debian_pictures.py -o train/pictures",
-                     f"python benchmarks/uncertainty_validation.py {a.pictures} -o {a.samples}",
+                     f"python benchmarks/uncertainty_validation.py {a.pictures} -o {a.samples}{seed}",
                      "python benchmarks/uncertainty_fit.py " + " ".join(sys.argv[1:])],
         "variance": f"c^2 * spread^2 + (b * sigma)^2; spread^2: the samples' variance averaged over {POOL}x{POOL} "
                     "pixels; sigma: the noise std in model units ([-1, 1] = the data's range)",

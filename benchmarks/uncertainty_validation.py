@@ -69,7 +69,7 @@ def main() -> None:
                                   noise=NoiseField(int(rng.integers(2**62))))
                     draws.append(out.mean[0, 0].numpy())
             np.savez(target, clean=clean, noisy=noisy, samples=np.stack(draws), sigma=sigma,
-                     crop=(y0, x0), photo=path.name)
+                     crop=(y0, x0), photo=path.name, seed=a.seed)
             print(f"{target.name}: {time.time() - t:.1f} s", flush=True)
 
 
