@@ -125,8 +125,9 @@ def restore_plane(plane: np.ndarray, plan: PlanePlan, reg: Registry, rng: np.ran
     transformed = [apply_transforms(d, plan.transforms, reg) for d in datas]
     stacked = np.stack(transformed, axis=-1) if plane.ndim == 3 else transformed[0]
     sigma = np.asarray(plan.sigma, dtype=np.float64)
+    noises = {ch.noise for ch in plan.channels}
     obs = Observation(stacked.astype(np.float32), sigma if plane.ndim == 3 else float(sigma[0]), mask, origin,
-                      plan.value_range, plan.rgb, progress)
+                      plan.value_range, plan.rgb, progress, noises.pop() if len(noises) == 1 else None)
     shape = stacked.shape
     del datas, transformed, stacked   # float64 copies: free them before the denoiser's peak
     result = reg.get("denoiser", plan.denoiser).denoise(obs, rng=rng, **plan.options)

@@ -38,6 +38,11 @@ class Observation:
     progress : callable or None
         A denoiser that takes long may call ``progress(fraction)`` (0 to 1, rising) as it works
         through this observation: the host's progress bars move within a plane. Optional.
+    noise : str or None
+        The registry name of the noise model whose Gaussian space this is (``gaussian``,
+        ``poisson``, ...; None where the channels' models differ or it is not known). A stabilized
+        noise is Gaussian only approximately (the Anscombe transform's at a few photons): a
+        denoiser whose error bars were calibrated per noise model picks that model's.
     """
 
     data: np.ndarray
@@ -47,6 +52,7 @@ class Observation:
     value_range: tuple[float, float] = (0.0, 1.0)
     rgb: bool = False
     progress: Callable[[float], None] | None = None
+    noise: str | None = None
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")

@@ -146,7 +146,7 @@ class DiffusionDenoiser(Denoiser):
         from ..diffusion.sampler import NoiseField, restore
         from ..diffusion.device import resolve_device
         from ..diffusion.tiling import TiledNetwork
-        from ..diffusion.uncertainty import calibrate_std, find_table
+        from ..diffusion.uncertainty import calibrate_std, find_table, rows_for
 
         try:
             net_model = load_model(model)
@@ -202,7 +202,7 @@ class DiffusionDenoiser(Denoiser):
         mean = (back(out.mean) + 1.0) / scale + lo
         std = None if out.std is None else back(out.std)
         if std is not None and uncertainty == "calibrated":
-            table = find_table(net_model.model_id)
+            table = rows_for(find_table(net_model.model_id), obs.noise)
             std = np.stack([calibrate_std(p, level, samples, table)
                             for p, level in zip(std, np.broadcast_to(s, (std.shape[0],)))])
         std = None if std is None else std / scale

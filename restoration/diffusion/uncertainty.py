@@ -19,6 +19,11 @@ fitted levels the coefficients are interpolated in log σ (held at the ends); be
 sample counts in 1 / K; above the largest, ``c`` follows the finite-sample law
 ``c² = K / (K - 1) · (a² + 1 / K)`` with ``a`` the model's excess spread fitted there. A model
 without a table gets the finite-sample law alone (a = 1, b = 0: exact for a perfect sampler).
+
+A table's top-level rows are fitted on Gaussian noise; its ``families`` hold rows of the same form
+fitted on data other noise models stabilized (``noise``: the models' names), used for data of
+those models (:func:`rows_for`): the Anscombe transform's noise is Gaussian only at many photons,
+and its errors, mapped back to counts, are not a Gaussian's.
 """
 
 from __future__ import annotations
@@ -59,6 +64,21 @@ def find_table(model_id: str) -> dict | None:
     """
     digest = model_id.rpartition("@sha256:")[2]
     return next((t for t in _tables() if digest and t["model_sha256"].startswith(digest)), None)
+
+
+def rows_for(table: dict | None, noise: str | None) -> dict | None:
+    """The rows of ``table`` fitted for data the noise model ``noise`` stabilized: its family's
+    where the table has one, else the Gaussian rows.
+
+    Examples
+    --------
+    >>> table = {"sigma": [0.1], "families": [{"noise": ["poisson"], "sigma": [0.3]}]}
+    >>> rows_for(table, "poisson")["sigma"], rows_for(table, "gaussian")["sigma"], rows_for(None, "poisson")
+    ([0.3], [0.1], None)
+    """
+    if table is None:
+        return None
+    return next((f for f in table.get("families", ()) if noise in f["noise"]), table)
 
 
 def _excess(c: float, k: int) -> float:
@@ -156,8 +176,8 @@ def fit_coefficients(err: np.ndarray, spread: np.ndarray, sigma: float) -> tuple
     """The ``(c, b)`` whose calibrated std brings :func:`coverage` of ``err`` closest to
     :data:`TARGETS` (squared misses over each target's tolerance): a grid, then a finer one.
 
-    ``err`` are errors of K-sample means, ``spread`` their samples' stds, ``sigma`` the noise std,
-    all in one unit.
+    ``err`` are errors of K-sample means, ``spread`` their samples' stds, ``sigma`` the noise std
+    (a scalar or one per error), all in one unit.
     """
     def loss(cb: tuple[float, float]) -> float:
         cov = coverage(err, np.sqrt((cb[0] * spread) ** 2 + (cb[1] * sigma) ** 2))

@@ -77,10 +77,14 @@ def tiny_table(tiny_model, tmp_path, monkeypatch):
     monkeypatch.setattr(uncertainty, "TABLES", (path,))
     uncertainty._tables.cache_clear()
 
-    def write(sigma: float, samples: int, c: float, b: float) -> None:
+    def write(sigma: float, samples: int, c: float, b: float, families: tuple = ()) -> None:
+        """Rows ``(c, b)`` at one level and sample count; ``families``: ``(noise names, c, b)``."""
+        def rows(c: float, b: float) -> dict:
+            return {"sigma": [sigma], "samples": [samples], "scale": [[c]], "floor": [[b]]}
+
         path.write_text(json.dumps({"format": uncertainty.FORMAT, "model_sha256": file_digest(tiny_model),
-                                    "fitted_on": "a test", "sigma": [sigma],
-                                    "samples": [samples], "scale": [[c]], "floor": [[b]]}))
+                                    "fitted_on": "a test", **rows(c, b),
+                                    "families": [{"noise": list(names)} | rows(fc, fb) for names, fc, fb in families]}))
         uncertainty._tables.cache_clear()
 
     yield write
@@ -104,6 +108,27 @@ def test_the_denoiser_grows_the_same_samples_std_by_the_fitted_coefficients(tiny
     tiny_table(0.2, 4, 1.7, 0.25)        # model units: [0, 1] data -> [-1, 1]
     _, fitted = _restore(noisy, tiny_model, "calibrated")
     np.testing.assert_allclose(fitted, np.sqrt((1.7 * pool_spread(spread)) ** 2 + (0.25 * 0.1) ** 2), rtol=1e-4)
+
+
+def test_data_of_a_noise_model_with_its_own_rows_gets_those_rows(tiny_model, tiny_table):
+    """Poisson counts are calibrated by the rows fitted for Poisson data, Gaussian data by the
+    top-level ones, whatever other families the table holds."""
+    rng = np.random.default_rng(4)
+    counts = rng.poisson(20 * dead_leaves(48, rng)).astype(np.float32)
+    noisy = (dead_leaves(48, rng) + rng.normal(0, 0.1, (48, 48))).astype(np.float32)
+
+    def stds(**table) -> tuple[np.ndarray, np.ndarray]:
+        tiny_table(0.2, 4, **table)
+        poisson = restoration.denoise(counts, noise="poisson", gain=1.0, samples=4, return_std=True, seed=5,
+                                      model=str(tiny_model), transforms=["none"])[1]
+        return poisson, _restore(noisy, tiny_model, "calibrated")[1]
+
+    own_poisson, own_gaussian = stds(c=1.0, b=0.0, families=((("poisson", "poisson-gaussian"), 2.5, 0.3),))
+    top_poisson, _ = stds(c=2.5, b=0.3)
+    _, plain_gaussian = stds(c=1.0, b=0.0, families=((("speckle",), 2.5, 0.3),))
+    np.testing.assert_array_equal(own_poisson, top_poisson)
+    np.testing.assert_array_equal(own_gaussian, plain_gaussian)
+    assert not np.array_equal(own_poisson, stds(c=1.0, b=0.0)[0])
 
 
 def test_calibration_fitted_on_one_image_moves_coverage_on_another_towards_nominal(tiny_model, tiny_table):
