@@ -13,9 +13,10 @@ of other Python packages are not used.
 crop in [0, 1]), ``poisson`` (``--levels``: peak photons; counts ``Poisson(peak * crop)``) or
 ``poisson-gaussian`` (peak photons of a camera: ``CAMERA`` gain, read noise and offset, uint16).
 The counts go through the noise model's own ``to_gaussian`` (the product's Anscombe transform and
-its noise level), the clean range ``[0, peak]`` maps onto ``[-1, 1]``, and the truth is stored in
-that space as the value whose exact unbiased inverse is the clean count: the restored mean's
-error there is its error in counts over the inverse's slope, as the run maps the std.
+its noise level), and the truth is stored in that space as the value whose exact unbiased inverse
+is the clean count: the restored mean's error there is its error in counts over the inverse's
+slope, as the run maps the std. Every family reaches the model's units as a run's data does:
+the noisy data's robust range onto ``[-1, 1]``.
 
 Usage::
 
@@ -38,6 +39,7 @@ from restoration.diffusion.model import load_model
 from restoration.diffusion.sampler import NoiseField, restore
 from restoration.diffusion.tiling import TiledNetwork
 from restoration.noise.camera import camera_counts
+from restoration.planning import robust_range
 from restoration.plugins import registry
 
 #: Gaussian noise levels (image units, x/255) of the validation set: the trained range's span.
@@ -48,25 +50,30 @@ CAMERA = {"gain": 1.5, "sigma": 2.5, "offset": 50.0}
 
 
 def observe(noise: str, level: float, image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
-    """``(clean, noisy, sigma)`` in model units of a crop in [0, 1] under ``noise`` at ``level``."""
+    """``(clean, noisy, sigma)`` in model units of a crop in [0, 1] under ``noise`` at ``level``.
+
+    Model units as a run has them: the noise model's stabilized data, its robust range
+    (:func:`restoration.planning.robust_range`, noise included) mapped onto [-1, 1].
+    """
     if noise == "gaussian":
-        sigma = 2.0 * level / 255.0
-        clean = 2.0 * image - 1.0                                  # model units: [0, 1] -> [-1, 1]
-        return clean, (clean + sigma * rng.standard_normal(clean.shape)).astype(np.float32), sigma
-    params = {"gain": 1.0} if noise == "poisson" else CAMERA
-    gain, offset = params["gain"], params.get("offset", 0.0)
-    photons = level * image
-    counts = (rng.poisson(photons).astype(np.float32) if noise == "poisson"
-              else camera_counts(rng, photons, gain=gain, sigma=CAMERA["sigma"], offset=offset))
-    model = registry().get("noise", noise)
-    obs = model.to_gaussian(counts, **params)
-    lo, hi = (float(model.to_gaussian(np.array([offset, offset + gain * level]), **params).data[i]) for i in (0, 1))
-    to_model = lambda v: 2.0 * (np.asarray(v, np.float64) - lo) / (hi - lo) - 1.0  # noqa: E731
-    # The truth: where the exact unbiased inverse (monotone) meets the clean count.
-    grid = np.linspace(lo - 8 * obs.sigma, hi + 8 * obs.sigma, 8192)
-    clean = np.interp(offset + gain * photons, model.from_gaussian(grid, **params), grid)
-    return (to_model(clean).astype(np.float32), to_model(obs.data).astype(np.float32),
-            2.0 * float(obs.sigma) / (hi - lo))
+        sigma = level / 255.0
+        noisy, stabilized = image + sigma * rng.standard_normal(image.shape), None
+        truth = image
+    else:
+        params = {"gain": 1.0} if noise == "poisson" else CAMERA
+        gain, offset = params["gain"], params.get("offset", 0.0)
+        photons = level * image
+        counts = (rng.poisson(photons).astype(np.float32) if noise == "poisson"
+                  else camera_counts(rng, photons, gain=gain, sigma=CAMERA["sigma"], offset=offset))
+        model = registry().get("noise", noise)
+        stabilized = model.to_gaussian(counts, **params)
+        noisy, sigma = stabilized.data, float(stabilized.sigma)
+        # The truth: where the exact unbiased inverse (monotone) meets the clean count.
+        grid = np.linspace(float(noisy.min()) - 8 * sigma, float(noisy.max()) + 8 * sigma, 8192)
+        truth = np.interp(offset + gain * photons, model.from_gaussian(grid, **params), grid)
+    lo, hi = robust_range(noisy)
+    to_model = lambda v: (2.0 * (np.asarray(v, np.float64) - lo) / (hi - lo) - 1.0).astype(np.float32)  # noqa: E731
+    return to_model(truth), to_model(noisy), 2.0 * sigma / (hi - lo)
 
 
 def main() -> None:

@@ -146,6 +146,22 @@ def model_params(row: dict, reg: Registry) -> dict[str, float]:
     return {p: float(row[p]) for p in reg.get("noise", row["noise"]).params}
 
 
+def robust_range(data: np.ndarray) -> tuple[float, float]:
+    """The 0.1 and 99.9 % quantiles of ``data``'s finite values ((0, 1) with none): the range a
+    plane plan maps onto the denoiser's (:attr:`~restoration.types.Observation.value_range`).
+
+    Examples
+    --------
+    >>> robust_range(np.arange(1001.0)), robust_range(np.full(3, np.nan))
+    ((1.0, 999.0), (0.0, 1.0))
+    """
+    finite = data[np.isfinite(data)]
+    if not finite.size:
+        return 0.0, 1.0
+    lo, hi = np.quantile(finite, [0.001, 0.999])
+    return float(lo), float(hi)
+
+
 def make_plan(sample: np.ndarray, rows: list[dict], chain: list[dict], transform_names: Sequence[str] | None,
               denoiser: str, options: dict[str, Any], reg: Registry, *, rgb: bool = False) -> PlanePlan:
     """The plane plan: stabilize the sample per channel, settle where the transforms apply, scale sigma.
@@ -169,11 +185,9 @@ def make_plan(sample: np.ndarray, rows: list[dict], chain: list[dict], transform
     sig_t, lows, highs = [], [], []
     for data, sig in zip(stabilized, sigmas):
         sig_t.append(float(sig * transform_slope(data, chain, reg)))
-        t = apply_transforms(data, chain, reg)
-        finite = t[np.isfinite(t)]
-        lo, hi = np.quantile(finite, [0.001, 0.999]) if finite.size else (0.0, 1.0)
-        lows.append(float(lo))
-        highs.append(float(hi))
+        lo, hi = robust_range(apply_transforms(data, chain, reg))
+        lows.append(lo)
+        highs.append(hi)
     lo, hi = min(lows), max(highs)
     if not hi > lo:
         hi = lo + 1.0
