@@ -39,7 +39,7 @@ from restoration.diffusion.model import load_model
 from restoration.diffusion.sampler import NoiseField, restore
 from restoration.diffusion.tiling import TiledNetwork
 from restoration.noise.camera import camera_counts
-from restoration.planning import robust_range
+from restoration.planning import measure_value_range
 from restoration.plugins import registry
 
 #: Gaussian noise levels (image units, x/255) of the validation set: the trained range's span.
@@ -53,7 +53,7 @@ def observe(noise: str, level: float, image: np.ndarray, rng: np.random.Generato
     """``(clean, noisy, sigma)`` in model units of a crop in [0, 1] under ``noise`` at ``level``.
 
     Model units as a run has them: the noise model's stabilized data, its robust range
-    (:func:`restoration.planning.robust_range`, noise included) mapped onto [-1, 1].
+    (:func:`restoration.planning.measure_value_range`, noise included) mapped onto [-1, 1].
     """
     if noise == "gaussian":
         sigma = level / 255.0
@@ -71,7 +71,7 @@ def observe(noise: str, level: float, image: np.ndarray, rng: np.random.Generato
         # The truth: where the exact unbiased inverse (monotone) meets the clean count.
         grid = np.linspace(float(noisy.min()) - 8 * sigma, float(noisy.max()) + 8 * sigma, 8192)
         truth = np.interp(offset + gain * photons, model.from_gaussian(grid, **params), grid)
-    lo, hi = robust_range(noisy)
+    lo, hi = measure_value_range(noisy)
     to_model = lambda v: (2.0 * (np.asarray(v, np.float64) - lo) / (hi - lo) - 1.0).astype(np.float32)  # noqa: E731
     return to_model(truth), to_model(noisy), 2.0 * sigma / (hi - lo)
 

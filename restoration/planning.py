@@ -146,13 +146,13 @@ def model_params(row: dict, reg: Registry) -> dict[str, float]:
     return {p: float(row[p]) for p in reg.get("noise", row["noise"]).params}
 
 
-def robust_range(data: np.ndarray) -> tuple[float, float]:
+def measure_value_range(data: np.ndarray) -> tuple[float, float]:
     """The 0.1 and 99.9 % quantiles of ``data``'s finite values ((0, 1) with none): the range a
     plane plan maps onto the denoiser's (:attr:`~restoration.types.Observation.value_range`).
 
     Examples
     --------
-    >>> robust_range(np.arange(1001.0)), robust_range(np.full(3, np.nan))
+    >>> measure_value_range(np.arange(1001.0)), measure_value_range(np.full(3, np.nan))
     ((1.0, 999.0), (0.0, 1.0))
     """
     finite = data[np.isfinite(data)]
@@ -185,7 +185,7 @@ def make_plan(sample: np.ndarray, rows: list[dict], chain: list[dict], transform
     sig_t, lows, highs = [], [], []
     for data, sig in zip(stabilized, sigmas):
         sig_t.append(float(sig * transform_slope(data, chain, reg)))
-        lo, hi = robust_range(apply_transforms(data, chain, reg))
+        lo, hi = measure_value_range(apply_transforms(data, chain, reg))
         lows.append(lo)
         highs.append(hi)
     lo, hi = min(lows), max(highs)
