@@ -62,9 +62,9 @@ def fit_rows(by_level: dict[tuple[str, float], list[dict]]) -> dict:
             scale[j][i], floor[j][i] = round(float(c), 4), round(float(b), 4)
             raw = coverage(err, spread)
             cal = coverage(err, np.sqrt((c * spread) ** 2 + (b * sigma) ** 2))
-            level = {"sigma_255": round(sigmas[i] * 255 / 2, 2)} | ({} if key[0] == "gaussian" else
-                                                                     {"noise": key[0], "peak_photons": key[1]})
-            rows.append(level | {"samples": k, "pixels": int(err.size),
+            # The noise as drawn (σ /255 or peak photons) and as the model saw it (σ in model units, x 255/2).
+            rows.append({"noise": key[0], "level": key[1], "model_sigma_255": round(sigmas[i] * 255 / 2, 2),
+                         "samples": k, "pixels": int(err.size),
                                  "spread_within_1": round(raw[0], 4), "spread_within_2": round(raw[1], 4),
                                  "calibrated_within_1": round(cal[0], 4), "calibrated_within_2": round(cal[1], 4)})
             print(rows[-1], f"c={c:.3f} b={b:.3f}", flush=True)
