@@ -114,11 +114,11 @@ GLOSSARY = (
      "With several posterior samples (<code>--samples</code> over 1): an error bar for the restored image (the "
      "samples' mean) at each pixel, from the samples' variance averaged over 5 x 5 pixels. Their own spread "
      "understates the error (a few samples, a model surer than it should be), so it is calibrated: the row <em>Uncertainty</em> names the table used, fitted per "
-     "noise level and sample count on held-out validation photographs. On the frozen test set (pictures never "
-     "trained, fitted or decided on; <code>benchmarks/results/uncertainty.md</code>) with 8 samples the truth "
-     "lay within ±1 std for 63 to 77 % of the pixels and within ±2 std for 86 to 96 % (a Gaussian error bar: "
-     "68 % and 95 %; the raw spread: 45 to 58 % and 72 to 84 %; the lowest values at 5 photons per pixel), "
-     "depending on the noise and the picture. <code>--uncertainty spread</code> writes the samples' spread instead."),
+     "noise model (Gaussian; Poisson and camera counts), noise level and sample count on held-out validation "
+     "photographs. On the frozen test set (pictures never trained, fitted or decided on; "
+     "<code>benchmarks/results/uncertainty.md</code>) with 8 samples the truth lay within ±1 std for 68 to 79 % "
+     "of the pixels and within ±2 std for 93 to 96 % (a Gaussian error bar: 68 % and 95 %; the raw spread: 45 "
+     "to 58 % and 72 to 84 %), depending on the noise and the picture. <code>--uncertainty spread</code> writes the samples' spread instead."),
 )
 
 
