@@ -50,8 +50,9 @@ def errors_and_spreads(crops: list[dict], k: int) -> tuple[np.ndarray, np.ndarra
 def fit_rows(by_level: dict[tuple[str, float], list[dict]]) -> dict:
     """The rows (``sigma``, ``samples``, ``scale``, ``floor``, ``validation``) of one family, its
     levels ordered by their mean noise sigma in model units."""
-    levels = sorted(by_level, key=lambda key: np.mean([float(d["sigma"]) for d in by_level[key]]))
-    sigmas = [float(np.mean([float(d["sigma"]) for d in by_level[key]])) for key in levels]
+    mean_sigma = {key: float(np.mean([float(d["sigma"]) for d in ds])) for key, ds in by_level.items()}
+    levels = sorted(by_level, key=mean_sigma.get)
+    sigmas = [mean_sigma[key] for key in levels]
     scale = [[0.0] * len(levels) for _ in SAMPLE_COUNTS]
     floor = [[0.0] * len(levels) for _ in SAMPLE_COUNTS]
     rows = []
@@ -65,8 +66,8 @@ def fit_rows(by_level: dict[tuple[str, float], list[dict]]) -> dict:
             # The noise as drawn (σ /255 or peak photons) and as the model saw it (σ in model units, x 255/2).
             rows.append({"noise": key[0], "level": key[1], "model_sigma_255": round(sigmas[i] * 255 / 2, 2),
                          "samples": k, "pixels": int(err.size),
-                                 "spread_within_1": round(raw[0], 4), "spread_within_2": round(raw[1], 4),
-                                 "calibrated_within_1": round(cal[0], 4), "calibrated_within_2": round(cal[1], 4)})
+                         "spread_within_1": round(raw[0], 4), "spread_within_2": round(raw[1], 4),
+                         "calibrated_within_1": round(cal[0], 4), "calibrated_within_2": round(cal[1], 4)})
             print(rows[-1], f"c={c:.3f} b={b:.3f}", flush=True)
     return {"sigma": [round(s, 6) for s in sigmas], "samples": list(SAMPLE_COUNTS), "scale": scale, "floor": floor,
             "validation": rows}

@@ -47,6 +47,8 @@ LEVELS = (2, 5, 10, 20, 50, 100)
 CROP = 128
 #: The validation camera (not the test benchmark's): gain (ADU per photon), read noise (ADU), offset.
 CAMERA = {"gain": 1.5, "sigma": 2.5, "offset": 50.0}
+#: ``--noise`` choices; the index keys the draws' seeds (0: the Gaussian seeds as before the others came).
+NOISES = ("gaussian", "poisson", "poisson-gaussian")
 
 
 def observe(noise: str, level: float, image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
@@ -57,8 +59,7 @@ def observe(noise: str, level: float, image: np.ndarray, rng: np.random.Generato
     """
     if noise == "gaussian":
         sigma = level / 255.0
-        noisy, stabilized = image + sigma * rng.standard_normal(image.shape), None
-        truth = image
+        noisy, truth = image + sigma * rng.standard_normal(image.shape), image
     else:
         params = {"gain": 1.0} if noise == "poisson" else CAMERA
         gain, offset = params["gain"], params.get("offset", 0.0)
@@ -84,7 +85,7 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=8)
     p.add_argument("--levels", default=",".join(map(str, LEVELS)),
                    help="σ /255 (gaussian) or peak photons (poisson, poisson-gaussian)")
-    p.add_argument("--noise", choices=("gaussian", "poisson", "poisson-gaussian"), default="gaussian")
+    p.add_argument("--noise", choices=NOISES, default="gaussian")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args()
@@ -93,14 +94,13 @@ def main() -> None:
     model = load_model(None)
     net = TiledNetwork(model, torch.device("cpu"))
     photos = sorted(a.photos.glob("*.png"))
-    family = {"gaussian": 0, "poisson": 1, "poisson-gaussian": 2}[a.noise]
+    family = NOISES.index(a.noise)
     for level in (int(v) for v in a.levels.split(",")):
         for i, path in enumerate(photos):
             target = a.out / (f"{path.stem}_s{level:03d}.npz" if a.noise == "gaussian"
                               else f"{path.stem}_{a.noise}_p{level:03d}.npz")
             if target.exists():
                 continue
-            # Gaussian draws keep the seeds they had before the other families came.
             rng = np.random.default_rng([a.seed, level, i] + ([family] if family else []))
             image = to_gray(np.asarray(Image.open(path), dtype=np.float32) / 255.0)
             y0, x0 = (int(rng.integers(0, n - CROP + 1)) for n in image.shape)
