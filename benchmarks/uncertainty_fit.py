@@ -1,19 +1,26 @@
 """Fit the std calibration table of the shipped model on the validation samples.
 
 Reads the crops ``benchmarks/uncertainty_validation.py`` wrote (the validation pictures of
-``data/debian_pictures.py``, each noise family at each level, 8 posterior samples each) and fits, per
-noise family, level and sample count K (2, 4 and 8: disjoint groups of the 8 samples), the ``c`` and ``b``
-of the calibrated variance ``c² · spread² + (b · σ)²`` (``spread²`` pooled over a window, as the
-denoiser pools it) that bring the shares of errors within ±1 and ±2 std closest to 68.3 % and
-95.4 % (:func:`restoration.diffusion.uncertainty.fit_coefficients`). Gaussian draws give the
-table's top-level rows; Poisson and camera draws (both stabilized by the Anscombe transform) one
-family's rows, for both noise models, ordered by their noise level in model units (each crop's
-own). Writes ``restoration/models/default_uncertainty.json`` with where it came from and the
-validation coverage it reaches.
+``data/debian_pictures.py``, each noise model at several levels, 8 posterior samples each) and fits,
+per noise model and sample count K (2, 4 and 8: disjoint groups of the 8 samples), the ``c`` and
+``b`` of the calibrated variance ``c² · spread² + (b · σ)²`` (``spread²`` pooled over a window, as
+the denoiser pools it) that bring the shares of errors within ±1 and ±2 std closest to 68.3 % and
+95.4 %: as smooth curves in log σ through every level of the model
+(:func:`restoration.diffusion.uncertainty.fit_curves`, ``--degree``), not level by level, whose
+rows jumped with the content of each level's crops. Gaussian draws give the table's top-level
+rows; Poisson and camera draws (both stabilized by the Anscombe transform, their truth as a run
+maps it) rows of their own each: pooled by σ, the two models' errors need different corrections.
+Writes ``restoration/models/default_uncertainty.json`` with where it came from and the validation
+coverage it reaches.
+
+``--holdout`` decides the fit's form instead of writing a table: two folds of the pictures (even
+and odd), each fitted on one half and measured on the other, level by level and as curves of
+degree 0 to 2; it prints each form's levels within both targets and its summed miss.
 
 Usage::
 
-    python benchmarks/uncertainty_fit.py train/uncertainty_val2 -o restoration/models/default_uncertainty.json
+    python benchmarks/uncertainty_fit.py train/uncertainty_val7 -o restoration/models/default_uncertainty.json
+    python benchmarks/uncertainty_fit.py train/uncertainty_val7 --holdout
 """
 
 from __future__ import annotations
@@ -26,73 +33,120 @@ from pathlib import Path
 import numpy as np
 
 from restoration.diffusion.files import DEFAULT_MODEL, file_digest
-from restoration.diffusion.uncertainty import FORMAT, POOL, coverage, fit_coefficients, pool_spread
+from restoration.diffusion.uncertainty import (FORMAT, POOL, TARGETS, coverage, fit_coefficients, fit_curves,
+                                               miss, pool_spread)
 
 SAMPLE_COUNTS = (2, 4, 8)
-#: Noise models whose draws are fitted together, as one family of rows (the Gaussian ones: the top level).
-FAMILIES = {"gaussian": ("gaussian",), "anscombe": ("poisson", "poisson-gaussian")}
+#: Points (geometric in σ) the fitted curves are tabulated at, between the lowest and highest level.
+GRID = 9
+#: Fitting uses every STEP-th pixel of each crop along each axis (the pooled spread and the
+#: errors change little from one pixel to the next); coverage is measured on every pixel.
+STEP = 2
 
 
-def errors_and_spreads(crops: list[dict], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def errors_and_spreads(crops: list[dict], k: int, step: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Errors of the mean, spread (population std, pooled as the denoiser pools it) of disjoint
-    groups of ``k`` samples, and the noise sigma of each pixel."""
+    groups of ``k`` samples, and the noise sigma of each pixel (every ``step``-th along each axis)."""
     errs, spreads, sigmas = [], [], []
     for d in crops:
         draws = d["samples"]
         for g in range(len(draws) // k):
             group = draws[g * k:(g + 1) * k]
-            errs.append((d["clean"] - group.mean(0)).ravel())
-            spreads.append(pool_spread(group.std(0)).ravel())
-            sigmas.append(np.full(group[0].size, float(d["sigma"])))
+            errs.append((d["clean"] - group.mean(0))[::step, ::step].ravel())
+            spreads.append(pool_spread(group.std(0))[::step, ::step].ravel())
+            sigmas.append(np.full(errs[-1].size, float(d["sigma"])))
     return np.concatenate(errs), np.concatenate(spreads), np.concatenate(sigmas)
 
 
-def fit_rows(by_level: dict[tuple[str, float], list[dict]]) -> dict:
-    """The rows (``sigma``, ``samples``, ``scale``, ``floor``, ``validation``) of one family, its
-    levels ordered by their mean noise sigma in model units."""
-    mean_sigma = {key: float(np.mean([float(d["sigma"]) for d in ds])) for key, ds in by_level.items()}
-    levels = sorted(by_level, key=mean_sigma.get)
-    sigmas = [mean_sigma[key] for key in levels]
-    scale = [[0.0] * len(levels) for _ in SAMPLE_COUNTS]
-    floor = [[0.0] * len(levels) for _ in SAMPLE_COUNTS]
-    rows = []
-    for i, key in enumerate(levels):
-        for j, k in enumerate(SAMPLE_COUNTS):
-            err, spread, sigma = errors_and_spreads(by_level[key], k)
-            c, b = fit_coefficients(err, spread, sigma)
-            scale[j][i], floor[j][i] = round(float(c), 4), round(float(b), 4)
-            raw = coverage(err, spread)
-            cal = coverage(err, np.sqrt((c * spread) ** 2 + (b * sigma) ** 2))
+def mean_sigma(crops: list[dict]) -> float:
+    """The level's noise in model units: the geometric mean of its crops' (each its own range)."""
+    return float(np.exp(np.mean([np.log(float(d["sigma"])) for d in crops])))
+
+
+def fit_model(by_level: dict[int, list[dict]], noise: str, degree: int) -> dict:
+    """The rows (``sigma``, ``samples``, ``scale``, ``floor``, ``validation``) of one noise model:
+    its curves tabulated on :data:`GRID` points, and their coverage at each fitted level."""
+    levels = sorted(by_level, key=lambda lv: mean_sigma(by_level[lv]))
+    centres = [mean_sigma(by_level[lv]) for lv in levels]
+    grid = np.geomspace(centres[0], centres[-1], GRID if len(levels) > 1 else 1)
+    scale, floor, rows = [], [], []
+    for k in SAMPLE_COUNTS:
+        curves = fit_curves([errors_and_spreads(by_level[lv], k, STEP) for lv in levels], degree)
+        c, b = curves(grid)
+        scale.append([round(float(v), 4) for v in np.atleast_1d(c)])
+        floor.append([round(float(v), 4) for v in np.atleast_1d(b)])
+        for lv, centre in zip(levels, centres):
+            err, spread, sigma = errors_and_spreads(by_level[lv], k)
+            raw, cal = coverage(err, spread), coverage(err, np.hypot(curves(sigma)[0] * spread, curves(sigma)[1] * sigma))
             # The noise as drawn (σ /255 or peak photons) and as the model saw it (σ in model units, x 255/2).
-            rows.append({"noise": key[0], "level": key[1], "model_sigma_255": round(sigmas[i] * 255 / 2, 2),
-                         "samples": k, "pixels": int(err.size),
+            rows.append({"noise": noise, "level": lv, "model_sigma_255": round(centre * 255 / 2, 2),
+                         "samples": k, "pixels": int(err.size), "c": round(curves(centre)[0], 4),
+                         "b": round(curves(centre)[1], 4),
                          "spread_within_1": round(raw[0], 4), "spread_within_2": round(raw[1], 4),
                          "calibrated_within_1": round(cal[0], 4), "calibrated_within_2": round(cal[1], 4)})
-            print(rows[-1], f"c={c:.3f} b={b:.3f}", flush=True)
-    return {"sigma": [round(s, 6) for s in sigmas], "samples": list(SAMPLE_COUNTS), "scale": scale, "floor": floor,
-            "validation": rows}
+            print(rows[-1], flush=True)
+    return {"sigma": [round(float(v), 6) for v in grid], "samples": list(SAMPLE_COUNTS), "scale": scale,
+            "floor": floor, "validation": rows}
+
+
+def holdout(by_level: dict[int, list[dict]], noise: str, k: int = 8) -> None:
+    """Fit on half the pictures, measure on the other half (both ways): level by level against
+    curves of degree 0, 1 and 2. Prints, per form, the levels meeting both targets and the summed miss."""
+    photos = sorted({str(d["photo"]) for ds in by_level.values() for d in ds})
+    halves = [set(photos[0::2]), set(photos[1::2])]
+    levels = sorted(by_level)
+    forms: dict[str, list] = {}
+    for fit_on, test_on in (halves, halves[::-1]):
+        part = {lv: ([d for d in by_level[lv] if str(d["photo"]) in fit_on],
+                     [d for d in by_level[lv] if str(d["photo"]) in test_on]) for lv in levels}
+        tests = {lv: errors_and_spreads(part[lv][1], k) for lv in levels}
+        fits = {lv: errors_and_spreads(part[lv][0], k, STEP) for lv in levels}
+        per_level = {lv: fit_coefficients(*fits[lv]) for lv in levels}
+        # Each form: (level, σ of each pixel) -> (c, b).
+        candidates = {"per level": lambda lv, sigma: per_level[lv]}
+        for degree in (0, 1, 2):
+            curves = fit_curves([fits[lv] for lv in levels], degree)
+            candidates[f"degree {degree}"] = lambda lv, sigma, curves=curves: curves(sigma)
+        for name, form in candidates.items():
+            for lv in levels:
+                err, spread, sigma = tests[lv]
+                c, b = form(lv, sigma)
+                cov = coverage(err, np.hypot(c * spread, b * sigma))
+                met = all(abs(v - t) <= tol for v, (_, t, tol) in zip(cov, TARGETS))
+                forms.setdefault(name, []).append((lv, cov, met, miss(err, spread, sigma, c, b)))
+    for name, results in forms.items():
+        cells = " ".join(f"{lv}:{cov[0]:.3f}/{cov[1]:.3f}{'' if met else '✗'}" for lv, cov, met, _ in results)
+        print(f"{noise} K={k} {name:9s}: {sum(r[2] for r in results)}/{len(results)} met, "
+              f"miss {sum(r[3] for r in results):.1f} | {cells}", flush=True)
 
 
 def main() -> None:
-    """Fit every family, level and sample count; write the table."""
+    """Fit every noise model and sample count; write the table (or compare forms on halves)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("samples", type=Path, nargs="+", help="folders of the validation .npz files")
-    p.add_argument("-o", "--out", type=Path, required=True)
+    p.add_argument("-o", "--out", type=Path)
+    p.add_argument("--degree", type=int, default=1, help="the curves' degree in log σ (chosen by --holdout)")
+    p.add_argument("--holdout", action="store_true", help="compare the fit's forms on halves of the pictures")
     p.add_argument("--pictures", default="train/pictures/validation",
                    help="the folder uncertainty_validation.py drew the crops from (recorded in the table)")
     a = p.parse_args()
-    groups: dict[str, dict[tuple[str, int], list[dict]]] = {}
+    if not (a.holdout or a.out):
+        p.error("give -o OUT (or --holdout)")
+    groups: dict[str, dict[int, list[dict]]] = {}
     draws: dict[tuple[Path, str, int | None], set[int]] = {}  # (folder, noise, seed) -> levels
     for folder in a.samples:
         for f in sorted(folder.glob("*.npz")):
             d = dict(np.load(f))
             noise = str(d.get("noise", "gaussian"))
             level = int(d["level"]) if "level" in d else round(float(d["sigma"]) * 255 / 2)
-            family = next(name for name, members in FAMILIES.items() if noise in members)
-            groups.setdefault(family, {}).setdefault((noise, level), []).append(d)
+            groups.setdefault(noise, {}).setdefault(level, []).append(d)
             draws.setdefault((folder, noise, int(d["seed"]) if "seed" in d else None), set()).add(level)
+    if a.holdout:
+        for noise, by_level in groups.items():
+            holdout(by_level, noise)
+        return
     photos = sorted({str(d["photo"]) for g in groups.values() for ds in g.values() for d in ds})
-    fitted = {name: fit_rows(by_level) for name, by_level in groups.items()}
+    fitted = {noise: fit_model(by_level, noise, a.degree) for noise, by_level in groups.items()}
     gaussian = fitted.pop("gaussian")
     levels: dict[str, set[int]] = {}
     for (_, noise, _), lvs in draws.items():
@@ -113,8 +167,9 @@ def main() -> None:
         "commands": ["python data/debian_pictures.py -o train/pictures", *commands,
                      "python benchmarks/uncertainty_fit.py " + " ".join(sys.argv[1:])],
         "variance": f"c^2 * spread^2 + (b * sigma)^2; spread^2: the samples' variance averaged over {POOL}x{POOL} "
-                    "pixels; sigma: the noise std in model units ([-1, 1] = the data's range)",
-    } | gaussian | {"families": [{"noise": list(FAMILIES[name])} | rows for name, rows in fitted.items()]}
+                    "pixels; sigma: the noise std in model units ([-1, 1] = the data's range); c and b: "
+                    f"curves of degree {a.degree} in log sigma fitted through every level, tabulated",
+    } | gaussian | {"families": [{"noise": [noise]} | rows for noise, rows in fitted.items()]}
     a.out.write_text(json.dumps(table, indent=1) + "\n")
 
 
