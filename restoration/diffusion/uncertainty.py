@@ -33,7 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage, optimize
+from scipy import ndimage
 
 #: Calibration tables shipped with the package, one per model file (matched by content hash).
 TABLES = (Path(__file__).resolve().parent.parent / "models" / "default_uncertainty.json",)
@@ -172,91 +172,18 @@ def coverage(err: np.ndarray, std: np.ndarray) -> list[float]:
     return [float(np.mean(np.abs(err) <= m * std)) for m, _, _ in TARGETS]
 
 
-def miss(err: np.ndarray, spread: np.ndarray, sigma, c, b) -> float:
-    """How far the calibrated std ``sqrt((c · spread)² + (b · sigma)²)`` leaves :func:`coverage` of
-    ``err`` from :data:`TARGETS`: the squared misses over each target's tolerance, summed.
-
-    Examples
-    --------
-    >>> round(miss(np.array([0.5, 1.5, 3.0]), np.ones(3), 1.0, 1.0, 0.0), 2)   # 0.33 and 0.67
-    255.94
-    """
-    cov = coverage(err, np.sqrt((c * spread) ** 2 + (b * sigma) ** 2))
-    return sum(((v - t) / tol) ** 2 for v, (_, t, tol) in zip(cov, TARGETS))
-
-
 def fit_coefficients(err: np.ndarray, spread: np.ndarray, sigma: float) -> tuple[float, float]:
-    """The ``(c, b)`` that bring :func:`coverage` of ``err`` closest to :data:`TARGETS`
-    (least :func:`miss`): a grid, then a finer one.
+    """The ``(c, b)`` whose calibrated std brings :func:`coverage` of ``err`` closest to
+    :data:`TARGETS` (squared misses over each target's tolerance): a grid, then a finer one.
 
     ``err`` are errors of K-sample means, ``spread`` their samples' stds, ``sigma`` the noise std
     (a scalar or one per error), all in one unit.
     """
     def loss(cb: tuple[float, float]) -> float:
-        return miss(err, spread, sigma, *cb)
+        cov = coverage(err, np.sqrt((cb[0] * spread) ** 2 + (cb[1] * sigma) ** 2))
+        return sum(((v - t) / tol) ** 2 for v, (_, t, tol) in zip(cov, TARGETS))
 
     c0, b0 = min(((c, b) for c in np.linspace(0.3, 4.0, 38) for b in np.linspace(0.0, 2.0, 21)), key=loss)
     c, b = min(((c, b) for c in np.linspace(max(c0 - 0.1, 0.05), c0 + 0.1, 21)
                 for b in np.linspace(max(b0 - 0.1, 0.0), b0 + 0.1, 21)), key=loss)
     return float(c), float(b)
-
-
-def fit_curves(groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]], degree: int):
-    """``c`` and ``b`` as polynomials of ``degree`` in log σ, fitted jointly to several noise levels.
-
-    ``groups`` holds one ``(err, spread, sigma)`` per level, as :func:`fit_coefficients` takes
-    them (``sigma`` one per error). Fitted level by level, ``c`` and ``b`` trade for each other
-    (a wider spread term or a higher floor can give the same coverage), so the rows jump from
-    level to level with the content of a few dozen crops; one smooth curve through every level
-    shares what the levels agree on. Minimizes the summed :func:`miss` (Nelder-Mead, from the
-    least-squares curves through the level-by-level fits).
-
-    Returns
-    -------
-    callable
-        ``curves(sigma) -> (c, b)`` for a scalar or an array of σ, held at the ends of the
-        fitted range (the polynomials are not trusted beyond it).
-
-    Examples
-    --------
-    Two levels whose errors are 1.3 times a std known only through 8 samples: one pair of
-    constants brings both within the targets (0.68 ± 0.05, 0.95 ± 0.02).
-
-    >>> rng = np.random.default_rng(0)
-    >>> def level(sigma):
-    ...     s = rng.uniform(0.5, 2.0, 20000) * sigma
-    ...     spread = s * np.sqrt(rng.chisquare(7, s.size) / 8)
-    ...     return rng.normal(0, 1.3 * s), spread, np.full(s.size, sigma)
-    >>> groups = [level(0.05), level(0.2)]
-    >>> curves = fit_curves(groups, degree=0)
-    >>> [[round(v, 2) for v in coverage(e, np.hypot(curves(s)[0] * sp, curves(s)[1] * s))]
-    ...  for e, sp, s in groups]
-    [[0.71, 0.95], [0.7, 0.95]]
-    """
-    logs = [np.log(np.maximum(np.asarray(s, np.float64), 1e-12)) for _, _, s in groups]
-    centres = np.array([float(np.mean(x)) for x in logs])
-    lo, hi, mid = centres.min(), centres.max(), centres.mean()
-    start_cb = np.array([fit_coefficients(e, sp, s) for e, sp, s in groups])
-    deg = min(degree, len(groups) - 1)          # as many levels as a curve of its degree needs
-
-    def through(values: np.ndarray) -> np.ndarray:
-        return np.pad(np.polyfit(centres - mid, values, deg), (degree - deg, 0))
-
-    start = np.concatenate([through(start_cb[:, 0]), through(start_cb[:, 1])])
-
-    def evaluate(p: np.ndarray, x):
-        x = np.clip(x, lo, hi) - mid
-        return np.abs(np.polyval(p[:degree + 1], x)), np.abs(np.polyval(p[degree + 1:], x))
-
-    def loss(p: np.ndarray) -> float:
-        return sum(miss(e, sp, s, *evaluate(p, x)) for (e, sp, s), x in zip(groups, logs))
-
-    best = optimize.minimize(loss, start, method="Nelder-Mead",
-                             options={"xatol": 1e-3, "fatol": 1e-3, "maxiter": 400 * (degree + 1)}).x
-    best = best if loss(best) <= loss(start) else start
-
-    def curves(sigma):
-        c, b = evaluate(best, np.log(np.maximum(np.asarray(sigma, np.float64), 1e-12)))
-        return (float(c), float(b)) if np.ndim(c) == 0 else (c, b)
-
-    return curves
