@@ -36,6 +36,36 @@ SIGMA_CAP = 4.0  # model units
 MIN_PATCH = 16
 
 
+#: A lineage level's ``training_data`` when it is the same list as the run that continued from it.
+SAME_DATA = "same as the run that continued from this one"
+
+
+def compact_lineage(base: dict, training_data: list[str]) -> dict:
+    """A base model's provenance with each ``training_data`` list that equals the one of the run
+    continuing from it replaced by :data:`SAME_DATA` (the lineage under ``base`` nests one level
+    per run: a campaign resumed chunk after chunk on 1,000 pictures would carry their list once
+    per chunk).
+
+    Examples
+    --------
+    >>> chain = {"steps": 20, "training_data": ["a", "b"], "base": {"steps": 10, "training_data": ["a", "b"],
+    ...          "base": {"steps": 5, "training_data": ["a"]}}}
+    >>> compact_lineage(chain, ["a", "b"])["training_data"] == SAME_DATA
+    True
+    >>> compact_lineage(chain, ["a", "b"])["base"]["training_data"] == SAME_DATA
+    True
+    >>> compact_lineage(chain, ["a", "b"])["base"]["base"]["training_data"]
+    ['a']
+    """
+    out = dict(base)
+    data = training_data if out.get("training_data") == SAME_DATA else out.get("training_data")
+    if data == training_data:
+        out["training_data"] = SAME_DATA
+    if isinstance(out.get("base"), dict):
+        out["base"] = compact_lineage(out["base"], data)
+    return out
+
+
 @dataclass
 class TrainConfig:
     """What :func:`train` does: the data, the network and the optimization (the CLI's flags, one to one).
@@ -249,7 +279,8 @@ def train(cfg: TrainConfig, *, resume: bool = False,
         base = load_model(cfg.init)
         model = DiffusionModel.from_config(base.to_config())
         model.net.load_state_dict(base.net.state_dict())
-        base_provenance = {"model_id": base.model_id, **base.provenance}   # the lineage travels with the weights
+        # The lineage travels with the weights.
+        base_provenance = compact_lineage({"model_id": base.model_id, **base.provenance}, described)
     else:
         model = DiffusionModel(UNetConfig(channels=cfg.channels, widths=tuple(cfg.widths),
                                           blocks=tuple(cfg.blocks), prediction=cfg.prediction))

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from restoration.diffusion.checkpoint import load_model_file
-from restoration.diffusion.train import TrainConfig, check_config, fitted_steps, learning_rate, train
+from restoration.diffusion.train import SAME_DATA, TrainConfig, check_config, fitted_steps, learning_rate, train
 from restoration.errors import InputError
 
 
@@ -51,6 +51,8 @@ def test_fine_tuning_starts_from_the_base_and_records_it(tmp_path):
     assert all(torch.equal(base[k], weights[k]) for k in base)
     assert tuned["base"]["steps"] == 10 and tuned["base"]["seed"] == base_prov["seed"]
     assert tuned["train_config"]["init"] == str(tmp_path / "base.pt")
+    # The same data as the base's: its list is recorded once, not once per level of the lineage.
+    assert tuned["training_data"] == base_prov["training_data"] and tuned["base"]["training_data"] == SAME_DATA
 
 
 def test_held_out_images_are_refused(tmp_path):
