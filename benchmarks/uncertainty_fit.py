@@ -13,9 +13,10 @@ against 1.30 from its own). Writes ``restoration/models/default_uncertainty.json
 came from and the validation coverage it reaches.
 
 ``--holdout`` measures instead how well such a table carries to pictures it was not fitted on:
-two folds of the pictures (even and odd), each fitted on one half and measured on the other; it
-prints each level's coverage on the unseen half. (Curves of degree 0 to 2 in log σ fitted through
-every level, tried this way in commit 8aff85d, carried worse than rows fitted level by level.)
+two folds of the source pictures (``manifest.csv`` beside ``--pictures``: a picture's crops stay
+in one fold), each fitted on one half and measured on the other; it prints each level's coverage
+on the unseen half. (Curves of degree 0 to 2 in log σ fitted through every level, tried on
+halves of the crops in commit 8aff85d, carried worse than rows fitted level by level.)
 
 Usage::
 
@@ -26,6 +27,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from pathlib import Path
@@ -83,16 +85,24 @@ def fit_model(by_level: dict[int, list[dict]], noise: str) -> dict:
             "scale": scale, "floor": floor, "validation": rows}
 
 
-def holdout(by_level: dict[int, list[dict]], noise: str, k: int = 8) -> None:
-    """Fit each level on half the pictures and measure it on the other half, both ways; prints
-    each level's coverage on the unseen half and how many cells met both targets."""
-    photos = sorted({str(d["photo"]) for ds in by_level.values() for d in ds})
-    halves = [set(photos[0::2]), set(photos[1::2])]
+def sources(pictures: Path) -> dict[str, str]:
+    """Each validation crop's source picture (``manifest.csv`` beside the crops' folder, as
+    ``data/debian_pictures.py`` writes it; two crops may come from one picture)."""
+    with open(pictures.parent / "manifest.csv", newline="") as f:
+        return {Path(r["file"]).name: f"{r['package']}/{r['path']}" for r in csv.DictReader(f)}
+
+
+def holdout(by_level: dict[int, list[dict]], noise: str, source: dict[str, str], k: int = 8) -> None:
+    """Fit each level on the crops of half the source pictures and measure it on the other half's,
+    both ways; prints each level's coverage on the unseen half and how many cells met both targets."""
+    pictures = sorted({source[str(d["photo"])] for ds in by_level.values() for d in ds})
+    halves = [set(pictures[0::2]), set(pictures[1::2])]
     cells = []
     for fit_on, test_on in (halves, halves[::-1]):
         for lv in sorted(by_level):
-            c, b = fit_coefficients(*errors_and_spreads([d for d in by_level[lv] if str(d["photo"]) in fit_on], k, STEP))
-            err, spread, sigma = errors_and_spreads([d for d in by_level[lv] if str(d["photo"]) in test_on], k)
+            c, b = fit_coefficients(*errors_and_spreads([d for d in by_level[lv] if source[str(d["photo"])] in fit_on],
+                                                        k, STEP))
+            err, spread, sigma = errors_and_spreads([d for d in by_level[lv] if source[str(d["photo"])] in test_on], k)
             cov = coverage(err, np.hypot(c * spread, b * sigma))
             cells.append((lv, cov, all(abs(v - t) <= tol for v, (_, t, tol) in zip(cov, TARGETS))))
     print(f"{noise} K={k}: {sum(met for *_, met in cells)}/{len(cells)} met on the unseen half | "
@@ -104,7 +114,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("samples", type=Path, nargs="+", help="folders of the validation .npz files")
     p.add_argument("-o", "--out", type=Path)
-    p.add_argument("--holdout", action="store_true", help="measure fits on halves of the pictures on the other halves")
+    p.add_argument("--holdout", action="store_true", help="measure fits on half the pictures on the other half")
     p.add_argument("--pictures", default="train/pictures/validation",
                    help="the folder uncertainty_validation.py drew the crops from (recorded in the table)")
     a = p.parse_args()
@@ -120,8 +130,9 @@ def main() -> None:
             groups.setdefault(noise, {}).setdefault(level, []).append(d)
             draws.setdefault((folder, noise, int(d["seed"]) if "seed" in d else None), set()).add(level)
     if a.holdout:
+        source = sources(Path(a.pictures))
         for noise, by_level in groups.items():
-            holdout(by_level, noise)
+            holdout(by_level, noise, source)
         return
     photos = sorted({str(d["photo"]) for g in groups.values() for ds in g.values() for d in ds})
     fitted = {noise: fit_model(by_level, noise) for noise, by_level in groups.items()}
