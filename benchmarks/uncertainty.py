@@ -3,7 +3,7 @@
 Protocol (fixed before any result was seen): the test images are scikit-image's held-out images
 (``restoration.diffusion.data.HELD_OUT``: camera, astronaut, coffee, coins; colour ones as
 luminance), never trained or calibrated on. For each noise family and level below, ``--crops``
-crops of ``--size`` px (image ``i % 4``, a seeded random place) are made noisy and restored by
+crops of ``--size`` px (images spread over the list, see below; a seeded random place) are made noisy and restored by
 :func:`restoration.denoise` with the shipped model, ``samples=K``, twice with the same seed (so with
 the same samples): ``uncertainty="spread"`` (the samples' std as drawn: before) and
 ``uncertainty="calibrated"`` (the default: after). Over all pixels of a condition: the share of
@@ -14,7 +14,11 @@ Noise: Gaussian σ (image units /255, given to the run); Poisson counts at a pea
 (``noise="poisson"``, gain 1 given); camera counts (``gain * Poisson + N(offset, read²)``, uint16,
 :func:`restoration.noise.camera.camera_counts`, the calibration given to the run).
 
-``--photos DIR`` measures on the PNG pictures in DIR instead, picture ``i % n`` for the i-th crop.
+``--photos DIR`` measures on the PNG pictures in DIR instead. The i-th of a condition's C crops comes
+from picture ``(j + i * n // C) % n`` of the n, j the condition's place in ``CONDITIONS``: every
+condition samples the whole list evenly (the test set is sorted by content class; until
+2026-12-07 crop i of the whole run took picture ``i % n``, so that each condition saw 16 pictures
+of one or two classes and levels differed by content as much as by noise).
 The frozen test set's crops (``train/pictures/test``: 64 crops of 37 pictures in 8 content
 classes, never trained, fitted or decided on) are the test images from the model of 2026-12-06 on,
 run once per shipped table, 16 crops per condition: a far larger and more varied sample than the
@@ -98,12 +102,12 @@ def main() -> None:
     print("| noise | pixels | ±1 std before | after | ±2 std before | after | RMS err/std before | after "
           "| Pearson before | after | Spearman before | after |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    n = 0
-    for family, level, label in (c for c in CONDITIONS if c[0] in a.families.split(",")):
+    for j, (family, level, label) in enumerate(CONDITIONS):
+        if family not in a.families.split(","):
+            continue
         errs, before, after = [], [], []
-        for _ in range(a.crops):
-            image = images[n % len(images)]
-            n += 1
+        for i in range(a.crops):
+            image = images[(j + i * len(images) // a.crops) % len(images)]
             y0, x0 = (int(rng.integers(0, m - a.size + 1)) for m in image.shape)
             noisy, options, truth = noisy_crop(family, level, image[y0:y0 + a.size, x0:x0 + a.size], rng)
             seed = int(rng.integers(2**31))
