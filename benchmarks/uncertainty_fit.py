@@ -89,7 +89,9 @@ def sources(pictures: Path) -> dict[str, str]:
     """Each validation crop's source picture (``manifest.csv`` beside the crops' folder, as
     ``data/debian_pictures.py`` writes it; two crops may come from one picture)."""
     with open(pictures.parent / "manifest.csv", newline="") as f:
-        return {Path(r["file"]).name: f"{r['package']}/{r['path']}" for r in csv.DictReader(f)}
+        # Only this folder's rows: the test and validation folders share file names.
+        return {Path(r["file"]).name: f"{r['package']}/{r['path']}" for r in csv.DictReader(f)
+                if Path(r["file"]).parent.name == pictures.name}
 
 
 def holdout(by_level: dict[int, list[dict]], noise: str, source: dict[str, str], k: int = 8) -> None:
@@ -129,8 +131,8 @@ def main() -> None:
             level = int(d["level"]) if "level" in d else round(float(d["sigma"]) * 255 / 2)
             groups.setdefault(noise, {}).setdefault(level, []).append(d)
             draws.setdefault((folder, noise, int(d["seed"]) if "seed" in d else None), set()).add(level)
+    source = sources(Path(a.pictures))
     if a.holdout:
-        source = sources(Path(a.pictures))
         for noise, by_level in groups.items():
             holdout(by_level, noise, source)
         return
@@ -150,8 +152,9 @@ def main() -> None:
         "format": FORMAT,
         "model": DEFAULT_MODEL.name,
         "model_sha256": file_digest(DEFAULT_MODEL),
-        "fitted_on": f"{described}, on {len(photos)} validation pictures of {a.pictures} "
-                     f"(data/debian_pictures.py; never trained on, not the test set), one 128 px crop each",
+        "fitted_on": f"{described}, on the {len(photos)} validation crops of {a.pictures} "
+                     f"({len({source[p] for p in photos})} pictures; data/debian_pictures.py; never trained on, "
+                     "not the test set), one 128 px crop of each",
         "photos": photos,
         "commands": ["python data/debian_pictures.py -o train/pictures", *commands,
                      "python benchmarks/uncertainty_fit.py " + " ".join(sys.argv[1:])],
