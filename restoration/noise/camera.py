@@ -17,8 +17,10 @@ background, where ``mean = offset`` and ``var = sigma**2`` if no photon arrives 
    ``y`` is ``gain**2 * (mean - offset)`` (zero for read noise alone). When that cumulant is
    measured finely enough to resolve a quarter of a photon, the offset is *identified*:
    ``dark region`` (no photons found) or ``skewness`` (photons found and removed). Otherwise the
-   darkest region is taken as photon-free and the pair reported is one member of the class,
-   marked ``unidentified``.
+   pair reported is one member of the class, marked ``unidentified``: the offset at the darkest
+   region's mean or, lower where the data goes lower, at the darkest signal (the
+   :data:`LOWEST_SIGNAL` quantile of the local means), so that the variance function it states
+   holds over all the data.
 
 This path is for count data (every value an integer). Other data keep the variance-mean line
 alone: ``sigma = sqrt(b)`` with no offset, or a pedestal ``offset = -b / gain`` with ``sigma = 0``
@@ -49,6 +51,8 @@ IDENTIFY_PHOTONS = 0.25
 #: Photons in the dark region are removed only when found at this many standard errors.
 PHOTONS_Z = 3.0
 PARITIES = (0, 1)
+#: Quantile of the local means taken as the darkest signal (an unidentified offset stays below it).
+LOWEST_SIGNAL = 0.001
 #: Fractions of a rank bin's smoothest pixels tried beyond the smoothest ``keep``
 #: (:func:`parity_variance_stats`), and the sampling errors their variance may exceed it by.
 WIDEN = (0.5, 0.75, 1.0)
@@ -322,8 +326,13 @@ def estimate_camera(noisy: np.ndarray, *, gain: float | None = None, sigma: floa
         # An identified dark level measures the read noise directly, far more precisely than the
         # line's intercept far from the data (a large offset): the line is moved through it.
         b = dark.var - g * dark.mean
-    elif g * o + b < 0:
-        o = -b / g     # the darkest level cannot have a negative read variance: the line's zero
+    else:
+        # One member of the class, its offset not above the darkest signal: an offset above data
+        # calls those pixels photon-free with the whole read variance, which they do not show, and
+        # the model's likelihood would lose to models of the wrong shape.
+        o = min(o, float(np.quantile(stats.score, LOWEST_SIGNAL)))
+        if g * o + b < 0:
+            o = -b / g     # the darkest level cannot have a negative read variance: the line's zero
     return {"gain": g, "sigma": math.sqrt(max(b + g * o, 0.0)), "offset": o, "offset_basis": basis}
 
 

@@ -53,6 +53,8 @@ LIKELIHOOD_PIXELS = 1 << 16
 #: at least this share of the isolated extreme values (:func:`characterize_array`): on impulse
 #: noise its fraction is 1.0 to 1.3 times theirs, on clipped Gaussian noise 0.1 to 0.5 times.
 ISOLATED_SHARE = 0.75
+#: Likelihood evaluations per free parameter the profile search may spend (bounds its cost).
+PROFILE_EVALUATIONS = 25
 _SPAN = math.log(3.0)   # profile search range around each estimate (factor 1/3..3)
 
 
@@ -84,24 +86,27 @@ def _profile(model: NoiseModel, sample: np.ndarray, ref: np.ndarray, params: dic
 
     Every model is scored at its best fit to the same residuals, so one model's estimator being a
     few percent off (or absorbing the clean estimate's error differently) does not decide the
-    selection. Coordinate-wise bounded searches on the log scale; zero values are left as they are.
+    selection. A bounded search on the log scale, joint where there are several (Powell's
+    method: its line searches combine into the direction of a ridge, such as a camera's read noise
+    traded against its offset, which searches one parameter at a time cannot follow), at most
+    :data:`PROFILE_EVALUATIONS` likelihoods per parameter; zero values are left as they are.
     """
-    best = dict(params)
-    top = _loglik(model, sample, ref, best)
-    for _ in range(2 if len(free) > 1 else 1):
-        for name in free:
-            base = best[name]
+    top = _loglik(model, sample, ref, params)
 
-            def negative(t: float, name=name, base=base) -> float:
-                try:
-                    return -_loglik(model, sample, ref, {**best, name: base * math.exp(t)})
-                except Exception:       # outside the model's valid range: never the optimum
-                    return math.inf
-            res = optimize.minimize_scalar(negative, bounds=(-_SPAN, _SPAN), method="bounded",
-                                           options={"xatol": 0.01})
-            if math.isfinite(res.fun) and -res.fun > top:
-                top, best[name] = -res.fun, base * math.exp(res.x)
-    return top
+    def negative(t: np.ndarray) -> float:
+        try:
+            return -_loglik(model, sample, ref, {**params, **{n: params[n] * math.exp(v) for n, v in zip(free, t)}})
+        except Exception:       # outside the model's valid range: never the optimum
+            return math.inf
+    if len(free) == 1:
+        res = optimize.minimize_scalar(lambda t: negative(np.array([t])), bounds=(-_SPAN, _SPAN), method="bounded",
+                                       options={"xatol": 0.01})
+    elif free:
+        res = optimize.minimize(negative, np.zeros(len(free)), method="Powell", bounds=[(-_SPAN, _SPAN)] * len(free),
+                                options={"xtol": 0.01, "ftol": 1e-10, "maxfev": PROFILE_EVALUATIONS * len(free)})
+    else:
+        return top
+    return max(top, -float(res.fun)) if math.isfinite(res.fun) else top
 
 
 def _estimate(model: NoiseModel, sample: np.ndarray, fixed: Mapping[str, float]) -> dict:

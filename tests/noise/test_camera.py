@@ -16,6 +16,8 @@ from restoration.noise.calibration import calibration, dark_frame
 from restoration.noise.camera import (camera_counts, estimate_camera, fluorescence_phantom, parity_stats,
                                       parity_variance_stats)
 from restoration.noise.poisson import gat, gat_inverse
+from restoration.noise.select import characterize_array
+from restoration.plugins import registry
 from restoration.store import item_array, item_provenance
 
 
@@ -220,3 +222,8 @@ def test_noise_level_function_without_a_dark_region():
     assert est["gain"] == pytest.approx(4.0, rel=0.1)
     assert est["sigma"] ** 2 - est["gain"] * est["offset"] == pytest.approx(4.0 - 4.0 * 500.0, rel=0.1)
     assert est["offset_basis"] == "unidentified"
+    # The member of the class stated puts the offset at or below the darkest signal (not at the
+    # darkest region's mean, above it), so its variance function holds over all the data and
+    # selection finds the camera model (with the offset at that mean: speckle).
+    assert est["offset"] <= 500.0 + 4.0 * 200 * 0.2
+    assert characterize_array(y, models=registry().noise_models)["noise"] == "poisson-gaussian"

@@ -13,7 +13,8 @@ from restoration.errors import InputError
 from restoration.noise import (GaussianNoise, PoissonGaussianNoise, PoissonNoise, SaltPepperNoise, SpeckleNoise,
                                characterize_array, clean_estimate, select_noise)
 from restoration.noise.reference import reference
-from restoration.noise.select import TIE_TOLERANCE, _clipped_fraction
+from restoration.noise.camera import camera_counts
+from restoration.noise.select import PROFILE_EVALUATIONS, TIE_TOLERANCE, _clipped_fraction
 from restoration.plugins import registry
 
 BUILTINS = {m.name: m for m in (GaussianNoise(), PoissonNoise(), PoissonGaussianNoise(), SpeckleNoise(),
@@ -29,6 +30,26 @@ def test_selects_the_simulated_model(camera, true, params):
     fits = select_noise(noisy, registry().noise_models)
     assert fits[0].noise == true or (true == "poisson" and fits[0].noise == "poisson-gaussian")
     assert {f.noise for f in fits} == set(registry().noise_models)
+
+
+def test_profile_search_keeps_to_its_budget():
+    """The joint search over a camera's gain, read noise and offset spends at most
+    PROFILE_EVALUATIONS likelihoods per parameter (after the estimate's own), on data where an
+    unbounded search takes nearly 400."""
+    from skimage import color, data
+
+    calls = []
+
+    class Counting(PoissonGaussianNoise):
+        def log_likelihood(self, noisy, clean, **params):
+            calls.append(params)
+            return super().log_likelihood(noisy, clean, **params)
+
+    gray = color.rgb2gray(data.chelsea())[:, 75:375]
+    rate = 0.1 + 0.9 * (gray - gray.min()) / np.ptp(gray)
+    noisy = camera_counts(np.random.default_rng(1), 270 * rate, gain=1.15, sigma=5.1, offset=280.0)
+    select_noise(noisy, {"poisson-gaussian": Counting()})
+    assert 3 < len(calls) <= 1 + 3 * PROFILE_EVALUATIONS
 
 
 def test_noisefit_fields_and_bic_score(camera):
