@@ -9,8 +9,8 @@ The host treats every model alike (ARCHITECTURE.md, "Likelihood for auto selecti
    the user's fixed values when it takes keywords; text values it returns are notes, reported as
    noise.csv columns and never passed back to the model;
 3. its :meth:`~restoration.NoiseModel.log_likelihood` against the clean estimate, maximized over
-   each free parameter within 1/3..3x of its estimate (a profile likelihood: models are compared
-   at their best, not at whatever bias their estimator has);
+   its free parameters jointly, each within 1/3..3x of its estimate (a profile likelihood: models
+   are compared at their best, not at whatever bias their estimator has);
 4. a BIC penalty ``k log(N) / (2N)`` for ``k`` parameters over the ``N`` compared pixels.
 
 What a likelihood cannot tell comes from the models' class attributes, never from their names
