@@ -153,8 +153,9 @@ class NoiseModel:
     - **Selection** (``--noise auto``) treats every model alike: the host makes one clean
       estimate, keeps the pixels where it is trustworthy and no clip distorts the noise, passes
       exactly those to ``log_likelihood`` (a ``(1, N)`` row of noisy and clean values, nothing
-      missing), calls ``estimate`` on the data, maximizes ``log_likelihood`` over the free parameters (jointly), each within
-      1/3..3x of its estimate and subtracts a BIC penalty ``len(params) * log(N) / (2 N)``. So
+      missing), calls ``estimate`` on the data, maximizes ``log_likelihood`` over the free
+      parameters jointly, each within 1/3..3x of its estimate, and subtracts a BIC penalty
+      ``len(params) * log(N) / (2 N)``. So
       ``log_likelihood`` is the mean log *density* per pixel in data units (a discrete model
       subtracts the log of its unit step, e.g. ``log(gain)``; point masses spread over one
       quantization step), finite for any input (zeros, negatives, impulses), and does not assume
