@@ -4,7 +4,8 @@ The host treats every model alike (ARCHITECTURE.md, "Likelihood for auto selecti
 
 1. one clean estimate of the data (:func:`~.reference.clean_estimate`), compared only where it is
    trustworthy (:func:`~.reference.smooth_pixels`) and no clip distorts it (:func:`censored`; at
-   most :data:`LIKELIHOOD_PIXELS` pixels, passed to every model as one row without gaps);
+   most :data:`LIKELIHOOD_PIXELS` pixels, spread evenly over the clean levels, passed to every
+   model as one row without gaps);
 2. each model's own :meth:`~restoration.NoiseModel.estimate` (the parameters reported), given
    the user's fixed values when it takes keywords; text values it returns are notes, reported as
    noise.csv columns and never passed back to the model;
@@ -47,8 +48,10 @@ log = logging.getLogger(__name__)
 TIE_TOLERANCE = 2e-4
 #: Pixels used for selection and estimation (a deterministic sample of larger data).
 SAMPLE_BUDGET = 1 << 19
-#: At most this many pixels enter the likelihood comparison.
+#: At most this many pixels enter the likelihood comparison, from this many steps of the clean
+#: level's range alike (:func:`_even_levels`).
 LIKELIHOOD_PIXELS = 1 << 16
+LEVEL_BINS = 32
 #: An impulse model that wins explains the data's pile-up at its extremes only with a fraction of
 #: at least this share of the isolated extreme values (:func:`characterize_array`): on impulse
 #: noise its fraction is 1.0 to 1.3 times theirs, on clipped Gaussian noise 0.1 to 0.5 times.
@@ -168,10 +171,7 @@ def select_noise(noisy: np.ndarray, models: Mapping[str, NoiseModel], *,
     clear = keep & ~censored(sample, ref, outlier)
     if clear.sum() >= 0.05 * keep.sum():        # (nearly all clipped: compare what there is)
         keep = clear
-    # A deterministic subset of the compared pixels bounds the cost of the likelihood searches.
-    idx = np.flatnonzero(keep)
-    if idx.size > LIKELIHOOD_PIXELS:
-        idx = idx[:: -(-idx.size // LIKELIHOOD_PIXELS)]
+    idx = _even_levels(np.flatnonzero(keep), ref.reshape(-1))
     n = int(idx.size)
     if n < 2:
         raise InputError("too few finite pixels to characterize the noise")
@@ -194,6 +194,22 @@ def select_noise(noisy: np.ndarray, models: Mapping[str, NoiseModel], *,
     # A tie between a model and one it nests is no evidence for the larger one: the simpler wins.
     best = next((f for f in fits if f.noise in tied and not tied & set(models[f.noise].nests)), fits[0])
     return [best] + [f for f in fits if f is not best]
+
+
+def _even_levels(idx: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """A deterministic subset of the compared pixels ``idx``, at most :data:`LIKELIHOOD_PIXELS`
+    (it bounds the cost of the likelihood searches), spread evenly over their clean levels: at
+    most an equal share from each of :data:`LEVEL_BINS` equal steps of the level's range (0.5 to
+    99.5 %), every k-th within one. Noise models differ most at the ends of the range, which most
+    pictures hold the fewest pixels of."""
+    if idx.size <= LIKELIHOOD_PIXELS:
+        return idx
+    values = level[idx]
+    lo, hi = np.quantile(values, [0.005, 0.995])
+    step = np.searchsorted(np.linspace(lo, hi, LEVEL_BINS + 1)[1:-1], values)
+    most = LIKELIHOOD_PIXELS // LEVEL_BINS
+    parts = [idx[step == k] for k in range(LEVEL_BINS)]
+    return np.sort(np.concatenate([p[:: -(-p.size // most)] if p.size > most else p for p in parts]))
 
 
 def censored(sample: np.ndarray, ref: np.ndarray, outlier: np.ndarray) -> np.ndarray:

@@ -14,7 +14,8 @@ from restoration.noise import (GaussianNoise, PoissonGaussianNoise, PoissonNoise
                                characterize_array, clean_estimate, select_noise)
 from restoration.noise.reference import reference
 from restoration.noise.camera import camera_counts
-from restoration.noise.select import PROFILE_EVALUATIONS, TIE_TOLERANCE, _clipped_fraction
+from restoration.noise.select import (LIKELIHOOD_PIXELS, PROFILE_EVALUATIONS, TIE_TOLERANCE, _clipped_fraction,
+                                      _even_levels)
 from restoration.plugins import registry
 
 BUILTINS = {m.name: m for m in (GaussianNoise(), PoissonNoise(), PoissonGaussianNoise(), SpeckleNoise(),
@@ -50,6 +51,22 @@ def test_profile_search_keeps_to_its_budget():
     noisy = camera_counts(np.random.default_rng(1), 270 * rate, gain=1.15, sigma=5.1, offset=280.0)
     select_noise(noisy, {"poisson-gaussian": Counting()})
     assert 3 < len(calls) <= 1 + 3 * PROFILE_EVALUATIONS
+
+
+def test_compared_pixels_spread_over_the_levels():
+    """Past the budget, the compared pixels come from every level alike: in a picture that is nine
+    parts dark background (one level step of 32), its bright tenth, where noise models differ
+    most, makes most of the comparison (every 4th pixel would keep a tenth); the same subset
+    every time."""
+    rng = np.random.default_rng(0)
+    level = np.where(rng.random(400_000) < 0.9, 0.1 + 0.01 * rng.random(400_000), rng.uniform(0.1, 1.0, 400_000))
+    idx = np.arange(level.size)
+    chosen = _even_levels(idx, level)
+    assert LIKELIHOOD_PIXELS // 2 < chosen.size <= LIKELIHOOD_PIXELS
+    assert np.mean(level[chosen] > 0.12) > 0.8 and np.mean(level[idx[::4]] > 0.12) < 0.15
+    np.testing.assert_array_equal(chosen, _even_levels(idx, level))
+    small = idx[:1000]
+    np.testing.assert_array_equal(_even_levels(small, level), small)     # within the budget: all of them
 
 
 def test_noisefit_fields_and_bic_score(camera):
