@@ -72,6 +72,7 @@ def test_the_shipped_table_belongs_to_the_shipped_model_and_met_the_targets_on_v
         counts += [r for r in family["validation"] if r["samples"] == 8]
         assert {r["noise"] for r in counts[-len(family["sigma"]):]} == {noise}
     assert min(r["level"] for r in counts if r["noise"] == "poisson") <= 3
+
     def miss(r, kind):   # the fit's loss on the row's coverage
         return uncertainty.coverage_miss([r[f"{kind}_within_{m:.0f}"] for m, _, _ in TARGETS])
 
