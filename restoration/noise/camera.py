@@ -18,9 +18,9 @@ background, where ``mean = offset`` and ``var = sigma**2`` if no photon arrives 
    measured finely enough to resolve a quarter of a photon, the offset is *identified*:
    ``dark region`` (no photons found) or ``skewness`` (photons found and removed). Otherwise the
    pair reported is one member of the class, marked ``unidentified``: the offset at the darkest
-   region's mean or, lower where the data goes lower, at the darkest signal (the
-   :data:`LOWEST_SIGNAL` quantile of the local means), so that the variance function it states
-   holds over all the data.
+   region's mean where that region is flat (its local means spread by their own noise alone), else
+   no higher than the darkest signal (the :data:`LOWEST_SIGNAL` quantile of the local means), so
+   that the variance function it states holds over all the data.
 
 This path is for count data (every value an integer). Other data keep the variance-mean line
 alone: ``sigma = sqrt(b)`` with no offset, or a pedestal ``offset = -b / gain`` with ``sigma = 0``
@@ -53,6 +53,9 @@ PHOTONS_Z = 3.0
 PARITIES = (0, 1)
 #: Quantile of the local means taken as the darkest signal (an unidentified offset stays below it).
 LOWEST_SIGNAL = 0.001
+#: A rank score's variance per unit pixel variance: the other parity's Gaussian-weighted mean
+#: (:data:`DARK_SMOOTH`) averages that parity's pixels with weights whose squares sum to this.
+_SCORE_W2 = 1.0 / (2.0 * math.pi * DARK_SMOOTH ** 2)
 #: Fractions of a rank bin's smoothest pixels tried beyond the smoothest ``keep``
 #: (:func:`parity_variance_stats`), and the sampling errors their variance may exceed it by.
 WIDEN = (0.5, 0.75, 1.0)
@@ -103,7 +106,8 @@ def _censored_gaussian(y: np.ndarray, floor: float) -> tuple[float, float]:
 @dataclass
 class DarkRegion:
     """The darkest region: its mean and variance (of the latent values when clipped at the floor),
-    third cumulant and its standard error (NaN when clipped), and the pixels behind them."""
+    third cumulant and its standard error (NaN when clipped), the pixels behind them, and the
+    spread (std) of their rank scores."""
 
     mean: float
     var: float
@@ -111,6 +115,7 @@ class DarkRegion:
     kappa3_se: float
     pixels: int
     clipped: bool
+    score_sd: float
 
 
 @dataclass
@@ -216,17 +221,17 @@ def dark_region(stats: ParityStats, floor: float | None) -> DarkRegion | None:
     # Its smoother half (roughness seen by the other parity): edges and texture at the darkest
     # levels would pass for read noise and, being skewed, for photons.
     sel = sel[stats.rough[sel] <= np.median(stats.rough[sel])]
-    y, r = stats.value[sel], stats.resid[sel]
+    y, r, score_sd = stats.value[sel], stats.resid[sel], float(np.std(stats.score[sel]))
     if floor is not None and np.count_nonzero(y <= floor) >= max(2, 1e-3 * y.size):
         # Its darker half: the censored fit needs no third cumulant (no pixel count to resolve a
         # photon), and photons where the region meets the signal would widen its Gaussian.
         y = y[stats.score[sel] <= np.median(stats.score[sel])]
         mean, var = _censored_gaussian(y, floor)
-        return DarkRegion(mean, var, math.nan, math.nan, int(y.size), True)
+        return DarkRegion(mean, var, math.nan, math.nan, int(y.size), True, score_sd)
     r = r - r.mean()
     blocks = [float(np.mean((c - c.mean()) ** 3)) / _W3 for c in np.array_split(r, _BLOCKS)]
     return DarkRegion(float(np.mean(y)), float(np.mean(r * r)) / _W2, float(np.mean(r ** 3)) / _W3,
-                      float(np.std(blocks, ddof=1) / math.sqrt(_BLOCKS)), int(y.size), False)
+                      float(np.std(blocks, ddof=1) / math.sqrt(_BLOCKS)), int(y.size), False, score_sd)
 
 
 def _unclipped(stats: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -326,13 +331,15 @@ def estimate_camera(noisy: np.ndarray, *, gain: float | None = None, sigma: floa
         # An identified dark level measures the read noise directly, far more precisely than the
         # line's intercept far from the data (a large offset): the line is moved through it.
         b = dark.var - g * dark.mean
-    else:
-        # One member of the class, its offset not above the darkest signal: an offset above data
-        # calls those pixels photon-free with the whole read variance, which they do not show, and
-        # the model's likelihood would lose to models of the wrong shape.
+    elif dark.score_sd > math.sqrt(max(dark.var, 0.0) * _SCORE_W2):
+        # One member of the class. Where the darkest region is not flat (its local means spread
+        # beyond their own noise), its mean lies above darker signal: the offset goes no higher
+        # than the darkest signal, for an offset above data calls those pixels photon-free with
+        # the whole read variance, which they do not show, and the model's likelihood would lose
+        # to models of the wrong shape. (A flat region is the darkest level: its mean stays.)
         o = min(o, float(np.quantile(stats.score, LOWEST_SIGNAL)))
-        if g * o + b < 0:
-            o = -b / g     # the darkest level cannot have a negative read variance: the line's zero
+    if basis == "unidentified" and g * o + b < 0:
+        o = -b / g     # the darkest level cannot have a negative read variance: the line's zero
     return {"gain": g, "sigma": math.sqrt(max(b + g * o, 0.0)), "offset": o, "offset_basis": basis}
 
 

@@ -227,3 +227,15 @@ def test_noise_level_function_without_a_dark_region():
     # selection finds the camera model (with the offset at that mean: speckle).
     assert est["offset"] <= 500.0 + 4.0 * 200 * 0.2
     assert characterize_array(y, models=registry().noise_models)["noise"] == "poisson-gaussian"
+
+
+def test_unidentified_offset_of_a_flat_photon_free_background_stays_at_its_mean():
+    """A photon-free background too weakly resolved to identify: flat (its local means spread by
+    their own noise alone), it is the darkest level, so the offset and read noise stay there
+    instead of the darkest local means' noise moving them ~2 ADU and 25 % lower."""
+    rng = np.random.default_rng(2)
+    photons = 40 * fluorescence_phantom(rng, (256, 256), nuclei=12)
+    est = estimate_camera(camera_counts(rng, photons, gain=2.0, sigma=3.0, offset=100.0))
+    assert est["offset_basis"] == "unidentified"
+    assert est["offset"] == pytest.approx(100.0, abs=0.5)
+    assert est["sigma"] == pytest.approx(3.0, rel=0.1)
