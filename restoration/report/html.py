@@ -116,9 +116,9 @@ GLOSSARY = (
      "understates the error (a few samples, a model surer than it should be), so it is calibrated: the row <em>Uncertainty</em> names the table used, fitted per "
      "noise model (Gaussian; Poisson and camera counts), noise level and sample count on held-out validation "
      "photographs. On the frozen test set (pictures never trained, fitted or decided on; "
-     "<code>benchmarks/results/uncertainty.md</code>) with 8 samples the truth lay within ±1 std for 69 to 79 % "
-     "of the pixels and within ±2 std for 93 to 95 % (a Gaussian error bar: 68 % and 95 %; the raw spread: 47 "
-     "to 53 % and 74 to 81 %), depending on the noise and the picture. <code>--uncertainty spread</code> writes the samples' spread instead."),
+     "<code>benchmarks/results/uncertainty.md</code>) with 8 samples the truth lay within ±1 std for 69 to 78 % "
+     "of the pixels and within ±2 std for 92 to 95 % (a Gaussian error bar: 68 % and 95 %; the raw spread: 46 "
+     "to 53 % and 74 to 82 %), depending on the noise and the picture. <code>--uncertainty spread</code> writes the samples' spread instead."),
 )
 
 
