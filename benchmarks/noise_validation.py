@@ -32,6 +32,7 @@ Usage::
     python benchmarks/noise_validation.py validation [--baseline DIR]
     python benchmarks/noise_validation.py test
     python benchmarks/noise_validation.py validation --estimate-only    # the camera estimate alone
+    python benchmarks/noise_validation.py validation --oracle           # which camera cases any selector can get right
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ import numpy as np
 
 from restoration import NoiseModel, Observation, hookimpl
 from restoration.noise.camera import camera_counts, fluorescence_phantom
+from restoration.noise import select
 from restoration.noise.select import characterize_array
 from restoration.plugins import load_plugins
 
@@ -178,20 +180,23 @@ def photon_rate(image: np.ndarray, dark: bool) -> np.ndarray:
     return r if dark else 0.1 + 0.9 * r
 
 
-def camera_part(images, models, rng, k: int, saved: list, estimate_only: bool = False) -> list[dict]:
+def camera_part(images, models, rng, k: int, saved: list, estimate_only: bool = False,
+                oracle: bool = False) -> list[dict]:
     """Characterize camera data of every image and setting; a row per case (a few kept in ``saved``).
 
     ``estimate_only``: the ``poisson-gaussian`` model's own estimate instead, no selection (its
-    parameters right or not, whichever model ``auto`` would choose)."""
+    parameters right or not, whichever model ``auto`` would choose). ``oracle``: also
+    :func:`oracle_margin` per case (the column ``margin``)."""
     rows = []
     print(f"\ncamera data: {len(images)} images x {k} settings x (dark region, none), uint16")
     print(f"{'image':<28} {'dark':>4} {'gain':>5} {'read':>5} {'offset':>6} {'peak':>6} | {'noise':<16} "
-          f"{'gain est':>8} {'b est':>9} {'b true':>9} {'off est':>8} {'read est':>8} {'basis':<12} ok")
+          f"{'gain est':>8} {'b est':>9} {'b true':>9} {'off est':>8} {'read est':>8} {'basis':<12} ok"
+          + ("  margin" if oracle else ""))
     for name, image in images.items():
         for s in camera_settings(rng, k):
             for dark in (True, False):
-                y = camera_counts(rng, s["peak"] * photon_rate(image, dark), gain=s["gain"], sigma=s["read"],
-                                  offset=s["offset"])
+                rate = s["peak"] * photon_rate(image, dark)
+                y = camera_counts(rng, rate, gain=s["gain"], sigma=s["read"], offset=s["offset"])
                 if len(saved) < 6 and not dark:
                     saved.append(y)
                 row = ({"noise": "poisson-gaussian", **models["poisson-gaussian"].estimate(y)} if estimate_only
@@ -203,13 +208,44 @@ def camera_part(images, models, rng, k: int, saved: list, estimate_only: bool = 
                     abs(b_est - b_true) <= 0.1 * abs(b_true)
                     or (abs(o - s["offset"]) <= 2 and abs(r / s["read"] - 1) <= 0.2)))
                 model_ok = row["noise"] == "poisson-gaussian"
+                margin = oracle_margin(y, s["gain"] * rate + s["offset"], s, models) if oracle else math.nan
                 rows.append({"image": name, "dark": dark, **s, "noise": row["noise"], "model_ok": model_ok,
-                             "params_ok": model_ok and params_ok, "basis": row.get("offset_basis", "-")})
+                             "params_ok": model_ok and params_ok, "basis": row.get("offset_basis", "-"),
+                             "margin": margin})
                 print(f"{name[:28]:<28} {'yes' if dark else 'no':>4} {s['gain']:5.2f} {s['read']:5.2f} "
                       f"{s['offset']:6.1f} {s['peak']:6.1f} | {row['noise']:<16} {g:8.3f} {b_est:9.1f} {b_true:9.1f} "
                       f"{o:8.1f} {r:8.2f} {row.get('offset_basis', '-'):<12} "
-                      f"{'model' if model_ok else '-'}{'+params' if model_ok and params_ok else ''}", flush=True)
+                      f"{'model' if model_ok else '-'}{'+params' if model_ok and params_ok else ''}"
+                      + (f"  {margin:+.5f}" if oracle else ""), flush=True)
     return rows
+
+
+def oracle_margin(y: np.ndarray, expected: np.ndarray, s: dict, models) -> float:
+    """How far the true camera model beats the best ``poisson`` and ``gaussian`` fits when the clean
+    image is known (mean log-likelihood per pixel, BIC-penalized as in selection), on the pixels
+    :func:`~restoration.noise.select.select_noise` compares. Below its tie tolerance, no selector
+    working from these pixels can tell the camera model from a simpler one: the data hold no
+    evidence for it (a narrow intensity range, or read noise small against the shot noise)."""
+    from scipy import optimize
+
+    sample = select.sample_planes(y, budget=select.SAMPLE_BUDGET)
+    ref, outlier = select.reference(sample)
+    keep = select.smooth_pixels(sample, ref, outlier)
+    clear = keep & ~select.censored(sample, ref, outlier)
+    keep = clear if clear.sum() >= 0.05 * keep.sum() else keep
+    idx = select._even_levels(np.flatnonzero(keep), ref.reshape(-1))
+    pixels = (sample.reshape(-1)[idx][None, :], expected.reshape(-1)[idx][None, :])
+    n = idx.size
+
+    def best(name: str, key: str) -> float:
+        """The model's highest likelihood over its one parameter (log scale, 1e-4..1e4)."""
+        res = optimize.minimize_scalar(lambda t: -select._loglik(models[name], *pixels, {key: math.exp(t)}),
+                                       bounds=(math.log(1e-4), math.log(1e4)), method="bounded",
+                                       options={"xatol": 1e-3})
+        return select._bic(-float(res.fun), 1, n)
+    true = select._bic(select._loglik(models["poisson-gaussian"], *pixels,
+                                      {"gain": s["gain"], "sigma": s["read"], "offset": s["offset"]}), 3, n)
+    return true - max(best("poisson", "gain"), best("gaussian", "sigma"))
 
 
 def family_part(images, models, rng, saved: list) -> Counter:
@@ -250,6 +286,12 @@ def summarize(cam: list[dict], confusion: Counter, models) -> None:
     for label, rs in groups.items():
         print(f"  {label:<34} {share(sum(r['model_ok'] for r in rs), len(rs)):>20} "
               f"{share(sum(r['params_ok'] for r in rs), len(rs)):>20}")
+    if any(math.isfinite(r["margin"]) for r in cam):
+        tie = select.TIE_TOLERANCE
+        for label, rs in (("oracle: evidence for the camera model", [r for r in cam if r["margin"] > tie]),
+                          ("oracle: none (a simpler model ties)", [r for r in cam if r["margin"] <= tie])):
+            print(f"  {label:<34} {share(sum(r['model_ok'] for r in rs), len(rs)):>20} "
+                  f"{share(sum(r['params_ok'] for r in rs), len(rs)):>20}")
     print("  offset basis stated: " + ", ".join(f"{b}: {n}" for b, n in Counter(r["basis"] for r in cam).items()))
     print("  chosen instead: " + ", ".join(f"{b}: {n}" for b, n in Counter(
         r["noise"] for r in cam if not r["model_ok"]).items()))
@@ -273,6 +315,7 @@ def summarize(cam: list[dict], confusion: Counter, models) -> None:
 
 TIMER = """
 import json, sys, time, numpy as np
+from restoration.noise import select
 from restoration.noise.select import characterize_array
 from restoration.plugins import registry
 models = registry().noise_models
@@ -346,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline", help="a checkout of the code before this change (speed comparison)")
     ap.add_argument("--restore", default="", help="comma-separated images also restored (auto against true noise)")
     ap.add_argument("--only-restore", action="store_true", help="skip the characterize tables")
+    ap.add_argument("--oracle", action="store_true",
+                    help="also the margin of the true camera model over poisson and gaussian, the clean image known")
     ap.add_argument("--estimate-only", action="store_true",
                     help="camera data only, the poisson-gaussian estimate without selection (parameters right)")
     args = ap.parse_args(argv)
@@ -361,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
                           ("without a dark region", [r for r in cam if not r["dark"]])):
             print(f"  poisson-gaussian estimate, parameters right, {label}: {share(sum(r['params_ok'] for r in rs), len(rs))}")
     elif not args.only_restore:
-        cam = camera_part(images, models, rng, args.settings, saved)
+        cam = camera_part(images, models, rng, args.settings, saved, oracle=args.oracle)
         confusion = family_part(images, models, rng, saved)
         summarize(cam, confusion, models)
         if args.baseline:
