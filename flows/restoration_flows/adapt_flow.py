@@ -16,6 +16,6 @@ def adapt_denoiser(config: dict, resume: bool = False) -> dict:
     cfg = AdaptConfig(**{k: v for k, v in config.items() if k in AdaptConfig.__dataclass_fields__})
     logger = get_run_logger()
     prov = adapt(cfg, resume=resume, progress=flow_progress(f"adapting {cfg.output}", 100))
-    logger.info("wrote %s: %d steps on %d inputs, %.1f s", cfg.output, prov["steps"], len(prov["adapted_on"]),
-                prov["seconds"])
+    logger.info("wrote %s: %d steps on %d inputs, %.1f s; weights of step %d (0: the base model's), judged best "
+                "on the data", cfg.output, prov["steps"], len(prov["adapted_on"]), prov["seconds"], prov["selected"]["step"])
     return prov

@@ -339,8 +339,10 @@ def cmd_adapt(args) -> int:
 
         tie_prefect_server()
         prov = adapt_denoiser(cfg.to_dict(), resume=args.resume)
+    kept = prov["selected"]["step"]
     print(f"wrote {args.output} ({prov['steps']} of {cfg.steps} steps on {len(prov['adapted_on'])} inputs, "
-          f"{prov['seconds']} s)")
+          f"{prov['seconds']} s; " + (f"the weights of step {kept}, judged best on your data)" if kept else
+                                      "the base model's weights: no checkpoint restored your data better)"))
     return 0
 
 

@@ -35,8 +35,8 @@ def _clean():
 
 
 def _cfg(tmp_path, src, out, init, steps, **kw):
-    return AdaptConfig(sources=[str(src)], output=str(tmp_path / out), init=str(init), steps=steps, patch=32, batch=8,
-                       lr=3e-3, warmup=20, threads=1, **kw)
+    return AdaptConfig(sources=[str(src)], output=str(tmp_path / out), init=str(init), steps=steps,
+                       **{"patch": 32, "batch": 8, "lr": 3e-3, "warmup": 20, "threads": 1, **kw})
 
 
 @pytest.mark.parametrize("noise", ["gaussian", "poisson"])
@@ -54,6 +54,9 @@ def test_learns_to_denoise_from_noisy_data_alone(tmp_path, untrained, noise):
     after = restoration.denoise(noisy.astype(np.float32), model=str(tmp_path / "a.pt"))
     assert _psnr(before, clean * peak, peak) < _psnr(noisy, clean * peak, peak) + 0.5
     assert _psnr(after, clean * peak, peak) > _psnr(before, clean * peak, peak) + 4.0
+    # the judge kept adapted weights, which it scored below the base model's
+    judged = dict(prov["selected"]["judged"])
+    assert prov["selected"]["step"] > 0 and judged[prov["selected"]["step"]] < judged[0]
     assert prov["adapted_on"][0]["noise"][0]["noise"] in (("gaussian",) if noise == "gaussian" else ("poisson", "poisson-gaussian"))
 
 
@@ -82,6 +85,46 @@ def test_resume_is_bit_identical_and_provenance(tmp_path, untrained):
 
     with pytest.raises(InputError, match="other data"):
         adapt(_cfg(tmp_path, tmp_path / "n.npy", "b.pt", untrained, 20, checkpoint_every=5, seed=4), resume=True)
+
+
+def test_the_judge_keeps_the_base_model_when_adaptation_takes_away(tmp_path, untrained):
+    """A learning rate far too high wrecks the network within 5 steps: the file holds the base
+    model's weights (step 0 selected), and restores exactly as the base model does."""
+    import restoration
+
+    noisy = (_clean() + np.random.default_rng(2).normal(0, 0.1, (128, 128))).astype(np.float32)
+    np.save(tmp_path / "n.npy", noisy)
+    prov = adapt(_cfg(tmp_path, tmp_path / "n.npy", "w.pt", untrained, 10, checkpoint_every=5, lr=0.05, warmup=1))
+    judged = dict(prov["selected"]["judged"])
+    assert prov["steps"] == 10 and sorted(judged) == [0, 5, 10]
+    assert prov["selected"]["step"] == 0 and judged[0] < min(judged[5], judged[10])
+    kept, _, _ = load_model_file(tmp_path / "w.pt")
+    base, _, _ = load_model_file(untrained)
+    assert all(torch.equal(kept[k], base[k]) for k in base)
+    np.testing.assert_array_equal(restoration.denoise(noisy, model=str(tmp_path / "w.pt")),
+                                  restoration.denoise(noisy, model=str(untrained)))
+
+
+def test_held_out_error_ranks_restorations_by_their_error_in_the_data_units():
+    """The score is the hidden pixels' squared error (plus the noise variance, the same for every
+    model) over the noise variance: the identity network scores the 4-neighbour mean's error,
+    and a network that returns the clean image scores about 1."""
+    from restoration.diffusion.adapt import JudgeTile, held_out_error
+
+    class Fixed:    # a stand-in with DiffusionModel's predict
+        def __init__(self, out):
+            self.out, self.net = out, torch.nn.Identity()
+
+        def predict(self, z, sigma):
+            return (z if self.out is None else self.out), None
+
+    rng = np.random.default_rng(0)
+    clean = torch.from_numpy(np.tile(np.linspace(-0.5, 0.5, 64, dtype=np.float32), (64, 1)))[None, None]
+    y = clean + 0.1 * torch.from_numpy(rng.standard_normal((1, 1, 64, 64)).astype(np.float32))
+    tile = JudgeTile(y, torch.tensor([0.1]), torch.ones_like(y))
+    assert held_out_error(Fixed(clean), [tile]) == pytest.approx(1.0, abs=0.1)
+    # the 4-neighbour mean: its own noise (0.1² / 4) on top of the hidden pixel's
+    assert held_out_error(Fixed(None), [tile]) == pytest.approx(1.25, abs=0.12)
 
 
 def test_time_box_stops_resumably(tmp_path, untrained):
