@@ -92,7 +92,8 @@ def _adapt_arguments(p) -> None:  # added when `adapt` is used: restoration.diff
     from restoration.diffusion.adapt import LOSSES, AdaptConfig as A
 
     p.add_argument("data", nargs="+", metavar="DATA", help="noisy inputs, as for run")
-    p.add_argument("-o", "--output", required=True, metavar="MODEL", help="adapted model file to write")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL",
+                   help="model file to write: the best weights judged on the data, the base model's included")
     p.add_argument("--init", metavar="MODEL", help="base model (default: the shipped model)")
     p.add_argument("--steps", type=int, default=A.steps, help="steps the learning-rate schedule spans")
     p.add_argument("--stop-at", type=int, help="stop after this step, resumable with --resume")
