@@ -229,11 +229,7 @@ def oracle_margin(y: np.ndarray, expected: np.ndarray, s: dict, models) -> float
     from scipy import optimize
 
     sample = select.sample_planes(y, budget=select.SAMPLE_BUDGET)
-    ref, outlier = select.reference(sample)
-    keep = select.smooth_pixels(sample, ref, outlier)
-    clear = keep & ~select.censored(sample, ref, outlier)
-    keep = clear if clear.sum() >= 0.05 * keep.sum() else keep
-    idx = select._even_levels(np.flatnonzero(keep), ref.reshape(-1))
+    _, idx = select.compared_pixels(sample)
     pixels = (sample.reshape(-1)[idx][None, :], expected.reshape(-1)[idx][None, :])
     n = idx.size
 

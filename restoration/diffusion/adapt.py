@@ -404,7 +404,7 @@ def adapt(cfg: AdaptConfig, *, resume: bool = False,
     judge.net.load_state_dict(base.net.state_dict())
     tiles = judge_tiles(planes, judge, device)
     best = {"step": 0, "weights": copy.deepcopy(base.net.state_dict())}
-    judged = [[0, held_out_error(judge, tiles)]]
+    judged: list[list] = []     # [step, score] per judged checkpoint, the base model's first
     opt = torch.optim.Adam(model.net.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
     step, started, elapsed_before = 0, time.time(), 0.0
     state_path = resume_state_path(cfg.output)
@@ -419,6 +419,8 @@ def adapt(cfg: AdaptConfig, *, resume: bool = False,
             best = {"step": int(st["best_step"]), "weights": st["best"]}
             judged = json.loads(st["judged"])
         rng.bit_generator.state = json.loads(st["numpy_rng"])
+    if not judged:
+        judged.append([0, held_out_error(judge, tiles)])
     log_path = Path(str(cfg.output) + ".log.csv")
     if step == 0 or not log_path.exists():
         log_path.parent.mkdir(parents=True, exist_ok=True)

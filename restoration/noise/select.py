@@ -166,12 +166,7 @@ def select_noise(noisy: np.ndarray, models: Mapping[str, NoiseModel], *,
     sample = sample_planes(noisy, budget=SAMPLE_BUDGET)
     if not np.isfinite(sample).any():
         raise InputError("all values are NaN or infinite")
-    ref, outlier = reference(sample)
-    keep = smooth_pixels(sample, ref, outlier)
-    clear = keep & ~censored(sample, ref, outlier)
-    if clear.sum() >= 0.05 * keep.sum():        # (nearly all clipped: compare what there is)
-        keep = clear
-    idx = _even_levels(np.flatnonzero(keep), ref.reshape(-1))
+    ref, idx = compared_pixels(sample)
     n = int(idx.size)
     if n < 2:
         raise InputError("too few finite pixels to characterize the noise")
@@ -194,6 +189,18 @@ def select_noise(noisy: np.ndarray, models: Mapping[str, NoiseModel], *,
     # A tie between a model and one it nests is no evidence for the larger one: the simpler wins.
     best = next((f for f in fits if f.noise in tied and not tied & set(models[f.noise].nests)), fits[0])
     return [best] + [f for f in fits if f is not best]
+
+
+def compared_pixels(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The clean estimate of ``sample`` and the flat indices of the pixels the models are compared
+    on: trustworthy (:func:`~.reference.smooth_pixels`), undistorted by a clip (:func:`censored`,
+    unless nearly all are) and spread over the clean levels (:func:`_even_levels`)."""
+    ref, outlier = reference(sample)
+    keep = smooth_pixels(sample, ref, outlier)
+    clear = keep & ~censored(sample, ref, outlier)
+    if clear.sum() >= 0.05 * keep.sum():        # (nearly all clipped: compare what there is)
+        keep = clear
+    return ref, _even_levels(np.flatnonzero(keep), ref.reshape(-1))
 
 
 def _even_levels(idx: np.ndarray, level: np.ndarray) -> np.ndarray:
