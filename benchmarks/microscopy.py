@@ -168,11 +168,12 @@ class Level:
     paths: dict[str, list[str]]
 
 
-def make_levels(seed: int, tmp: Path) -> list[Level]:
-    """The adapt set (drawn exactly as earlier versions of this benchmark) and the held-out set."""
+def make_levels(seed: int, tmp: Path, peaks: tuple[float, ...] = PEAKS) -> list[Level]:
+    """The adapt set (drawn exactly as earlier versions of this benchmark) and the held-out set, at
+    ``peaks`` photons (levels after :data:`PEAKS` draw further images: those of ``PEAKS`` stay)."""
     rng, held = np.random.default_rng(seed), np.random.default_rng([seed, 1])
     levels = []
-    for peak in PEAKS:
+    for peak in peaks:
         lv = Level(peak, {}, {}, {})
         for name, g in (("adapt", rng), ("held-out", held)):
             lv.rates[name] = [fluorescence_phantom(g, (SIZE, SIZE), nuclei=12) for _ in range(IMAGES)]

@@ -26,11 +26,13 @@ neighbour subsampling costs more than it teaches, and a longer run loses more. S
 and every checkpoint's EMA weights are judged on the data itself (:func:`held_out_error`, a
 Noise2Self loss: hidden pixels predicted from their surroundings, errors weighed in the data's own
 units), and the output file holds the best of them, the base model included
-(``selected`` in its provenance: the step, every checkpoint's score). Chosen on the microscopy
-benchmark's validation images over SURE and an unweighted loss (``benchmarks/adapt_judge.py``,
-``benchmarks/results/adapt_judge.md``): it picked the best checkpoint (within 0.05 dB) at all
-three levels, the base model at 100 photons, where every checkpoint lost 0.3 to 0.7 dB, the
-150-step one at 20 photons (+0.24 dB, later ones lost) and the 600-step one at 5 (+0.55 dB).
+(``selected`` in its provenance: the step, every checkpoint's score and margin). A checkpoint
+replaces the base model only when it beats it by more than :data:`JUDGE_MARGIN` standard errors
+(:func:`judge_margin`): a score lower by chance would adapt where adapting takes away. Chosen on
+the microscopy benchmark's validation images over SURE and an unweighted loss
+(``benchmarks/adapt_judge.py``, ``benchmarks/results/adapt_judge.md``): at 5, 10, 20, 50 and 100
+photons, checkpoints every 50 steps, it picked the best checkpoint (within 0.05 dB) at every level,
+the base model at 100 photons, where every checkpoint lost 0.1 to 0.7 dB.
 
 The ``restoration adapt`` command and the ``adapt-denoiser`` flow call :func:`adapt`.
 """
@@ -70,6 +72,13 @@ JUDGE_SIDE = 256
 #: neighbours are never hidden with it: they stand in for it, averaged).
 _HIDE_STEP = 4
 _HIDE_PHASES = ((0, 0), (2, 2), (0, 2), (2, 0))
+#: A checkpoint replaces the base model's weights only where its hidden-pixel error is lower by
+#: more than this many standard errors (:func:`judge_margin`): on weaker evidence, keeping the base
+#: model risks less than adapting (chosen on the validation images, ``benchmarks/adapt_judge.py``).
+JUDGE_MARGIN = 2.0
+#: The standard error is taken over blocks of this many hidden pixels a side (32 pixels): the
+#: errors of nearby hidden pixels are not independent (the network sees them together).
+_JUDGE_BLOCK = 8
 
 
 @dataclass
@@ -324,7 +333,8 @@ def judge_tiles(planes: Sequence[NoisyPlane], base: DiffusionModel, device: torc
     return tiles
 
 
-def held_out_error(model: DiffusionModel, tiles: Sequence[JudgeTile]) -> float:
+def held_out_error(model: DiffusionModel, tiles: Sequence[JudgeTile],
+                   errors: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None) -> float:
     """Mean squared error of the model's one-step restoration at pixels it does not see, in the
     data's own units, relative to the noise variance: lower is better.
 
@@ -335,25 +345,63 @@ def held_out_error(model: DiffusionModel, tiles: Sequence[JudgeTile]) -> float:
     the same tiles: no clean image, noise level or Gaussian noise is assumed, only noise
     independent from pixel to pixel. Each error is weighted by its tile's squared slope of the
     data's units per model unit (:class:`JudgeTile`), so the score ranks models as the error of
-    their restorations in the data's units would.
+    their restorations in the data's units would. ``errors``: the tiles' :func:`hidden_errors`
+    where the caller has them already.
     """
+    errors = errors or [hidden_errors(model, t) for t in tiles]
+    return float(np.mean([float((w * e).sum() / w.sum()) for e, w in errors]))
+
+
+def hidden_errors(model: DiffusionModel, tile: JudgeTile) -> tuple[torch.Tensor, torch.Tensor]:
+    """The squared errors of :func:`held_out_error` at the tile's hidden pixels, over the noise
+    variance, and their weights: each ``(phases, H / 4, W / 4)``, a phase's hidden pixels in place."""
     was_training = model.net.training
     model.net.eval()
-    scores = []
+    errs, weights = [], []
     with torch.no_grad():
-        for t in tiles:
-            pad = torch.nn.functional.pad(t.data, (1, 1, 1, 1), mode="reflect")
-            around = 0.25 * (pad[..., :-2, 1:-1] + pad[..., 2:, 1:-1] + pad[..., 1:-1, :-2] + pad[..., 1:-1, 2:])
-            total, weight = 0.0, 0.0
-            for r, c in _HIDE_PHASES:
-                hidden = torch.zeros_like(t.data, dtype=torch.bool)
-                hidden[..., r::_HIDE_STEP, c::_HIDE_STEP] = True
-                x0, _ = model.predict(torch.where(hidden, around, t.data), t.sigma)
-                total += float((t.weight * (x0 - t.data) ** 2)[hidden].sum())
-                weight += float(t.weight[hidden].sum())
-            scores.append(total / weight / float(t.sigma) ** 2)
+        pad = torch.nn.functional.pad(tile.data, (1, 1, 1, 1), mode="reflect")
+        around = 0.25 * (pad[..., :-2, 1:-1] + pad[..., 2:, 1:-1] + pad[..., 1:-1, :-2] + pad[..., 1:-1, 2:])
+        for r, c in _HIDE_PHASES:
+            hidden = torch.zeros_like(tile.data, dtype=torch.bool)
+            hidden[..., r::_HIDE_STEP, c::_HIDE_STEP] = True
+            x0, _ = model.predict(torch.where(hidden, around, tile.data), tile.sigma)
+            errs.append(((x0 - tile.data)[0, 0, r::_HIDE_STEP, c::_HIDE_STEP] ** 2) / float(tile.sigma) ** 2)
+            weights.append(tile.weight[0, 0, r::_HIDE_STEP, c::_HIDE_STEP])
     model.net.train(was_training)
-    return float(np.mean(scores))
+    return torch.stack(errs).double().cpu(), torch.stack(weights).double().cpu()
+
+
+def judge_margin(errors: Sequence[tuple[torch.Tensor, torch.Tensor]],
+                 base: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> float:
+    """How many standard errors lower a model's weighted hidden-pixel error is than the base
+    model's on the same pixels (``errors``, ``base``: :func:`hidden_errors` of each tile).
+
+    The difference is paired pixel by pixel, pooled over the tiles (a ratio of weighted sums), and
+    its standard error taken over blocks of :data:`_JUDGE_BLOCK` hidden pixels a side; fewer than
+    2 blocks give no evidence (0).
+
+    Examples
+    --------
+    >>> g = torch.Generator().manual_seed(0)
+    >>> e0, w = torch.rand(4, 64, 64, generator=g, dtype=torch.float64), torch.ones(4, 64, 64, dtype=torch.float64)
+    >>> judge_margin([(e0, w)], [(e0, w)])
+    0.0
+    >>> judge_margin([(0.5 * e0, w)], [(e0, w)]) > 10
+    True
+    """
+    d_sums, w_sums = [], []
+    for (e1, w), (e0, _) in zip(errors, base):
+        b = _JUDGE_BLOCK
+        h, wd = -(-e1.shape[-2] // b) * b, -(-e1.shape[-1] // b) * b
+        for x, out in ((w * (e0 - e1), d_sums), (w, w_sums)):
+            x = torch.nn.functional.pad(x, (0, wd - x.shape[-1], 0, h - x.shape[-2]))
+            out.append(x.reshape(x.shape[0], h // b, b, wd // b, b).sum(dim=(0, 2, 4)).ravel())
+    d, w = torch.cat(d_sums), torch.cat(w_sums)
+    if d.numel() < 2 or float(d.abs().sum()) == 0.0:
+        return 0.0
+    r = d.sum() / w.sum()
+    se = torch.sqrt(((d - r * w) ** 2).sum() * d.numel() / (d.numel() - 1)) / w.sum()
+    return float(r / se) if float(se) > 0 else math.copysign(math.inf, float(r))
 
 
 def _digest(obj) -> str:
@@ -366,7 +414,8 @@ def adapt(cfg: AdaptConfig, *, resume: bool = False,
 
     Every ``checkpoint_every`` steps, and when ``stop_at`` or ``max_minutes`` ends the run, the
     EMA weights are judged (:func:`held_out_error`) and the model file is written with the best
-    weights judged so far, the base model's included, and a resume state (``OUTPUT.state``: raw weights, EMA, optimizer, step, the numpy
+    weights judged so far, the base model's unless a checkpoint beats it by more than
+    :data:`JUDGE_MARGIN` standard errors (:func:`judge_margin`), and a resume state (``OUTPUT.state``: raw weights, EMA, optimizer, step, the numpy
     generator) are written atomically; ``resume=True`` continues from that state bit for bit on
     the same machine, provided the data and settings are those the state was made with. The loss
     log goes to ``OUTPUT.log.csv``.
@@ -377,7 +426,7 @@ def adapt(cfg: AdaptConfig, *, resume: bool = False,
         The provenance written into the model file: the base model (``base``: its id and
         provenance), the data (``adapted_on``: fingerprints and noise rows per item), seeds,
         steps, settings and time, and which weights the file holds (``selected``: ``step``, 0
-        for the base model's, and ``judged``, every ``[step, score]``).
+        for the base model's, and ``judged``, every ``[step, score, margin]``).
 
     Raises
     ------
@@ -403,8 +452,9 @@ def adapt(cfg: AdaptConfig, *, resume: bool = False,
     judge = DiffusionModel.from_config(base.to_config()).to(device)    # the EMA weights, judged
     judge.net.load_state_dict(base.net.state_dict())
     tiles = judge_tiles(planes, judge, device)
+    base_errors = [hidden_errors(judge, t) for t in tiles]
     best = {"step": 0, "weights": copy.deepcopy(base.net.state_dict())}
-    judged: list[list] = []     # [step, score] per judged checkpoint, the base model's first
+    judged: list[list] = []     # [step, score, margin] per judged checkpoint, the base model's first
     opt = torch.optim.Adam(model.net.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
     step, started, elapsed_before = 0, time.time(), 0.0
     state_path = resume_state_path(cfg.output)
@@ -415,12 +465,13 @@ def adapt(cfg: AdaptConfig, *, resume: bool = False,
                              path=str(state_path))
         load_training_state(st, state_path, model.net, ema, opt)
         step, elapsed_before = int(st["step"]), float(st["elapsed"])
-        if "best" in st:    # (states written before the judge: it starts again from the base model)
+        # (states written before the judge or its margin: it starts again from the base model)
+        if "best" in st and all(len(row) == 3 for row in json.loads(st["judged"])):
             best = {"step": int(st["best_step"]), "weights": st["best"]}
             judged = json.loads(st["judged"])
         rng.bit_generator.state = json.loads(st["numpy_rng"])
     if not judged:
-        judged.append([0, held_out_error(judge, tiles)])
+        judged.append([0, held_out_error(judge, tiles, base_errors), 0.0])
     log_path = Path(str(cfg.output) + ".log.csv")
     if step == 0 or not log_path.exists():
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -437,14 +488,17 @@ def adapt(cfg: AdaptConfig, *, resume: bool = False,
                 "adapt_config": cfg.to_dict(), "commit": git_commit(), "parameters": count_parameters(model.net),
                 "seconds": round(elapsed(), 1), "device": str(device), "torch": torch.__version__,
                 "python": platform.python_version(), "base": {"model_id": base.model_id, **base.provenance},
-                "selected": {"step": best["step"], "judged": judged,
-                             "score": "held_out_error: hidden-pixel squared error in the data's units / noise variance"}}
+                "selected": {"step": best["step"], "judged": judged, "margin": JUDGE_MARGIN,
+                             "score": "[step, held_out_error: hidden-pixel squared error in the data's units / noise "
+                                      "variance, judge_margin: standard errors below the base model's]"}}
 
     def checkpoint() -> None:
         if judged[-1][0] != step:
             judge.net.load_state_dict(ema.state_dict())
-            judged.append([step, held_out_error(judge, tiles)])
-            if judged[-1][1] < min(score for _, score in judged[:-1]):
+            errors = [hidden_errors(judge, t) for t in tiles]
+            judged.append([step, held_out_error(judge, tiles, errors), judge_margin(errors, base_errors)])
+            kept = next(score for st, score, _ in judged if st == best["step"])
+            if judged[-1][2] > JUDGE_MARGIN and (best["step"] == 0 or judged[-1][1] < kept):
                 best.update(step=step, weights=copy.deepcopy(ema.state_dict()))
         save_model(cfg.output, best["weights"], model.to_config(), provenance())
         atomic_torch_save({"net": model.net.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),

@@ -55,8 +55,9 @@ def test_learns_to_denoise_from_noisy_data_alone(tmp_path, untrained, noise):
     assert _psnr(before, clean * peak, peak) < _psnr(noisy, clean * peak, peak) + 0.5
     assert _psnr(after, clean * peak, peak) > _psnr(before, clean * peak, peak) + 4.0
     # the judge kept adapted weights, which it scored below the base model's
-    judged = dict(prov["selected"]["judged"])
-    assert prov["selected"]["step"] > 0 and judged[prov["selected"]["step"]] < judged[0]
+    judged = {step: (score, margin) for step, score, margin in prov["selected"]["judged"]}
+    kept = prov["selected"]["step"]
+    assert kept > 0 and judged[kept][0] < judged[0][0] and judged[kept][1] > prov["selected"]["margin"]
     assert prov["adapted_on"][0]["noise"][0]["noise"] in (("gaussian",) if noise == "gaussian" else ("poisson", "poisson-gaussian"))
 
 
@@ -67,11 +68,12 @@ def test_resume_is_bit_identical_and_provenance(tmp_path, untrained):
     straight = adapt(_cfg(tmp_path, tmp_path / "n.npy", "a.pt", untrained, 12, checkpoint_every=5, seed=4))
     adapt(_cfg(tmp_path, tmp_path / "n.npy", "b.pt", untrained, 12, checkpoint_every=5, seed=4, stop_at=7))
     adapt(_cfg(tmp_path, tmp_path / "n.npy", "b.pt", untrained, 12, checkpoint_every=5, seed=4), resume=True)
-    a, _, _ = load_model_file(tmp_path / "a.pt")
-    b, _, prov = load_model_file(tmp_path / "b.pt")
-    assert prov["steps"] == 12 and all(torch.equal(a[k], b[k]) for k in a)
-    state = torch.load(tmp_path / "b.pt.state", weights_only=True)
-    assert not all(torch.equal(state["net"][k], b[k]) for k in b)   # the file holds the EMA, the state both
+    _, _, prov = load_model_file(tmp_path / "b.pt")
+    one, two = (torch.load(tmp_path / f"{n}.pt.state", weights_only=True) for n in "ab")
+    assert prov["steps"] == 12 and all(torch.equal(one[w][k], two[w][k]) for w in ("net", "ema") for k in one[w])
+    assert not all(torch.equal(two["net"][k], two["ema"][k]) for k in two["ema"])   # the state holds both
+    # the stop at step 7 judged one checkpoint more; every other judgement is the same
+    assert [row for row in prov["selected"]["judged"] if row[0] != 7] == straight["selected"]["judged"]
     # provenance: the base, the data fingerprints and the noise found
     from restoration.io import discover, fingerprint
 
@@ -95,7 +97,7 @@ def test_the_judge_keeps_the_base_model_when_adaptation_takes_away(tmp_path, unt
     noisy = (_clean() + np.random.default_rng(2).normal(0, 0.1, (128, 128))).astype(np.float32)
     np.save(tmp_path / "n.npy", noisy)
     prov = adapt(_cfg(tmp_path, tmp_path / "n.npy", "w.pt", untrained, 10, checkpoint_every=5, lr=0.05, warmup=1))
-    judged = dict(prov["selected"]["judged"])
+    judged = {step: score for step, score, _ in prov["selected"]["judged"]}
     assert prov["steps"] == 10 and sorted(judged) == [0, 5, 10]
     assert prov["selected"]["step"] == 0 and judged[0] < min(judged[5], judged[10])
     kept, _, _ = load_model_file(tmp_path / "w.pt")
@@ -125,6 +127,32 @@ def test_held_out_error_ranks_restorations_by_their_error_in_the_data_units():
     assert held_out_error(Fixed(clean), [tile]) == pytest.approx(1.0, abs=0.1)
     # the 4-neighbour mean: its own noise (0.1² / 4) on top of the hidden pixel's
     assert held_out_error(Fixed(None), [tile]) == pytest.approx(1.25, abs=0.12)
+
+
+def test_judge_margin_counts_only_differences_beyond_chance():
+    """Two restorations equally good (errors of the same size, drawn apart) lie within chance of
+    each other; one with twice the error lies many standard errors behind, and the margin is
+    antisymmetric."""
+    from restoration.diffusion.adapt import JudgeTile, hidden_errors, judge_margin
+
+    class Fixed:    # a stand-in with DiffusionModel's predict
+        def __init__(self, out):
+            self.out, self.net = out, torch.nn.Identity()
+
+        def predict(self, z, sigma):
+            return self.out, None
+
+    rng = np.random.default_rng(5)
+    clean = torch.from_numpy(np.tile(np.linspace(-0.5, 0.5, 256, dtype=np.float32), (256, 1)))[None, None]
+
+    def normal(scale):
+        return scale * torch.from_numpy(rng.standard_normal((1, 1, 256, 256)).astype(np.float32))
+
+    tile = JudgeTile(clean + normal(0.1), torch.tensor([0.1]), torch.ones_like(clean))
+    a, b, worse = ([hidden_errors(Fixed(clean + normal(s)), tile)] for s in (0.03, 0.03, 0.06))
+    assert abs(judge_margin(a, b)) < 3
+    assert judge_margin(a, worse) > 10 and judge_margin(worse, a) == pytest.approx(-judge_margin(a, worse), rel=0.2)
+    assert judge_margin(a, a) == 0.0
 
 
 def test_time_box_stops_resumably(tmp_path, untrained):
