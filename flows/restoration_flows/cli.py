@@ -343,7 +343,7 @@ def cmd_adapt(args) -> int:
     kept = prov["selected"]["step"]
     print(f"wrote {args.output} ({prov['steps']} of {cfg.steps} steps on {len(prov['adapted_on'])} inputs, "
           f"{prov['seconds']} s; " + (f"the weights of step {kept}, judged best on your data)" if kept else
-                                      "the base model's weights: no checkpoint restored your data better)"))
+                                      "the base model's weights: no checkpoint restored your data clearly better)"))
     return 0
 
 
