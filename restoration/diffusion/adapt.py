@@ -348,7 +348,7 @@ def held_out_error(model: DiffusionModel, tiles: Sequence[JudgeTile],
     their restorations in the data's units would. ``errors``: the tiles' :func:`hidden_errors`
     where the caller has them already.
     """
-    errors = errors or [hidden_errors(model, t) for t in tiles]
+    errors = errors if errors is not None else [hidden_errors(model, t) for t in tiles]
     return float(np.mean([float((w * e).sum() / w.sum()) for e, w in errors]))
 
 
@@ -399,9 +399,9 @@ def judge_margin(errors: Sequence[tuple[torch.Tensor, torch.Tensor]],
     d, w = torch.cat(d_sums), torch.cat(w_sums)
     if d.numel() < 2 or float(d.abs().sum()) == 0.0:
         return 0.0
-    r = d.sum() / w.sum()
-    se = torch.sqrt(((d - r * w) ** 2).sum() * d.numel() / (d.numel() - 1)) / w.sum()
-    return float(r / se) if float(se) > 0 else math.copysign(math.inf, float(r))
+    r = float(d.sum() / w.sum())
+    se = float(torch.sqrt(((d - r * w) ** 2).sum() * d.numel() / (d.numel() - 1)) / w.sum())
+    return r / max(se, 1e-12 * abs(r))     # finite (provenance is JSON) where every block agrees exactly
 
 
 def _digest(obj) -> str:
