@@ -214,6 +214,7 @@ def main() -> int:
     text = "\n".join(lines)
     print(text)
     if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text)
         with open(args.out + ".csv", "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(per_image[0]))
