@@ -3,25 +3,29 @@
 The decision record for ``restoration.diffusion.adapt.held_out_error`` (the judge that decides
 which weights ``restoration adapt`` writes). On the microscopy benchmark's *validation* images
 (``benchmarks/microscopy.py``: seed 20261213, 3 adapt and 3 held-out fluorescence phantoms per
-level, camera noise gain 2, read noise 3, offset 100, 5 / 20 / 100 photons at the peak), the
+level, camera noise gain 2, read noise 3, offset 100, ``--peaks`` photons at the peak), the
 shipped model is adapted as the benchmark does (n2n, lr 1e-5, patch 64, batch 4, one thread), a
 checkpoint every ``--every`` steps. Each checkpoint (and the base model, step 0) gets its true
-PSNR (restored with the true noise, photons, both sets) and four scores computed from the noisy
-adapt set alone, each on the planes ``adapt`` trains on (model units, noise found by ``auto``):
+PSNR (restored with the true noise, photons, both sets) and these scores (model units, noise
+found by ``auto``):
 
-- ``sure``: Stein's unbiased risk estimate of the one-step restoration's error, relative to the
-  noise variance (one probe, finite difference; Gaussian noise of the known sigma assumed);
-- ``sure, data units``: the same, each pixel weighted by the squared slope of the data's units
-  per model unit at the base model's restoration;
-- ``hidden``: the hidden-pixel (Noise2Self) loss, unweighted;
-- ``hidden, data units``: the judge ``adapt`` uses (:func:`held_out_error`).
+- ``sure, data units``: Stein's unbiased risk estimate of the one-step restoration's error,
+  relative to the noise variance, each pixel weighted by the squared slope of the data's units per
+  model unit at the base model's restoration (one probe, finite difference; Gaussian noise of the
+  known sigma assumed);
+- ``hidden, data units``: the hidden-pixel (Noise2Self) loss, :func:`held_out_error`;
+- both again on the noisy *held-out* images (``unseen``: a user has no second set; they show
+  whether the adapted network remembers the noise of the pixels it trained on);
+- the rule ``adapt`` uses: ``hidden, data units`` where it lies more than ``JUDGE_MARGIN``
+  standard errors below the base model's (:func:`judge_margin`, :func:`kept_step`).
 
-A score is right at a level when the checkpoint it ranks first is the one with the best held-out
-PSNR, or within 0.05 dB of it.
+All but the ``unseen`` ones are computed on the planes ``adapt`` trains on. A score is right at a
+level when the checkpoint it ranks first is the one with the best held-out PSNR, or within 0.05 dB
+of it.
 
 Usage::
 
-    python benchmarks/adapt_judge.py --steps 600 --every 150 --out benchmarks/results/adapt_judge.md
+    python benchmarks/adapt_judge.py --steps 600 --every 50 --peaks 5,20,100,10,50 --out runs/judge/judge6.md
 """
 
 from __future__ import annotations
@@ -47,12 +51,13 @@ import microscopy as mb  # noqa: E402
 
 import restoration  # noqa: E402
 from restoration.diffusion.adapt import (JUDGE_MARGIN, AdaptConfig, JudgeTile, adapt, held_out_error,  # noqa: E402
-                                         hidden_errors, judge_margin, judge_tiles, noisy_planes)
+                                         hidden_errors, judge_margin, judge_tiles, kept_step, noisy_planes)
 from restoration.diffusion.model import DiffusionModel, load_model  # noqa: E402
 
 SCORES = ("sure, data units", "hidden, data units", "sure, data units, unseen", "hidden, data units, unseen")
-#: The judge ``adapt`` uses: the lowest hidden-pixel error of the checkpoints whose error is lower
-#: than the base model's by more than ``JUDGE_MARGIN`` standard errors, else the base model.
+#: The judge ``adapt`` uses (:func:`kept_step`): the lowest hidden-pixel error of the checkpoints
+#: whose error is lower than the base model's by more than ``JUDGE_MARGIN`` standard errors, else
+#: the base model.
 RULE = f"hidden, data units, > {JUDGE_MARGIN:g} SE"
 
 
@@ -121,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in SCORES:
                 pick = min(points, key=lambda p: p[2][name])
                 right[name] += pick[1]["held-out"] >= best - 0.05
-            passed = [p for p in points if p[2][RULE] > JUDGE_MARGIN] or points[:1]
-            right[RULE] += min(passed, key=lambda p: p[2]["hidden, data units"])[1]["held-out"] >= best - 0.05
+            kept = kept_step([[k, sc["hidden, data units"], sc[RULE]] for k, _, sc in points])
+            right[RULE] += next(p for p in points if p[0] == kept)[1]["held-out"] >= best - 0.05
             rows.append((lv.peak, points))
     lines = ["# Choosing the adaptation checkpoint without a clean image (validation images)", "",
              f"Command: `python benchmarks/adapt_judge.py --steps {args.steps} --every {args.every} "

@@ -404,6 +404,22 @@ def judge_margin(errors: Sequence[tuple[torch.Tensor, torch.Tensor]],
     return r / max(se, 1e-12 * abs(r))     # finite (provenance is JSON) where every block agrees exactly
 
 
+def kept_step(judged: Sequence[Sequence[float]]) -> int:
+    """The step whose weights ``adapt`` keeps, from ``[step, score, margin]`` rows (the base
+    model's, step 0, first): the lowest score of those more than :data:`JUDGE_MARGIN` standard
+    errors below the base model's (the earliest on a tie), else the base model's.
+
+    Examples
+    --------
+    >>> kept_step([[0, 1.0, 0.0], [100, 0.98, 3.1], [200, 0.97, 1.5], [300, 0.99, 4.0]])
+    100
+    >>> kept_step([[0, 1.0, 0.0], [100, 0.99, 1.9]])
+    0
+    """
+    passed = [row for row in judged[1:] if row[2] > JUDGE_MARGIN] or judged[:1]
+    return int(min(passed, key=lambda row: row[1])[0])
+
+
 def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -497,8 +513,7 @@ def adapt(cfg: AdaptConfig, *, resume: bool = False,
             judge.net.load_state_dict(ema.state_dict())
             errors = [hidden_errors(judge, t) for t in tiles]
             judged.append([step, held_out_error(judge, tiles, errors), judge_margin(errors, base_errors)])
-            kept = next(score for st, score, _ in judged if st == best["step"])
-            if judged[-1][2] > JUDGE_MARGIN and (best["step"] == 0 or judged[-1][1] < kept):
+            if kept_step(judged) == step:
                 best.update(step=step, weights=copy.deepcopy(ema.state_dict()))
         save_model(cfg.output, best["weights"], model.to_config(), provenance())
         atomic_torch_save({"net": model.net.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
