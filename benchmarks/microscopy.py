@@ -168,19 +168,21 @@ class Level:
     paths: dict[str, list[str]]
 
 
-def make_levels(seed: int, tmp: Path, peaks: tuple[float, ...] = PEAKS) -> list[Level]:
+def make_levels(seed: int, tmp: Path, peaks: tuple[float, ...] = PEAKS, background: float = 0.0) -> list[Level]:
     """The adapt set (drawn exactly as earlier versions of this benchmark) and the held-out set, at
-    ``peaks`` photons (levels after :data:`PEAKS` draw further images: those of ``PEAKS`` stay)."""
+    ``peaks`` photons (levels after :data:`PEAKS` draw further images: those of ``PEAKS`` stay), on
+    a photon-free field or, with ``background`` (a fraction of the peak), on one lit everywhere."""
     rng, held = np.random.default_rng(seed), np.random.default_rng([seed, 1])
     levels = []
     for peak in peaks:
         lv = Level(peak, {}, {}, {})
         for name, g in (("adapt", rng), ("held-out", held)):
-            lv.rates[name] = [fluorescence_phantom(g, (SIZE, SIZE), nuclei=12) for _ in range(IMAGES)]
+            lv.rates[name] = [fluorescence_phantom(g, (SIZE, SIZE), nuclei=12, background=background)
+                              for _ in range(IMAGES)]
             lv.counts[name] = [camera_counts(g, peak * r, gain=GAIN, sigma=READ, offset=OFFSET) for r in lv.rates[name]]
             lv.paths[name] = []
             for i, c in enumerate(lv.counts[name]):
-                lv.paths[name].append(str(tmp / f"seed{seed}_peak{peak:g}_{name}_{i}.npy"))
+                lv.paths[name].append(str(tmp / f"seed{seed}_peak{peak:g}_bg{background:g}_{name}_{i}.npy"))
                 np.save(lv.paths[name][-1], c)
         levels.append(lv)
     return levels

@@ -7,7 +7,8 @@ the same ``b`` gives the same stabilizing transform (the *equivalence class*; th
 and the stabilized noise level at a few counts depend on the split). Separating them takes the dark
 background, where ``mean = offset`` and ``var = sigma**2`` if no photon arrives there:
 
-1. :func:`dark_region` finds the darkest homogeneous region and measures it without selection bias
+1. :func:`dark_region` finds the darkest homogeneous region (its darkest tenth, grown over as much
+   of a photon-free field as stays as dark) and measures it without selection bias
    (it is chosen on one checkerboard parity and measured on the other, so the noise of the pixels
    measured never decides which are measured). Where the dark region is clipped at the data floor
    (offset near 0), a censored Gaussian is fitted instead of plain moments.
@@ -44,6 +45,8 @@ from .estimate import finite_values, fit_variance_robust, local_variance_stats, 
 
 #: Darkest fraction of the (smoothed) data taken as the dark region.
 DARK_FRACTION = 0.1
+#: Wider darkest fractions the dark region grows to while as dark as the first (:func:`dark_region`).
+DARK_WIDEN = (0.2, 0.3, 0.45, 0.6)
 #: Smoothing (Gaussian sigma, pixels) of the parity that chooses the dark region.
 DARK_SMOOTH = 2.0
 #: The offset counts as identified when the skewness test resolves this many photons (1 s.e.).
@@ -210,19 +213,55 @@ def parity_variance_stats(stats: ParityStats, nbins: int = 32, keep: float = 0.3
     return mean, var, count
 
 
+def _darkest(stats: ParityStats, fraction: float) -> np.ndarray:
+    """The darkest ``fraction`` of the measured pixels by rank score, less its rougher half
+    (roughness seen by the other parity): edges and texture at the darkest levels would pass for
+    read noise and, being skewed, for photons."""
+    sel = np.flatnonzero(stats.score <= np.quantile(stats.score, fraction))
+    return sel[stats.rough[sel] <= np.median(stats.rough[sel])]
+
+
+def _widened(stats: ParityStats, base: np.ndarray) -> np.ndarray:
+    """The widest of :data:`DARK_WIDEN` darkest regions still as dark as ``base``, else ``base``.
+
+    A region measures the offset and read noise to a precision set by its pixel count (a tenth of
+    a 256² image leaves the offset 0.05 ADU and the read noise 1 % uncertain at 3 ADU, and a dark
+    field restores visibly worse for either), and a photon-free field is often most of a
+    fluorescence image. A wider region is taken while neither its mean nor its noise variance
+    exceeds the base region's by :data:`WIDEN_Z` sampling errors of their difference: photons
+    raise both, so the first that does ends the widening.
+    """
+    def moments(sel: np.ndarray) -> tuple[float, float]:
+        r = stats.resid[sel]
+        return float(np.mean(stats.value[sel])), float(np.mean((r - r.mean()) ** 2)) / _W2
+
+    m0, v0 = moments(base)
+    best = base
+    for fraction in DARK_WIDEN:
+        sel = _darkest(stats, fraction)
+        m, v = moments(sel)
+        shrink = max(1.0 / base.size - 1.0 / sel.size, 0.0)    # the base is (nearly) a subset
+        if m - m0 > WIDEN_Z * math.sqrt(v0 * shrink) or v - v0 > WIDEN_Z * v0 * math.sqrt(2.0 * shrink):
+            break
+        best = sel
+    return best
+
+
 def dark_region(stats: ParityStats, floor: float | None) -> DarkRegion | None:
-    """The darkest :data:`DARK_FRACTION` of the measured pixels (see :func:`parity_stats`): mean,
-    variance, and third cumulant with a blockwise standard error; a censored Gaussian fit
+    """The darkest :data:`DARK_FRACTION` of the measured pixels (see :func:`parity_stats`), grown
+    while as dark (:func:`_widened`; not where clipped): mean, variance, and third cumulant with a blockwise standard error; a censored Gaussian fit
     instead, on the region's darker half, when it reaches the data's lower clip ``floor``. None
     below 2000 measured pixels."""
     if stats.score.size < 2000:
         return None
-    sel = np.flatnonzero(stats.score <= np.quantile(stats.score, DARK_FRACTION))
-    # Its smoother half (roughness seen by the other parity): edges and texture at the darkest
-    # levels would pass for read noise and, being skewed, for photons.
-    sel = sel[stats.rough[sel] <= np.median(stats.rough[sel])]
-    y, r, score_sd = stats.value[sel], stats.resid[sel], float(np.std(stats.score[sel]))
-    if floor is not None and np.count_nonzero(y <= floor) >= max(2, 1e-3 * y.size):
+    sel = _darkest(stats, DARK_FRACTION)
+    y = stats.value[sel]
+    clipped = floor is not None and np.count_nonzero(y <= floor) >= max(2, 1e-3 * y.size)
+    if not clipped:
+        sel = _widened(stats, sel)
+        y = stats.value[sel]
+    r, score_sd = stats.resid[sel], float(np.std(stats.score[sel]))
+    if clipped:
         # Its darker half: the censored fit needs no third cumulant (no pixel count to resolve a
         # photon), and photons where the region meets the signal would widen its Gaussian.
         y = y[stats.score[sel] <= np.median(stats.score[sel])]
@@ -313,8 +352,12 @@ def estimate_camera(noisy: np.ndarray, *, gain: float | None = None, sigma: floa
             g = g if g is not None and g > 0 else gain_floor(values)
         b = dark.var - g * dark.mean
     else:
-        # The noise level function from the signal itself (every intensity, texture-robust).
-        g, b = fit_variance_robust(mean, var, count, slope=gain)
+        # The noise level function from the signal itself (every intensity, texture-robust), with
+        # the dark region as one more bin: homogeneous, photons or not, it lies on the line, and
+        # its many pixels pin the line's low end (a few photons span too short a range to give
+        # the slope of a free line).
+        g, b = fit_variance_robust(np.append(mean, dark.mean), np.append(var, dark.var),
+                                   np.append(count, dark.pixels), slope=gain)
         g = max(g, gain_floor(values))
     if sigma is not None:   # the offset where the variance function meets the given read noise
         return {"gain": g, "sigma": sigma, "offset": (sigma * sigma - b) / g, "offset_basis": "from read noise"}
