@@ -96,14 +96,26 @@ def test_dark_region_grows_over_a_photon_free_field_and_stops_at_photons():
 
 
 def test_photons_in_the_dark_region_are_found_by_skewness():
-    """A background of 0.5 photons at a high gain: its mean is the offset plus 5 ADU, and the
-    third cumulant says so."""
+    """A background of one photon on a megapixel sensor: its mean is the offset plus 2 ADU, and
+    the third cumulant counts the photon finely enough to split it off."""
+    rng = np.random.default_rng(1)
+    rate = fluorescence_phantom(rng, (1024, 1024), nuclei=40)
+    est = estimate_camera(camera_counts(rng, 20 * rate + 1.0, gain=2.0, sigma=3.0, offset=100.0))
+    assert est["offset_basis"] == "skewness"
+    assert est["offset"] == pytest.approx(100.0, abs=0.5)
+    assert est["sigma"] == pytest.approx(3.0, rel=0.05)
+
+
+def test_coarsely_counted_photons_leave_the_class_member_at_the_dark_mean():
+    """Half a photon at a gain of 10 over a read noise of 1.5 ADU: the third cumulant finds the
+    photons, but the read variance left after splitting them off (2 of 52 ADU²) would be a guess,
+    so the pair stated is the class member at the region's mean, with the right intercept."""
     rng = np.random.default_rng(3)
     rate = fluorescence_phantom(rng, (512, 512), nuclei=40)
-    y = camera_counts(rng, 100 * rate + 0.5, gain=10.0, sigma=1.5, offset=100.0)
-    est = estimate_camera(y)
-    assert est["offset_basis"] == "skewness"
-    assert est["offset"] == pytest.approx(100.0, abs=2.0)
+    est = estimate_camera(camera_counts(rng, 100 * rate + 0.5, gain=10.0, sigma=1.5, offset=100.0))
+    assert est["offset_basis"] == "unidentified"
+    assert est["offset"] == pytest.approx(105.0, abs=0.5)
+    assert est["sigma"] ** 2 - est["gain"] * est["offset"] == pytest.approx(1.5 ** 2 - 10.0 * 100.0, rel=0.1)
 
 
 def test_no_dark_region_states_the_equivalence_class():
