@@ -4,8 +4,9 @@ Protocol (fixed before the first run): the images of ``benchmarks/microscopy.py`
 held-out sets, 6 phantoms of 256² per level at 5 / 20 / 100 photons, gain 2 ADU per photon, read
 noise 3 ADU, offset 100 ADU; ``--set validation`` draws them from its validation seed,
 ``microscopy`` from the seed of its test images, ``test`` from :data:`TEST_SEED`, a seed no
-decision has seen: the microscopy images guided one, ``SKEWNESS_READ``), each recorded twice: on a photon-free field (a dark region)
-and on a field lit at ``--background`` of the peak everywhere (none). Every image is restored by
+decision has seen: the microscopy images guided one, ``SKEWNESS_READ``), each recorded twice:
+on a photon-free field (a dark region) and on a field lit at ``--background`` of the peak
+everywhere (none). Every image is restored by
 the shipped model (``restoration.denoise``) with the noise ``auto`` finds and with the true
 ``gain``, ``read_noise`` and ``offset``; PSNR in photons (range = the peak), as in
 ``microscopy.py``. The target (issue 22): ``auto`` within 0.2 dB of the true noise.

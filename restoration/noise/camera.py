@@ -276,24 +276,22 @@ def _widened(stats: ParityStats, base: np.ndarray) -> np.ndarray:
 
 def dark_region(stats: ParityStats, floor: float | None) -> DarkRegion | None:
     """The darkest :data:`DARK_FRACTION` of the measured pixels (see :func:`parity_stats`), grown
-    while as dark (:func:`_widened`; not where clipped): mean, variance, and third cumulant with a blockwise standard error; a censored Gaussian fit
-    instead, on the region's darker half, when it reaches the data's lower clip ``floor``. None
-    below 2000 measured pixels."""
+    while as dark (:func:`_widened`): mean, variance, and third cumulant with a blockwise standard
+    error; a censored Gaussian fit instead, on the first tenth's darker half, when it reaches the
+    data's lower clip ``floor``. None below 2000 measured pixels."""
     if stats.score.size < 2000:
         return None
     sel = _darkest(stats, DARK_FRACTION)
     y = stats.value[sel]
-    clipped = floor is not None and np.count_nonzero(y <= floor) >= max(2, 1e-3 * y.size)
-    if not clipped:
-        sel = _widened(stats, sel)
-        y = stats.value[sel]
-    r, score_sd = stats.resid[sel], float(np.std(stats.score[sel]))
-    if clipped:
+    if floor is not None and np.count_nonzero(y <= floor) >= max(2, 1e-3 * y.size):
         # Its darker half: the censored fit needs no third cumulant (no pixel count to resolve a
         # photon), and photons where the region meets the signal would widen its Gaussian.
+        score_sd = float(np.std(stats.score[sel]))
         y = y[stats.score[sel] <= np.median(stats.score[sel])]
         mean, var = _censored_gaussian(y, floor)
         return DarkRegion(mean, var, math.nan, math.nan, int(y.size), True, score_sd)
+    sel = _widened(stats, sel)
+    y, r, score_sd = stats.value[sel], stats.resid[sel], float(np.std(stats.score[sel]))
     r = r - r.mean()
     blocks = [float(np.mean((c - c.mean()) ** 3)) / _W3 for c in np.array_split(r, _BLOCKS)]
     return DarkRegion(float(np.mean(y)), float(np.mean(r * r)) / _W2, float(np.mean(r ** 3)) / _W3,
