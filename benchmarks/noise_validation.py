@@ -186,12 +186,12 @@ def camera_part(images, models, rng, k: int, saved: list, estimate_only: bool = 
 
     ``estimate_only``: the ``poisson-gaussian`` model's own estimate instead, no selection (its
     parameters right or not, whichever model ``auto`` would choose). ``oracle``: also
-    :func:`oracle_margin` per case (the column ``margin``)."""
+    :func:`oracle_margin` and :func:`texture_free` per case (the columns ``margin`` and ``free``)."""
     rows = []
     print(f"\ncamera data: {len(images)} images x {k} settings x (dark region, none), uint16")
     print(f"{'image':<28} {'dark':>4} {'gain':>5} {'read':>5} {'offset':>6} {'peak':>6} | {'noise':<16} "
           f"{'gain est':>8} {'b est':>9} {'b true':>9} {'off est':>8} {'read est':>8} {'basis':<12} ok"
-          + ("  margin" if oracle else ""))
+          + ("  margin  free" if oracle else ""))
     for name, image in images.items():
         for s in camera_settings(rng, k):
             for dark in (True, False):
@@ -209,15 +209,33 @@ def camera_part(images, models, rng, k: int, saved: list, estimate_only: bool = 
                     or (abs(o - s["offset"]) <= 2 and abs(r / s["read"] - 1) <= 0.2)))
                 model_ok = row["noise"] == "poisson-gaussian"
                 margin = oracle_margin(y, s["gain"] * rate + s["offset"], s, models) if oracle else math.nan
+                free = texture_free(rate, s) if oracle else math.nan
                 rows.append({"image": name, "dark": dark, **s, "noise": row["noise"], "model_ok": model_ok,
                              "params_ok": model_ok and params_ok, "basis": row.get("offset_basis", "-"),
-                             "margin": margin})
+                             "margin": margin, "free": free})
                 print(f"{name[:28]:<28} {'yes' if dark else 'no':>4} {s['gain']:5.2f} {s['read']:5.2f} "
                       f"{s['offset']:6.1f} {s['peak']:6.1f} | {row['noise']:<16} {g:8.3f} {b_est:9.1f} {b_true:9.1f} "
                       f"{o:8.1f} {r:8.2f} {row.get('offset_basis', '-'):<12} "
                       f"{'model' if model_ok else '-'}{'+params' if model_ok and params_ok else ''}"
-                      + (f"  {margin:+.5f}" if oracle else ""), flush=True)
+                      + (f"  {margin:+.5f}  {free:.2f}" if oracle else ""), flush=True)
     return rows
+
+
+#: A pixel is texture-free when the clean image's share of its residual's variance is at most this
+#: fraction of the noise's.
+TEXTURE_FREE = 0.1
+
+
+def texture_free(rate: np.ndarray, s: dict) -> float:
+    """The share of pixels where the clean image adds at most :data:`TEXTURE_FREE` of the noise
+    variance to the residual the camera estimate measures (the pixel minus the mean of its four
+    diagonal neighbours, :func:`restoration.noise.camera.parity_stats`): where few are, every
+    intensity's variance carries texture, and no estimate from the image alone can tell it from
+    shot noise."""
+    clean = s["gain"] * rate
+    resid = clean[1:-1, 1:-1] - 0.25 * (clean[:-2, :-2] + clean[2:, 2:] + clean[:-2, 2:] + clean[2:, :-2])
+    noise = (s["gain"] * clean[1:-1, 1:-1] + s["read"] ** 2) * (1.0 + 4.0 / 16)
+    return float(np.mean(resid ** 2 <= TEXTURE_FREE * noise))
 
 
 def oracle_margin(y: np.ndarray, expected: np.ndarray, s: dict, models) -> float:
@@ -286,6 +304,10 @@ def summarize(cam: list[dict], confusion: Counter, models) -> None:
         tie = select.TIE_TOLERANCE
         for label, rs in (("oracle: evidence for the camera model", [r for r in cam if r["margin"] > tie]),
                           ("oracle: none (a simpler model ties)", [r for r in cam if r["margin"] <= tie])):
+            print(f"  {label:<34} {share(sum(r['model_ok'] for r in rs), len(rs)):>20} "
+                  f"{share(sum(r['params_ok'] for r in rs), len(rs)):>20}")
+        for label, rs in (("oracle: texture-free pixels >= 50 %", [r for r in cam if r["free"] >= 0.5]),
+                          ("oracle: texture-free pixels < 50 %", [r for r in cam if r["free"] < 0.5])):
             print(f"  {label:<34} {share(sum(r['model_ok'] for r in rs), len(rs)):>20} "
                   f"{share(sum(r['params_ok'] for r in rs), len(rs)):>20}")
     print("  offset basis stated: " + ", ".join(f"{b}: {n}" for b, n in Counter(r["basis"] for r in cam).items()))
