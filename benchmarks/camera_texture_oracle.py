@@ -1,7 +1,7 @@
 """What the camera gain estimate would give if it could see which pixels carry no texture.
 
-For a few validation camera cases (``benchmarks/noise_validation.py validation``'s images and
-settings; never test images), the gain the noise-level function gives from the estimate's own
+For ten validation camera cases (``benchmarks/noise_validation.py validation``'s images, seven of
+its settings and three more; never test images), the gain the noise-level function gives from the estimate's own
 pixels against the gain from the same estimate restricted to the pixels whose clean image adds at
 most ``noise_validation.TEXTURE_FREE`` of the noise variance to the measured residual (an oracle:
 it needs the clean image). Where the oracle's gain is right and the estimate's is not, the
