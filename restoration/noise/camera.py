@@ -245,6 +245,12 @@ def _darkest(stats: ParityStats, fraction: float, rough: float | None = None) ->
     return sel[stats.rough[sel] <= (np.median(stats.rough[sel]) if rough is None else rough)]
 
 
+def _moments(stats: ParityStats, sel: np.ndarray) -> tuple[float, float]:
+    """Mean and noise variance (from the residuals about their mean) of the pixels ``sel``."""
+    r = stats.resid[sel]
+    return float(np.mean(stats.value[sel])), float(np.mean((r - r.mean()) ** 2)) / _W2
+
+
 def _widened(stats: ParityStats, base: np.ndarray) -> np.ndarray:
     """The widest of :data:`DARK_WIDEN` darkest regions still as dark as ``base``, else ``base``.
 
@@ -256,16 +262,12 @@ def _widened(stats: ParityStats, base: np.ndarray) -> np.ndarray:
     base's by :data:`WIDEN_Z` sampling errors of their difference (:data:`_DARK_SE`): photons
     raise both, so the first that does ends the widening.
     """
-    def moments(sel: np.ndarray) -> tuple[float, float]:
-        r = stats.resid[sel]
-        return float(np.mean(stats.value[sel])), float(np.mean((r - r.mean()) ** 2)) / _W2
-
-    m0, v0 = moments(base)
+    m0, v0 = _moments(stats, base)
     rough = float(np.max(stats.rough[base]))
     best = base
     for fraction in DARK_WIDEN:
         sel = _darkest(stats, fraction, rough)
-        m, v = moments(sel)
+        m, v = _moments(stats, sel)
         shrink = max(1.0 / base.size - 1.0 / sel.size, 0.0)    # the spread of a nested difference
         se_mean, se_var = _DARK_SE[0] * math.sqrt(v0 * shrink), _DARK_SE[1] * v0 * math.sqrt(2.0 * shrink)
         if m - m0 > WIDEN_Z * se_mean or v - v0 > WIDEN_Z * se_var:
@@ -291,11 +293,11 @@ def dark_region(stats: ParityStats, floor: float | None) -> DarkRegion | None:
         mean, var = _censored_gaussian(y, floor)
         return DarkRegion(mean, var, math.nan, math.nan, int(y.size), True, score_sd)
     sel = _widened(stats, sel)
-    y, r, score_sd = stats.value[sel], stats.resid[sel], float(np.std(stats.score[sel]))
-    r = r - r.mean()
+    mean, var = _moments(stats, sel)
+    r = stats.resid[sel] - stats.resid[sel].mean()
     blocks = [float(np.mean((c - c.mean()) ** 3)) / _W3 for c in np.array_split(r, _BLOCKS)]
-    return DarkRegion(float(np.mean(y)), float(np.mean(r * r)) / _W2, float(np.mean(r ** 3)) / _W3,
-                      float(np.std(blocks, ddof=1) / math.sqrt(_BLOCKS)), int(y.size), False, score_sd)
+    return DarkRegion(mean, var, float(np.mean(r ** 3)) / _W3, float(np.std(blocks, ddof=1) / math.sqrt(_BLOCKS)),
+                      int(sel.size), False, float(np.std(stats.score[sel])))
 
 
 def _unclipped(stats: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -393,12 +395,13 @@ def estimate_camera(noisy: np.ndarray, *, gain: float | None = None, sigma: floa
         basis = "dark region"
         photons = dark.kappa3 / g ** 3
         read_var = dark.var - g * g * photons
-        if photons > PHOTONS_Z * dark.kappa3_se / g ** 3 and dark.kappa3_se / g <= SKEWNESS_READ * read_var:
-            # Photons in the darkest region: the offset lies that many gains below its mean (never
-            # so far that the read variance would turn negative).
-            o, basis = dark.mean - min(g * photons, dark.var / g), "skewness"
-        elif photons > PHOTONS_Z * dark.kappa3_se / g ** 3:
-            basis = "unidentified"      # photons, too coarsely counted to split off (SKEWNESS_READ)
+        if photons > PHOTONS_Z * dark.kappa3_se / g ** 3:
+            if dark.kappa3_se / g <= SKEWNESS_READ * read_var:
+                # Photons in the darkest region: the offset lies that many gains below its mean
+                # (never so far that the read variance would turn negative).
+                o, basis = dark.mean - min(g * photons, dark.var / g), "skewness"
+            else:
+                basis = "unidentified"      # photons, too coarsely counted to split off (SKEWNESS_READ)
         # An identified dark level measures the read noise directly, far more precisely than the
         # line's intercept far from the data (a large offset): the line is moved through it.
         b = dark.var - g * dark.mean
