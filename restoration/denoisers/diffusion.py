@@ -82,7 +82,7 @@ class DiffusionDenoiser(Denoiser):
         """The device exists and the model file loads."""
         from ..diffusion.device import check_device
 
-        check_device(device)  # before torch loads (seconds): no CUDA driver says enough
+        check_device(device)  # before the model loads
         from ..diffusion.checkpoint import CheckpointError
         from ..diffusion.model import load_model
 
@@ -105,11 +105,10 @@ class DiffusionDenoiser(Denoiser):
         """One network call per megapixel, optimistic (a refused run is surely too long): the
         shipped model takes about 3 s per Mpx on two CPU cores (13.6 s for a 4 Mpx band, see the
         README), a GPU about a hundred times less."""
-        from ..diffusion.device import check_device, no_cuda_driver, resolve_device
+        from ..diffusion.device import no_cuda_driver, resolve_device
 
         if device == "cpu" or (device == "auto" and no_cuda_driver()):  # known without importing torch
             return CPU_SECONDS_PER_MPX
-        check_device(device)  # --device cuda without a CUDA driver: refused here too, without torch
         return CPU_SECONDS_PER_MPX if resolve_device(device).type == "cpu" else CUDA_SECONDS_PER_MPX
 
     def context(self, *, method: str = "mmse", steps: int | None = None, samples: int = 1, model: str | None = None,

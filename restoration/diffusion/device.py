@@ -24,27 +24,28 @@ def no_cuda_driver() -> bool:
 
 
 def check_device(device: str) -> None:
-    """Refuse a device this machine does not have, importing torch only when it may have one.
+    """Refuse a device this machine does not have (:func:`resolve_device`; ``auto`` always exists).
 
     Raises
     ------
     InputError
         ``--device cuda`` (or ``cuda:N``) without a CUDA device, or an unknown device name.
     """
-    if device.startswith("cuda") and no_cuda_driver():
-        raise InputError(f"--device {device}: no CUDA device is available (no CUDA driver on this machine)")
     if device != "auto":
         resolve_device(device)
 
 
 def resolve_device(device: str):
     """The ``torch.device`` ``device`` names (``auto``: CUDA when available, else the CPU).
+    ``cuda`` on a machine without a CUDA driver is refused before torch is imported (seconds).
 
     Raises
     ------
     InputError
         ``cuda`` without a CUDA device, or an unknown device name.
     """
+    if device.startswith("cuda") and no_cuda_driver():
+        raise InputError(f"--device {device}: no CUDA device is available (no CUDA driver on this machine)")
     import torch
 
     if device == "auto":
